@@ -1,0 +1,182 @@
+// Every configuration variable Sluice reads: its type, default, documentation
+// and check, side by side. `loadConfig` reads them once, validates and freezes;
+// `config/CONFIGURATION.md` is generated from this table (npm run docs:config)
+// and a test fails when it is stale.
+import os from 'node:os'
+
+export type VarType = 'string' | 'integer' | 'url' | 'host'
+
+export interface VarSpec {
+  readonly name: string
+  readonly type: VarType
+  /** `undefined` means "unset": the meaning of unset is in `unset` */
+  readonly default?: string
+  readonly unset?: string
+  readonly doc: string
+  readonly min?: number
+  readonly secret?: boolean
+}
+
+const defaultWorkers = Math.max(1, Math.min(8, os.availableParallelism() - 1 || 1))
+
+export const VARIABLES: readonly VarSpec[] = [
+  { name: 'SLUICE_KAFKA_BROKERS', type: 'string', unset: 'start the embedded in-memory mock Kafka cluster (dev/demo only: it dies with the process)', doc: 'Kafka bootstrap servers, comma-separated `host:port`.' },
+  { name: 'SLUICE_KAFKA_TOPIC', type: 'string', default: 'events_plugin_ingestion', doc: 'Input topic of captured events.' },
+  { name: 'SLUICE_KAFKA_GROUP', type: 'string', default: 'sluice-ingestion', doc: 'Consumer group of the ingestion consumer.' },
+  { name: 'SLUICE_CONTROL_TOPIC', type: 'string', default: 'sluice_control', doc: 'The control log: projects, environments, tokens. Only partition 0 is used; every instance reads it from the beginning.' },
+  { name: 'SLUICE_DLQ_TOPIC', type: 'string', default: 'events_dead_letter_queue', doc: 'Dead-letter topic for messages that cannot be processed.' },
+  { name: 'SLUICE_CLICKHOUSE_URL', type: 'url', unset: 'embedded chDB in `SLUICE_DATA_DIR`', doc: 'ClickHouse HTTP URL, e.g. `http://user:pass@localhost:8123`.', secret: true },
+  { name: 'SLUICE_CLICKHOUSE_USER', type: 'string', unset: 'the user in the URL, else `default`', doc: 'ClickHouse user (overrides the URL\'s).' },
+  { name: 'SLUICE_CLICKHOUSE_PASSWORD', type: 'string', unset: 'the password in the URL, else empty', doc: 'ClickHouse password (overrides the URL\'s).', secret: true },
+  { name: 'SLUICE_CLICKHOUSE_DATABASE', type: 'string', default: 'sluice', doc: 'Database of every Sluice table; created if missing.' },
+  { name: 'SLUICE_DATA_DIR', type: 'string', default: './data', doc: 'Embedded chDB data directory (used only without `SLUICE_CLICKHOUSE_URL`).' },
+  { name: 'SLUICE_CAPTURE_PORT', type: 'integer', default: '8000', min: 0, doc: 'Public event intake port (PostHog-SDK compatible).' },
+  { name: 'SLUICE_ADMIN_PORT', type: 'integer', default: '8001', min: 0, doc: 'Admin API, `/metrics`, `/healthz`, `/readyz`. 0 picks a free port.' },
+  { name: 'SLUICE_ADMIN_HOST', type: 'host', default: '127.0.0.1', doc: 'Interface the admin port listens on. Anything but loopback requires `SLUICE_ADMIN_TOKEN`.' },
+  { name: 'SLUICE_ADMIN_TOKEN', type: 'string', unset: 'a random token is generated and printed at start-up (allowed only when the admin port listens on loopback)', doc: 'Bearer token the admin API requires (at least 16 characters).', secret: true },
+  { name: 'SLUICE_WORKERS', type: 'integer', default: String(defaultWorkers), min: 1, doc: 'Worker threads of the processing pool (default: cores − 1, at least 1).' },
+  { name: 'SLUICE_CONSUME_BATCH', type: 'integer', default: '2000', min: 1, doc: 'Messages taken from Kafka per consume call; one worker task carries one such batch.' },
+  { name: 'SLUICE_INSERT_MAX_ROWS', type: 'integer', default: '50000', min: 1, doc: 'An insert is sent once it holds this many rows…' },
+  { name: 'SLUICE_INSERT_MAX_BYTES', type: 'integer', default: '33554432', min: 1024, doc: '…or this many encoded bytes…' },
+  { name: 'SLUICE_INSERT_INTERVAL_MS', type: 'integer', default: '500', min: 1, doc: '…or when its oldest row has waited this long.' },
+  { name: 'SLUICE_MAX_MESSAGE_BYTES', type: 'integer', default: '1048576', min: 1024, doc: 'Largest Kafka message processed; larger ones are dead-lettered (`message_too_large`).' },
+  { name: 'SLUICE_MAX_BODY_BYTES', type: 'integer', default: '1048576', min: 1024, doc: 'Largest request body accepted (capture and admin API); larger → 413.' },
+  { name: 'SLUICE_MAX_INFLIGHT_BYTES', type: 'integer', default: '268435456', min: 1048576, doc: 'Memory bound for consumed-but-not-inserted message bytes; consumption pauses above it.' },
+  { name: 'SLUICE_SHUTDOWN_TIMEOUT_MS', type: 'integer', default: '30000', min: 0, doc: 'Drain deadline on SIGTERM/SIGINT: stop fetching, flush, commit, exit.' },
+  { name: 'SLUICE_LOG_LEVEL', type: 'string', default: 'info', doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
+  { name: 'SLUICE_STOP_AFTER_EVENTS', type: 'integer', unset: 'run until stopped', min: 1, doc: 'Exit 0 once this many messages\' offsets are committed (benchmarks).' },
+]
+
+export interface Config {
+  readonly kafkaBrokers: string | undefined
+  readonly kafkaTopic: string
+  readonly kafkaGroup: string
+  readonly controlTopic: string
+  readonly dlqTopic: string
+  readonly clickhouseUrl: string | undefined
+  readonly clickhouseUser: string | undefined
+  readonly clickhousePassword: string | undefined
+  readonly clickhouseDatabase: string
+  readonly dataDir: string
+  readonly capturePort: number
+  readonly adminPort: number
+  readonly adminHost: string
+  /** undefined: generated at start-up (loopback only) */
+  readonly adminToken: string | undefined
+  readonly workers: number
+  readonly consumeBatch: number
+  readonly insertMaxRows: number
+  readonly insertMaxBytes: number
+  readonly insertIntervalMs: number
+  readonly maxMessageBytes: number
+  readonly maxBodyBytes: number
+  readonly maxInflightBytes: number
+  readonly shutdownTimeoutMs: number
+  readonly logLevel: string
+  readonly stopAfterEvents: number | undefined
+}
+
+export class ConfigError extends Error {
+  readonly code = 'SLUICE_ERR_CONFIG'
+}
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+function readVar(spec: VarSpec, env: NodeJS.ProcessEnv): string | number | undefined {
+  const raw = env[spec.name]
+  const value = raw === undefined || raw === '' ? spec.default : raw
+  if (value === undefined) return undefined
+  switch (spec.type) {
+    case 'integer': {
+      if (!/^\d+$/.test(value.trim())) throw new ConfigError(`${spec.name} must be a non-negative integer, got ${JSON.stringify(value)}`)
+      const n = Number(value)
+      if (!Number.isSafeInteger(n)) throw new ConfigError(`${spec.name} is too large`)
+      if (spec.min !== undefined && n < spec.min) throw new ConfigError(`${spec.name} must be at least ${spec.min}, got ${n}`)
+      return n
+    }
+    case 'url': {
+      let url: URL
+      try { url = new URL(value) } catch { throw new ConfigError(`${spec.name} must be a URL such as http://localhost:8123`) }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${spec.name} must be an http:// or https:// URL`)
+      return value
+    }
+    case 'host':
+    case 'string':
+      return value
+  }
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}
+
+/** Reads, validates and freezes the configuration. Throws ConfigError naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const v: Record<string, string | number | undefined> = {}
+  for (const spec of VARIABLES) v[spec.name] = readVar(spec, env)
+  const str = (k: string) => v[k] as string
+  const int = (k: string) => v[k] as number
+
+  const logLevel = str('SLUICE_LOG_LEVEL')
+  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`SLUICE_LOG_LEVEL must be one of ${[...LOG_LEVELS].join(', ')}`)
+  const database = str('SLUICE_CLICKHOUSE_DATABASE')
+  if (!IDENTIFIER.test(database)) throw new ConfigError('SLUICE_CLICKHOUSE_DATABASE must be a plain identifier (letters, digits, underscore)')
+  const adminToken = v.SLUICE_ADMIN_TOKEN as string | undefined
+  const adminHost = str('SLUICE_ADMIN_HOST')
+  if (adminToken !== undefined && adminToken.length < 16) throw new ConfigError('SLUICE_ADMIN_TOKEN must be at least 16 characters')
+  if (adminToken === undefined && !isLoopback(adminHost)) {
+    throw new ConfigError(`SLUICE_ADMIN_TOKEN is required when the admin port listens beyond loopback (SLUICE_ADMIN_HOST=${adminHost})`)
+  }
+  for (const k of ['SLUICE_KAFKA_TOPIC', 'SLUICE_CONTROL_TOPIC', 'SLUICE_DLQ_TOPIC']) {
+    if (!/^[A-Za-z0-9._-]{1,249}$/.test(str(k))) throw new ConfigError(`${k} must be a valid Kafka topic name`)
+  }
+
+  return Object.freeze({
+    kafkaBrokers: v.SLUICE_KAFKA_BROKERS as string | undefined,
+    kafkaTopic: str('SLUICE_KAFKA_TOPIC'),
+    kafkaGroup: str('SLUICE_KAFKA_GROUP'),
+    controlTopic: str('SLUICE_CONTROL_TOPIC'),
+    dlqTopic: str('SLUICE_DLQ_TOPIC'),
+    clickhouseUrl: v.SLUICE_CLICKHOUSE_URL as string | undefined,
+    clickhouseUser: v.SLUICE_CLICKHOUSE_USER as string | undefined,
+    clickhousePassword: v.SLUICE_CLICKHOUSE_PASSWORD as string | undefined,
+    clickhouseDatabase: database,
+    dataDir: str('SLUICE_DATA_DIR'),
+    capturePort: int('SLUICE_CAPTURE_PORT'),
+    adminPort: int('SLUICE_ADMIN_PORT'),
+    adminHost,
+    adminToken,
+    workers: int('SLUICE_WORKERS'),
+    consumeBatch: int('SLUICE_CONSUME_BATCH'),
+    insertMaxRows: int('SLUICE_INSERT_MAX_ROWS'),
+    insertMaxBytes: int('SLUICE_INSERT_MAX_BYTES'),
+    insertIntervalMs: int('SLUICE_INSERT_INTERVAL_MS'),
+    maxMessageBytes: int('SLUICE_MAX_MESSAGE_BYTES'),
+    maxBodyBytes: int('SLUICE_MAX_BODY_BYTES'),
+    maxInflightBytes: int('SLUICE_MAX_INFLIGHT_BYTES'),
+    shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS'),
+    logLevel,
+    stopAfterEvents: v.SLUICE_STOP_AFTER_EVENTS as number | undefined,
+  })
+}
+
+/** The documentation table, generated from VARIABLES. */
+export function renderConfigDocs(): string {
+  const lines = [
+    '# Configuration',
+    '',
+    '<!-- generated from config/schema.ts by `npm run docs:config`; a test fails when it is stale -->',
+    '',
+    'Sluice is configured by environment variables only, read once at start-up.',
+    'An invalid value stops the start with a message naming the variable.',
+    '',
+    '| variable | meaning | default |',
+    '|---|---|---|',
+  ]
+  for (const s of VARIABLES) {
+    const def = s.name === 'SLUICE_WORKERS' ? 'cores − 1 (at least 1, at most 8)' : s.default !== undefined ? `\`${s.default}\`` : `unset → ${s.unset}`
+    lines.push(`| \`${s.name}\` | ${s.doc} | ${def} |`)
+  }
+  return lines.join('\n') + '\n'
+}

@@ -1,0 +1,175 @@
+// What happens to one consumed batch, from the consumer to the batcher:
+// register its offset segments, run it on a worker, settle the tokens the
+// worker did not know (only after catching up with the control log), produce
+// its dead letters, and hand its rows to the batcher. Offsets move only when
+// the batcher reports the rows acknowledged.
+//
+// A task that throws (a poison message crashing the parser, a dying worker)
+// is split in halves and retried until the message responsible is alone; that
+// one is dead-lettered (`processing_error`) and the rest are ingested.
+import type Kafka from 'node-rdkafka'
+import type { Logger } from 'pino'
+import type { TaskOutput } from '../../workers/protocol'
+import type { ControlLog } from '../control/log'
+import type { Metrics } from '../metrics'
+import type { AckedFlush, InsertBatcher } from '../sink/batcher'
+import type { OffsetTracker, Segment } from '../source/offsets'
+import { deadLetterOf, type DeadLetter, type OutcomeRecorder } from './outcomes'
+import { packMessages } from './pack'
+import type { WorkerPool } from './pool'
+
+export interface IngestOptions {
+  topic: string
+  eventsTable: string
+  maxMessageBytes: number
+  maxInflightBytes: number
+  maxOutstandingBatches: number
+}
+
+interface RanPart { output: TaskOutput; messages: Kafka.Message[] }
+
+export class Ingestion {
+  private outstanding = 0
+  private inflightBytes = 0
+  private waiters: (() => void)[] = []
+  private batcher!: InsertBatcher
+  private idleWaiters: (() => void)[] = []
+
+  constructor(
+    private readonly o: IngestOptions,
+    private readonly pool: WorkerPool,
+    private readonly control: ControlLog,
+    private readonly outcomes: OutcomeRecorder,
+    private readonly tracker: OffsetTracker,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  attach(batcher: InsertBatcher): void {
+    this.batcher = batcher
+  }
+
+  private hasCapacity(): boolean {
+    return this.inflightBytes < this.o.maxInflightBytes && this.outstanding < this.o.maxOutstandingBatches
+  }
+
+  waitForCapacity = (): Promise<void> => {
+    if (this.hasCapacity()) return Promise.resolve()
+    return new Promise((resolve) => this.waiters.push(resolve))
+  }
+
+  private release(): void {
+    this.metrics.inflightBytes.set(this.inflightBytes)
+    while (this.waiters.length > 0 && this.hasCapacity()) this.waiters.shift()!()
+    if (this.outstanding === 0) for (const w of this.idleWaiters.splice(0)) w()
+  }
+
+  /** Resolves when no batch is between the consumer and the batcher. */
+  whenIdle(): Promise<void> {
+    if (this.outstanding === 0) return Promise.resolve()
+    return new Promise((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  onBatch = (messages: Kafka.Message[]): void => {
+    this.outstanding++
+    this.process(messages)
+      .catch((err) => {
+        // process() handles every expected failure; reaching here is a bug: the batch's offsets stay uncommitted
+        this.log.error({ err }, 'batch processing failed unexpectedly; its offsets will not be committed')
+      })
+      .finally(() => {
+        this.outstanding--
+        this.release()
+      })
+  }
+
+  private async process(messages: Kafka.Message[]): Promise<void> {
+    const consumedAt = Date.now()
+    const segments = this.track(messages)
+    let bytes = 0
+    for (const m of messages) bytes += m.value ? m.value.length : 0
+    this.inflightBytes += bytes
+    this.metrics.inflightBytes.set(this.inflightBytes)
+    this.metrics.messagesConsumed.inc(messages.length)
+    this.metrics.consumedBytes.inc(bytes)
+    this.metrics.batchMessages.observe(messages.length)
+
+    const letters: DeadLetter[] = []
+    const fit: Kafka.Message[] = []
+    for (const m of messages) {
+      if (m.value && m.value.length > this.o.maxMessageBytes) letters.push(deadLetterOf(m, 'message_too_large', 'consume', `message of ${m.value.length} bytes exceeds SLUICE_MAX_MESSAGE_BYTES=${this.o.maxMessageBytes}`))
+      else fit.push(m)
+    }
+
+    const chunks: Uint8Array[] = []
+    let rows = 0
+    let unresolved: Kafka.Message[] = []
+    const collect = (parts: RanPart[]) => {
+      const pending: Kafka.Message[] = []
+      for (const { output, messages: sent } of parts) {
+        const h = output.header
+        if (h.eventRows > 0) { chunks.push(output.events); rows += h.eventRows }
+        this.outcomes.drops(h.drops)
+        this.outcomes.warnings(h.warnings)
+        for (const d of h.deadLetters) letters.push(deadLetterOf(sent[d.index], d.reason, 'process', d.error))
+        for (const i of h.unresolved) pending.push(sent[i])
+      }
+      return pending
+    }
+    const snapshotBefore = this.control.snapshot().version
+    unresolved = collect(await this.runIsolated(fit, letters))
+
+    if (unresolved.length > 0) {
+      // Never call a token unknown while this instance may lag the control log:
+      // wait until everything appended before this batch was consumed is folded.
+      await this.control.caughtUpSince(consumedAt)
+      this.metrics.tokenRechecks.inc()
+      if (this.control.snapshot().version !== snapshotBefore) unresolved = collect(await this.runIsolated(unresolved, letters))
+      if (unresolved.length > 0) this.outcomes.drops({ invalid_token: unresolved.length })
+    }
+
+    await this.outcomes.deadLetters(letters)
+    this.batcher.add({
+      tables: rows > 0 ? [{ table: this.o.eventsTable, chunk: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), rows }] : [],
+      segments,
+      consumedBytes: bytes,
+      messages: messages.length,
+    })
+  }
+
+  private track(messages: readonly Kafka.Message[]): Segment[] {
+    const ranges = new Map<number, [number, number]>()
+    for (const m of messages) {
+      const r = ranges.get(m.partition)
+      if (!r) ranges.set(m.partition, [m.offset, m.offset])
+      else r[1] = m.offset
+    }
+    return [...ranges].map(([p, [first, last]]) => this.tracker.track(p, first, last))
+  }
+
+  private async runIsolated(messages: Kafka.Message[], letters: DeadLetter[]): Promise<RanPart[]> {
+    if (messages.length === 0) return []
+    const started = process.hrtime.bigint()
+    try {
+      const output = await this.pool.run(packMessages(messages), this.o.topic, this.control.snapshot())
+      this.metrics.taskDuration.observe(Number(process.hrtime.bigint() - started) / 1e9)
+      return [{ output, messages }]
+    } catch (err) {
+      if (messages.length === 1) {
+        letters.push(deadLetterOf(messages[0], 'processing_error', 'process', (err as Error).message ?? String(err)))
+        return []
+      }
+      this.log.warn({ err: (err as Error).message, messages: messages.length }, 'worker task failed; splitting the batch to isolate the message responsible')
+      const mid = messages.length >> 1
+      return [...(await this.runIsolated(messages.slice(0, mid), letters)), ...(await this.runIsolated(messages.slice(mid), letters))]
+    }
+  }
+
+  /** Called by the batcher once a flush is acknowledged. */
+  acknowledged(flush: AckedFlush): ReturnType<OffsetTracker['complete']> {
+    this.inflightBytes -= flush.consumedBytes
+    const points = this.tracker.complete(flush.segments)
+    this.release()
+    return points
+  }
+}

@@ -1,0 +1,33 @@
+// The piscina pool running workers/index.ts. Each task is one packed batch;
+// its buffers are in the transfer list, so the main thread keeps nothing of
+// them (asserted by a test: byteLength 0 after run()).
+import path from 'node:path'
+import Piscina from 'piscina'
+import { decodeTaskOutput } from '../../workers/encode'
+import type { DateTimeFlavor, SnapshotRef, TaskInput, TaskOutput, WorkerData } from '../../workers/protocol'
+import type { PackedBatch } from './pack'
+
+export const WORKER_FILE = path.join(__dirname, '..', '..', 'workers', 'index.js')
+
+export class WorkerPool {
+  private readonly pool: Piscina
+
+  constructor(threads: number, dateTime: DateTimeFlavor) {
+    const workerData: WorkerData = { dateTime }
+    this.pool = new Piscina({ filename: WORKER_FILE, minThreads: threads, maxThreads: threads, workerData, idleTimeout: 60_000 })
+  }
+
+  async run(batch: PackedBatch, topic: string, snapshot: SnapshotRef): Promise<TaskOutput> {
+    const task: TaskInput = { values: batch.values, meta: batch.meta, topic, snapshot, nowMs: Date.now() }
+    const out = (await this.pool.run(task, { transferList: [batch.values, batch.meta.buffer as ArrayBuffer] })) as ArrayBuffer
+    return decodeTaskOutput(out)
+  }
+
+  get threads(): number {
+    return this.pool.threads.length
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close()
+  }
+}

@@ -1,0 +1,187 @@
+// Wiring only: starts the parts in dependency order and stops them in reverse.
+//
+//   Kafka (or the embedded mock) ─ ClickHouse (server or chDB) + schema
+//   ─ control log (fold, snapshot, materializer) ─ admin API
+//   ─ worker pool ─ batcher ─ ingestion consumer
+import type { Logger } from 'pino'
+import type { Config } from '../config/schema'
+import { ControlMaterializer } from './control/materialize'
+import { ControlLog } from './control/log'
+import { Ingestion } from './dispatch/ingest'
+import { OutcomeRecorder } from './dispatch/outcomes'
+import { WorkerPool } from './dispatch/pool'
+import { startMockKafkaCluster, type MockKafkaCluster } from './embedded/mock-kafka'
+import { adminRoutes } from './http/admin'
+import { randomToken } from './http/auth'
+import { startAdminServer, type HealthCheck, type RunningServer } from './http/server'
+import { connectProducer, ensureTopic, type AckingProducer } from './kafka'
+import { createMetrics, type Metrics } from './metrics'
+import { InsertBatcher } from './sink/batcher'
+import { openChdb } from './sink/chdb'
+import { connectClickHouseServer } from './sink/clickhouse'
+import { createSchema, type Schema } from './sink/schema'
+import type { ClickHouseStore } from './sink/store'
+import { IngestionConsumer } from './source/consumer'
+import { OffsetTracker, type CommitPoint } from './source/offsets'
+
+export interface Engine {
+  readonly adminUrl: string
+  readonly adminToken: string
+  readonly adminTokenGenerated: boolean
+  readonly brokers: string
+  readonly embeddedKafka: boolean
+  readonly clickhouse: { kind: 'server' | 'chdb'; version: string; where: string }
+  readonly metrics: Metrics
+  readonly schema: Schema
+  /** resolves when the engine stopped by itself (SLUICE_STOP_AFTER_EVENTS) */
+  readonly finished: Promise<void>
+  stop(): Promise<void>
+}
+
+export async function startEngine(config: Config, log: Logger): Promise<Engine> {
+  const metrics = createMetrics()
+  const cleanups: (() => Promise<void>)[] = []
+  const stopAll = async () => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try { await c() } catch (err) { log.warn({ err: (err as Error).message }, 'error while stopping') }
+    }
+  }
+  try {
+    let mock: MockKafkaCluster | undefined
+    let brokers = config.kafkaBrokers
+    if (!brokers) {
+      mock = await startMockKafkaCluster()
+      brokers = mock.bootstrapServers
+      cleanups.push(() => mock!.stop())
+      log.info({ brokers }, 'embedded mock Kafka cluster started (in memory: dev/demo only)')
+    }
+
+    const store: ClickHouseStore = config.clickhouseUrl
+      ? await connectClickHouseServer({ url: config.clickhouseUrl, user: config.clickhouseUser, password: config.clickhousePassword })
+      : await openChdb(config.dataDir)
+    cleanups.push(() => store.close())
+    const schema = await createSchema(store, config.clickhouseDatabase)
+    log.info({ clickhouse: store.kind, version: store.version, dateTime: schema.dateTime, database: schema.database }, 'ClickHouse schema ready')
+
+    await ensureTopic(brokers, config.controlTopic, 1)
+    // the input and dead-letter topics are the operator's; ask for them so that clusters with auto-creation (the mock) create them now
+    await ensureTopic(brokers, config.kafkaTopic, 'auto')
+    await ensureTopic(brokers, config.dlqTopic, 'auto')
+    const producer: AckingProducer = await connectProducer(brokers, 'sluice-producer')
+    cleanups.push(() => producer.disconnect())
+
+    const control = new ControlLog(brokers, config.controlTopic, producer, metrics, log)
+    const materializer = new ControlMaterializer(control.state, store, schema, log)
+    control.onFold(materializer.onFold)
+    cleanups.push(() => control.stop())
+    cleanups.push(() => materializer.stop())
+    await control.start()
+
+    const adminToken = config.adminToken ?? randomToken('sla_')
+    const pool = new WorkerPool(config.workers, schema.dateTime)
+    cleanups.push(() => pool.close())
+    const tracker = new OffsetTracker()
+    const outcomes = new OutcomeRecorder(producer, config.dlqTopic, metrics, log)
+    const ingestion = new Ingestion({
+      topic: config.kafkaTopic,
+      eventsTable: schema.tables.events,
+      maxMessageBytes: config.maxMessageBytes,
+      maxInflightBytes: config.maxInflightBytes,
+      maxOutstandingBatches: config.workers * 2,
+    }, pool, control, outcomes, tracker, metrics, log)
+
+    let stopRequested: (() => void) | undefined
+    const finished = new Promise<void>((resolve) => { stopRequested = resolve })
+    let committedMessages = 0
+    const lastCommit = new Map<number, CommitPoint>()
+    const consumer = new IngestionConsumer({
+      brokers,
+      topic: config.kafkaTopic,
+      group: config.kafkaGroup,
+      batchSize: config.consumeBatch,
+      maxMessageBytes: config.maxMessageBytes,
+      log,
+      waitForCapacity: ingestion.waitForCapacity,
+      onBatch: ingestion.onBatch,
+      onRevoked: (partitions) => {
+        tracker.revoke(partitions)
+        for (const p of partitions) lastCommit.delete(p)
+      },
+      onAssigned: () => undefined,
+    })
+    const batcher = new InsertBatcher(store, {
+      maxRows: config.insertMaxRows,
+      maxBytes: config.insertMaxBytes,
+      intervalMs: config.insertIntervalMs,
+    }, (flush) => {
+      const points = ingestion.acknowledged(flush)
+      consumer.commit(points)
+      for (const p of points) lastCommit.set(p.partition, p)
+      committedMessages += flush.messages
+      metrics.offsetsCommitted.inc(flush.messages)
+      if (config.stopAfterEvents !== undefined && committedMessages >= config.stopAfterEvents) stopRequested?.()
+    }, (table, row, error) => outcomes.deadLetters([{
+      value: row, key: null, reason: 'insert_rejected', step: 'insert', error, source: { table },
+    }]), metrics, log)
+    ingestion.attach(batcher)
+
+    const liveness = (): HealthCheck => {
+      const age = Date.now() - consumer.lastLoopAt
+      const ok = age < 30_000
+      return { ok, checks: { consume_loop: { ok, detail: `last iteration ${age} ms ago` } } }
+    }
+    const readiness = async (): Promise<HealthCheck> => {
+      const checks: HealthCheck['checks'] = {}
+      checks.control_log = { ok: control.ready }
+      try {
+        await store.query('SELECT 1 AS ok')
+        checks.clickhouse = { ok: batcher.failingSince === 0, detail: batcher.failingSince ? `inserts failing since ${new Date(batcher.failingSince).toISOString()}` : undefined }
+      } catch (err) {
+        checks.clickhouse = { ok: false, detail: (err as Error).message }
+      }
+      checks.consumer = { ok: true, detail: consumer.assigned.length > 0 ? `partitions ${consumer.assigned.join(',')}` : 'waiting for assignment' }
+      return { ok: Object.values(checks).every((c) => c.ok), checks }
+    }
+    const admin: RunningServer = await startAdminServer({
+      host: config.adminHost,
+      port: config.adminPort,
+      token: adminToken,
+      maxBodyBytes: config.maxBodyBytes,
+      routes: adminRoutes(control),
+      registry: metrics.registry,
+      ready: () => control.ready,
+      liveness,
+      readiness,
+      log,
+    })
+    cleanups.push(() => admin.close())
+
+    await consumer.start()
+    log.info({ topic: config.kafkaTopic, group: config.kafkaGroup, workers: pool.threads }, 'ingestion consumer started')
+    // Shutdown order: stop fetching, finish batches in flight, flush, final commit, close.
+    cleanups.push(async () => {
+      await consumer.stopFetching()
+      await ingestion.whenIdle()
+      await batcher.drain()
+      batcher.stop()
+      consumer.commit([...lastCommit.values()])
+      await consumer.close()
+    })
+
+    return {
+      adminUrl: admin.url,
+      adminToken,
+      adminTokenGenerated: config.adminToken === undefined,
+      brokers,
+      embeddedKafka: mock !== undefined,
+      clickhouse: { kind: store.kind, version: store.version, where: config.clickhouseUrl ? new URL(config.clickhouseUrl).host : config.dataDir },
+      metrics,
+      schema,
+      finished,
+      stop: stopAll,
+    }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}

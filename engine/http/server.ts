@@ -1,0 +1,82 @@
+// The admin port: the admin API behind the bearer token, plus the operator
+// endpoints a scraper or orchestrator calls without one (/metrics, /healthz,
+// /readyz). One bad request never affects another: every error is answered
+// by respond.ts and the server keeps serving.
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import { SluiceError } from '../errors'
+import type { AdminHandler } from './admin'
+import { bearerMatches } from './auth'
+import { parseJsonObject, readBody } from './body'
+import { sendError, sendJson } from './respond'
+import type { Router } from './router'
+
+export interface HealthCheck { ok: boolean; checks: Record<string, { ok: boolean; detail?: string }> }
+
+export interface AdminServerOptions {
+  host: string
+  port: number
+  token: string
+  maxBodyBytes: number
+  routes: Router<AdminHandler>
+  registry: Registry
+  ready: () => boolean
+  liveness: () => HealthCheck
+  readiness: () => Promise<HealthCheck>
+  log: Logger
+}
+
+export interface RunningServer { url: string; port: number; close(): Promise<void> }
+
+export async function startAdminServer(o: AdminServerOptions): Promise<RunningServer> {
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://admin')
+    const method = req.method ?? 'GET'
+    const path = url.pathname
+    try {
+      if (path === '/metrics' && method === 'GET') {
+        const text = await o.registry.metrics()
+        res.writeHead(200, { 'content-type': o.registry.contentType })
+        res.end(text)
+        return
+      }
+      if (path === '/healthz' && method === 'GET') {
+        const h = o.liveness()
+        return sendJson(res, h.ok ? 200 : 503, h)
+      }
+      if (path === '/readyz' && method === 'GET') {
+        const h = await o.readiness()
+        return sendJson(res, h.ok ? 200 : 503, h)
+      }
+      // Routing before auth would tell an anonymous caller which paths exist: authenticate first.
+      if (!bearerMatches(req.headers.authorization, o.token)) throw new SluiceError('SLUICE_ERR_UNAUTHORIZED')
+      const match = o.routes.match(method, path)
+      if (!o.ready()) throw new SluiceError('SLUICE_ERR_NOT_READY')
+      const result = await match.handler({
+        params: match.params,
+        body: async () => parseJsonObject(await readBody(req, o.maxBodyBytes)),
+      })
+      sendJson(res, result.status, result.body)
+    } catch (err) {
+      sendError(res, err, o.log, { method, path })
+    }
+  })
+  server.requestTimeout = 30_000
+  server.headersTimeout = 10_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(o.port, o.host, () => resolve())
+  })
+  const port = (server.address() as AddressInfo).port
+  const host = o.host.includes(':') ? `[${o.host}]` : o.host
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      server.closeAllConnections()
+    }),
+  }
+}

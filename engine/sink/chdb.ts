@@ -1,0 +1,45 @@
+// Embedded ClickHouse (chDB) in SLUICE_DATA_DIR: the default when no server
+// URL is configured. chdb is an optional dependency (~550 MB), so it is loaded
+// only here, with a clear error when a slim image left it out.
+import fs from 'node:fs'
+import type { ClickHouseStore } from './store'
+
+type ChdbModule = typeof import('chdb')
+
+function loadChdb(): ChdbModule {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('chdb') as ChdbModule
+  } catch (err) {
+    throw new Error(`embedded ClickHouse needs the optional package chdb (${(err as Error).message}); install it or set SLUICE_CLICKHOUSE_URL`)
+  }
+}
+
+export async function openChdb(dataDir: string): Promise<ClickHouseStore> {
+  const chdb = loadChdb()
+  fs.mkdirSync(dataDir, { recursive: true })
+  const session = new chdb.Session(dataDir)
+  const query = async <T>(sql: string): Promise<T[]> => {
+    const res = await session.queryAsync(sql, { format: 'JSONEachRow' })
+    const text = res.text()
+    const rows: T[] = []
+    for (const line of text.split('\n')) if (line.length > 0) rows.push(JSON.parse(line) as T)
+    return rows
+  }
+  const [{ version }] = await query<{ version: string }>('SELECT version() AS version')
+  return {
+    kind: 'chdb',
+    version,
+    async command(sql) {
+      await session.queryAsync(sql)
+    },
+    query,
+    async insert(table, chunks) {
+      const values = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+      await session.insert({ table, values, format: 'JSONEachRow' })
+    },
+    async close() {
+      session.close()
+    },
+  }
+}

@@ -1,0 +1,21 @@
+// What the engine needs from ClickHouse, whichever one it is: a server over
+// HTTP (engine/sink/clickhouse.ts) or embedded chDB (engine/sink/chdb.ts).
+// Data always travels as rows (JSONEachRow bodies), never inside SQL text.
+
+export interface ClickHouseStore {
+  readonly kind: 'server' | 'chdb'
+  /** `SELECT version()`, probed once at start-up */
+  readonly version: string
+  /** DDL or any statement without a result */
+  command(sql: string): Promise<void>
+  /** a SELECT; rows come back as JSONEachRow objects (64-bit integers may be strings) */
+  query<T = Record<string, unknown>>(sql: string): Promise<T[]>
+  /** `INSERT INTO table FORMAT JSONEachRow` with the given body chunks */
+  insert(table: string, chunks: readonly Uint8Array[]): Promise<void>
+  close(): Promise<void>
+}
+
+export function parseVersion(version: string): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(version)
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0]
+}

@@ -1,0 +1,108 @@
+// Starts a private, real ClickHouse server (Debian's clickhouse-server
+// package) on free loopback ports with a temporary data directory, for tests
+// and benchmarks. The packaged config is copied and its paths and ports are
+// rewritten (../shared/INFRA.md). stop()/start() keep the data, so fault tests
+// can take the server away and bring it back; destroy() removes everything.
+import { spawn, ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+
+export const CLICKHOUSE_BINARY = process.env.CLICKHOUSE_SERVER_BIN ?? '/usr/sbin/clickhouse-server'
+const PACKAGED_CONFIG = '/etc/clickhouse-server'
+
+export interface ClickHouseServer {
+  readonly url: string
+  readonly httpPort: number
+  readonly dir: string
+  /** the server's pid, or undefined while stopped */
+  pid(): number | undefined
+  start(): Promise<void>
+  stop(signal?: NodeJS.Signals): Promise<void>
+  destroy(): Promise<void>
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+function writeConfig(dir: string, httpPort: number, tcpPort: number): string {
+  let xml = fs.readFileSync(path.join(PACKAGED_CONFIG, 'config.xml'), 'utf8')
+  xml = xml
+    .replaceAll('/var/lib/clickhouse/', `${dir}/data/`)
+    .replaceAll('/var/log/clickhouse-server/', `${dir}/log/`)
+    .replace(/<http_port>\d+<\/http_port>/, `<http_port>${httpPort}</http_port>`)
+    .replace(/<tcp_port>\d+<\/tcp_port>/, `<tcp_port>${tcpPort}</tcp_port>`)
+    .replace(/<interserver_http_port>\d+<\/interserver_http_port>/, '')
+    .replace(/<listen_host>::1<\/listen_host>/, '')
+    .replace(/<level>\w+<\/level>/, '<level>warning</level>')
+  const file = path.join(dir, 'config.xml')
+  fs.writeFileSync(file, xml)
+  fs.copyFileSync(path.join(PACKAGED_CONFIG, 'users.xml'), path.join(dir, 'users.xml'))
+  fs.mkdirSync(path.join(dir, 'data'), { recursive: true })
+  fs.mkdirSync(path.join(dir, 'log'), { recursive: true })
+  return file
+}
+
+async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`clickhouse-server exited with code ${child.exitCode} before it was ready`)
+    try {
+      const res = await fetch(`${url}/ping`)
+      if (res.ok && (await res.text()).startsWith('Ok')) return
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`clickhouse-server not ready within ${timeoutMs} ms`)
+}
+
+export async function startClickHouseServer(): Promise<ClickHouseServer> {
+  if (!fs.existsSync(CLICKHOUSE_BINARY)) {
+    throw new Error(`${CLICKHOUSE_BINARY} is missing: install Debian's clickhouse-server (bash .ci/run does)`)
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-ch-'))
+  const httpPort = await freePort()
+  const tcpPort = await freePort()
+  const configFile = writeConfig(dir, httpPort, tcpPort)
+  const url = `http://127.0.0.1:${httpPort}`
+  let child: ChildProcess | undefined
+  const killOnExit = () => { child?.kill('SIGKILL') }
+  process.once('exit', killOnExit)
+
+  const server: ClickHouseServer = {
+    url,
+    httpPort,
+    dir,
+    pid: () => (child && child.exitCode === null ? child.pid : undefined),
+    async start() {
+      child = spawn(CLICKHOUSE_BINARY, [`--config-file=${configFile}`], { cwd: dir, stdio: 'ignore' })
+      await waitReady(url, child, 30_000)
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      const c = child
+      if (!c || c.exitCode !== null) return
+      const exited = new Promise<void>((r) => c.once('exit', () => r()))
+      c.kill(signal)
+      const hard = setTimeout(() => c.kill('SIGKILL'), 15_000)
+      await exited
+      clearTimeout(hard)
+    },
+    async destroy() {
+      await server.stop()
+      process.removeListener('exit', killOnExit)
+      fs.rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  await server.start()
+  return server
+}

@@ -1,0 +1,55 @@
+// Encodes processed events as JSONEachRow rows of the `events` table
+// (DESIGN §5), and a task's answer as one transferable buffer:
+//
+//   [u32 header length][header: msgpack TaskHeader][events rows: UTF-8 JSONEachRow]
+//
+// Rows are built by concatenation (no intermediate row object); `properties`
+// is a JSON string inside the JSON row, hence the double stringify.
+import { pack, unpack } from 'msgpackr'
+import type { WorkingEvent } from './event'
+import type { DateTimeFlavor, TaskHeader, TaskOutput } from './protocol'
+
+/** ClickHouse text form of a time: 18.16's DateTime has seconds; DateTime64(6) takes microseconds. */
+export function formatDateTime(ms: number, flavor: DateTimeFlavor): string {
+  const iso = new Date(ms).toISOString() // 2026-11-21T13:41:49.123Z
+  return flavor === 'DateTime64'
+    ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}000`
+    : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`
+}
+
+export function encodeEventRow(
+  e: WorkingEvent,
+  createdAt: string,
+  kafkaTimestamp: string,
+  kafkaOffset: number,
+  flavor: DateTimeFlavor,
+): string {
+  return '{"uuid":"' + e.uuid +
+    '","event":' + JSON.stringify(e.eventName) +
+    ',"properties":' + JSON.stringify(JSON.stringify(e.properties)) +
+    ',"timestamp":"' + formatDateTime(e.timestampMs, flavor) +
+    '","team_id":' + e.teamId +
+    ',"project_id":' + e.projectId +
+    ',"distinct_id":' + JSON.stringify(e.distinctId) +
+    ',"created_at":"' + createdAt +
+    '","_timestamp":"' + kafkaTimestamp +
+    '","_offset":' + kafkaOffset + '}\n'
+}
+
+/** One ArrayBuffer for the whole answer, so Piscina can transfer it (only a top-level movable is transferred). */
+export function encodeTaskOutput(header: TaskHeader, eventRows: string): ArrayBuffer {
+  const head = pack(header)
+  const rowsBytes = Buffer.byteLength(eventRows, 'utf8')
+  const out = Buffer.from(new ArrayBuffer(4 + head.length + rowsBytes))
+  out.writeUInt32LE(head.length, 0)
+  head.copy(out, 4)
+  out.write(eventRows, 4 + head.length, 'utf8')
+  return out.buffer as ArrayBuffer
+}
+
+export function decodeTaskOutput(buf: ArrayBuffer): TaskOutput {
+  const bytes = new Uint8Array(buf)
+  const headLength = Buffer.from(buf, 0, 4).readUInt32LE(0)
+  const header = unpack(bytes.subarray(4, 4 + headLength)) as TaskHeader
+  return { header, events: bytes.subarray(4 + headLength) }
+}

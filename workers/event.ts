@@ -1,0 +1,23 @@
+// The working record of one message as it moves through the steps. Steps
+// update it in place; only parse.ts builds it from unknown JSON.
+
+export interface WorkingEvent {
+  uuid: string
+  /** outer token, else data.token / data.api_key / properties.token */
+  token: string | undefined
+  distinctId: unknown
+  /** raw `event` field; normalize-event-name turns it into `eventName` */
+  rawEvent: unknown
+  eventName: string
+  properties: Record<string, unknown>
+  ip: string | undefined
+  /** capture-server receive time (outer `now`), raw */
+  now: unknown
+  sentAt: unknown
+  timestamp: unknown
+  offset: unknown
+  // filled by the steps
+  teamId: number
+  projectId: number
+  timestampMs: number
+}

@@ -1,0 +1,73 @@
+// The one function Piscina runs: decode a batch of raw Kafka message values →
+// parse → pipeline → encode. Pure: bytes in, rows and tallies out; Kafka,
+// ClickHouse and metrics belong to the main thread.
+import { move, workerData } from 'piscina'
+import { unpack } from 'msgpackr'
+import type { StepContext } from './context'
+import { encodeEventRow, encodeTaskOutput, formatDateTime } from './encode'
+import { parseCapturedMessage } from './parse'
+import { PIPELINE } from './pipeline'
+import {
+  META_END, META_OFFSET, META_STRIDE, META_TIMESTAMP,
+  type ControlSnapshot, type DateTimeFlavor, type SnapshotEnvironment, type SnapshotRef, type TaskHeader, type TaskInput, type WorkerData,
+} from './protocol'
+
+let cachedVersion = -1
+let cachedEnvironments: Map<string, SnapshotEnvironment> = new Map()
+
+/** Decoded once per control-state version, not per task. */
+function environmentsFor(ref: SnapshotRef): Map<string, SnapshotEnvironment> {
+  if (ref.version !== cachedVersion) {
+    const snapshot = unpack(new Uint8Array(ref.buffer, 0, ref.length)) as ControlSnapshot
+    const map = new Map<string, SnapshotEnvironment>()
+    for (const env of snapshot.environments) map.set(env.token, env)
+    cachedEnvironments = map
+    cachedVersion = ref.version
+  }
+  return cachedEnvironments
+}
+
+export function processBatch(task: TaskInput, flavor: DateTimeFlavor): { header: TaskHeader; rows: string } {
+  const values = Buffer.from(task.values)
+  const meta = task.meta
+  const count = meta.length / META_STRIDE
+  const header: TaskHeader = { snapshotVersion: task.snapshot.version, messages: count, eventRows: 0, drops: {}, deadLetters: [], unresolved: [], warnings: {} }
+  const ctx: StepContext = { environmentsByToken: environmentsFor(task.snapshot), nowMs: task.nowMs, warnings: header.warnings }
+  const createdAt = formatDateTime(task.nowMs, flavor)
+  let rows = ''
+  let start = 0
+  for (let i = 0; i < count; i++) {
+    const m = i * META_STRIDE
+    const end = meta[m + META_END]
+    const text = values.toString('utf8', start, end)
+    const parsed = parseCapturedMessage(text)
+    let fate: 'ok' | 'stop' = 'ok'
+    if ('kind' in parsed) {
+      header.deadLetters.push({ index: i, reason: parsed.reason, error: parsed.error })
+      fate = 'stop'
+    } else {
+      for (let s = 0; s < PIPELINE.length; s++) {
+        const r = PIPELINE[s](parsed, ctx)
+        if (r.kind === 'ok') continue
+        if (r.kind === 'drop') header.drops[r.reason] = (header.drops[r.reason] ?? 0) + 1
+        else if (r.kind === 'unresolved') header.unresolved.push(i)
+        else header.deadLetters.push({ index: i, reason: r.reason, error: r.error })
+        fate = 'stop'
+        break
+      }
+      if (fate === 'ok') {
+        rows += encodeEventRow(parsed, createdAt, formatDateTime(meta[m + META_TIMESTAMP], flavor), meta[m + META_OFFSET], flavor)
+        header.eventRows++
+      }
+    }
+    start = end
+  }
+  return { header, rows }
+}
+
+const flavor: DateTimeFlavor = (workerData as WorkerData | undefined)?.dateTime ?? 'DateTime64'
+
+export default function runTask(task: TaskInput): ArrayBuffer {
+  const { header, rows } = processBatch(task, flavor)
+  return move(encodeTaskOutput(header, rows)) as ArrayBuffer
+}

@@ -1,0 +1,58 @@
+// The only code that sees `unknown`: turns one Kafka message value (DESIGN §4:
+// outer JSON with `data`, a JSON string of the raw event) into a WorkingEvent.
+// One JSON.parse for the outer value and one for `data`; outer fields win.
+import type { WorkingEvent } from './event'
+import { deadLetter, type DeadLetter } from './result'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+type Obj = Record<string, unknown>
+
+function isObject(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function optionalString(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined
+}
+
+export function parseCapturedMessage(text: string): WorkingEvent | DeadLetter {
+  let outer: unknown
+  try {
+    outer = JSON.parse(text)
+  } catch (err) {
+    return deadLetter('invalid_json', `message is not JSON: ${(err as Error).message}`)
+  }
+  if (!isObject(outer)) return deadLetter('invalid_json', 'message is not a JSON object')
+  const rawData = outer.data
+  if (typeof rawData !== 'string') return deadLetter('invalid_data', '`data` must be a JSON string of the event')
+  let data: unknown
+  try {
+    data = JSON.parse(rawData)
+  } catch (err) {
+    return deadLetter('invalid_data', `\`data\` is not JSON: ${(err as Error).message}`)
+  }
+  if (!isObject(data)) return deadLetter('invalid_data', '`data` is not a JSON object')
+
+  const uuid = outer.uuid ?? data.uuid
+  if (uuid === undefined || uuid === null || uuid === '') return deadLetter('invalid_uuid', 'the event has no uuid')
+  if (typeof uuid !== 'string' || !UUID.test(uuid)) return deadLetter('invalid_uuid', `uuid ${JSON.stringify(uuid).slice(0, 80)} is not a UUID`)
+
+  const properties: Obj = isObject(data.properties) ? data.properties : {}
+  return {
+    uuid: uuid.toLowerCase(),
+    token: optionalString(outer.token) ?? optionalString(data.token) ?? optionalString(data.api_key) ?? optionalString(properties.token),
+    distinctId: outer.distinct_id ?? data.distinct_id ?? properties.distinct_id,
+    rawEvent: data.event,
+    eventName: '',
+    properties,
+    ip: optionalString(outer.ip),
+    now: outer.now,
+    sentAt: outer.sent_at ?? data.sent_at,
+    timestamp: data.timestamp,
+    offset: data.offset,
+    teamId: 0,
+    projectId: 0,
+    timestampMs: 0,
+  }
+}

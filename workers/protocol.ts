@@ -1,0 +1,75 @@
+// The shapes that cross the thread boundary between engine/dispatch and the
+// workers (Piscina's common.ts). Bytes travel as transferred ArrayBuffers:
+// the main thread packs a consumed batch into one buffer, the worker answers
+// with one buffer, so neither side clones per-message objects.
+import type { DeadLetterReason, DropReason } from './result'
+
+/** Values per message in TaskInput.meta */
+export const META_STRIDE = 4
+export const META_END = 0 // end of this message's value in `values` (start = previous end)
+export const META_PARTITION = 1
+export const META_OFFSET = 2
+export const META_TIMESTAMP = 3 // Kafka message timestamp, ms
+
+export interface TaskInput {
+  /** message values, concatenated */
+  values: ArrayBuffer
+  /** META_STRIDE float64 per message */
+  meta: Float64Array
+  topic: string
+  /** the control state the worker resolves tokens with */
+  snapshot: SnapshotRef
+  /** processing time, ms since epoch (one clock reading per task) */
+  nowMs: number
+}
+
+export interface SnapshotRef {
+  version: number
+  /** msgpack of ControlSnapshot, in shared memory: posting it to a worker copies nothing */
+  buffer: SharedArrayBuffer
+  length: number
+}
+
+export interface SnapshotEnvironment {
+  id: number
+  project_id: number
+  token: string
+}
+
+/** What workers need from the control state; built by engine/control/snapshot.ts */
+export interface ControlSnapshot {
+  version: number
+  environments: SnapshotEnvironment[]
+}
+
+/** The main thread still holds the original messages: records name them by index, bytes are not sent back. */
+export interface DeadLetterRecord {
+  index: number
+  reason: DeadLetterReason
+  error: string
+}
+
+/** Header of a task's answer; the encoded rows follow it in the same buffer. */
+export interface TaskHeader {
+  snapshotVersion: number
+  messages: number
+  eventRows: number
+  drops: Partial<Record<DropReason, number>>
+  deadLetters: DeadLetterRecord[]
+  /** indexes of messages whose token is not in the snapshot the task ran with */
+  unresolved: number[]
+  warnings: Partial<Record<import('./result').WarningType, number>>
+}
+
+export interface TaskOutput {
+  header: TaskHeader
+  /** JSONEachRow rows for the `events` table */
+  events: Uint8Array
+}
+
+export type DateTimeFlavor = 'DateTime' | 'DateTime64'
+
+export interface WorkerData {
+  /** how timestamps are written: 18.16 has no DateTime64 */
+  dateTime: DateTimeFlavor
+}

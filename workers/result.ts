@@ -1,0 +1,38 @@
+// Outcomes of the per-message steps, as data (PostHog's pipelines/results.ts).
+// The common path allocates nothing: ok() is one frozen constant. Reasons are
+// closed unions of literals, reused as metric label values (bounded cardinality).
+
+export type DropReason =
+  | 'no_token'
+  | 'invalid_token'
+  | 'invalid_distinct_id'
+  | 'invalid_event_name'
+
+export type DeadLetterReason =
+  | 'invalid_json'
+  | 'invalid_data'
+  | 'invalid_uuid'
+  | 'message_too_large'
+  | 'processing_error'
+
+export type WarningType = 'ignored_invalid_timestamp' | 'event_timestamp_in_future'
+
+export const DROP_REASONS: readonly DropReason[] = ['no_token', 'invalid_token', 'invalid_distinct_id', 'invalid_event_name']
+export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['invalid_json', 'invalid_data', 'invalid_uuid', 'message_too_large', 'processing_error']
+
+export interface Ok { readonly kind: 'ok' }
+export interface Drop { readonly kind: 'drop'; readonly reason: DropReason }
+/** The token is not in this worker's snapshot: the main thread decides, once it knows it is caught up with the control log. */
+export interface Unresolved { readonly kind: 'unresolved' }
+export interface DeadLetter { readonly kind: 'dead_letter'; readonly reason: DeadLetterReason; readonly error: string }
+
+export type StepResult = Ok | Drop | Unresolved | DeadLetter
+
+const OK: Ok = Object.freeze({ kind: 'ok' })
+const UNRESOLVED: Unresolved = Object.freeze({ kind: 'unresolved' })
+const DROPS = Object.fromEntries(DROP_REASONS.map((r) => [r, Object.freeze({ kind: 'drop', reason: r })])) as Record<DropReason, Drop>
+
+export const ok = (): Ok => OK
+export const drop = (reason: DropReason): Drop => DROPS[reason]
+export const unresolved = (): Unresolved => UNRESOLVED
+export const deadLetter = (reason: DeadLetterReason, error: string): DeadLetter => ({ kind: 'dead_letter', reason, error })

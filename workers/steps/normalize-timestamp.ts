@@ -1,0 +1,40 @@
+// DESIGN §4 step 5, PostHog's rule: with a valid sent_at the client clock is
+// corrected by the capture server's (`now + (timestamp − sent_at)`); with
+// `offset`, `now − offset`; otherwise the client timestamp, else `now`.
+// More than 23 h in the future → now (warning); unparseable → now (warning).
+import { warn, type Step } from '../context'
+import { ok } from '../result'
+
+const FUTURE_LIMIT_MS = 23 * 3600 * 1000
+
+function parseTime(v: unknown): number {
+  if (typeof v !== 'string' || v.length === 0) return NaN
+  return Date.parse(v)
+}
+
+export const normalizeTimestamp: Step = (event, ctx) => {
+  const captured = parseTime(event.now)
+  const now = Number.isNaN(captured) ? ctx.nowMs : captured
+  const ignoreSentAt = event.properties.$ignore_sent_at === true
+  const sentAt = ignoreSentAt ? NaN : parseTime(event.sentAt)
+  let ts: number
+  if (event.timestamp !== undefined && event.timestamp !== null) {
+    const client = parseTime(event.timestamp)
+    if (Number.isNaN(client)) {
+      warn(ctx, 'ignored_invalid_timestamp')
+      ts = now
+    } else {
+      ts = Number.isNaN(sentAt) ? client : now + (client - sentAt)
+    }
+  } else if (typeof event.offset === 'number' && Number.isFinite(event.offset)) {
+    ts = now - event.offset
+  } else {
+    ts = now
+  }
+  if (ts - now > FUTURE_LIMIT_MS) {
+    warn(ctx, 'event_timestamp_in_future')
+    ts = now
+  }
+  event.timestampMs = ts
+  return ok()
+}
