@@ -18,7 +18,8 @@ let cachedEnvironments: Map<string, SnapshotEnvironment> = new Map()
 /** Decoded once per control-state version, not per task. */
 function environmentsFor(ref: SnapshotRef): Map<string, SnapshotEnvironment> {
   if (ref.version !== cachedVersion) {
-    const snapshot = unpack(new Uint8Array(ref.buffer, 0, ref.length)) as ControlSnapshot
+    // slice(): msgpackr's native string reader rejects views of shared memory
+    const snapshot = unpack(new Uint8Array(ref.buffer, 0, ref.length).slice()) as ControlSnapshot
     const map = new Map<string, SnapshotEnvironment>()
     for (const env of snapshot.environments) map.set(env.token, env)
     cachedEnvironments = map

@@ -159,7 +159,7 @@ export class Ingestion {
         letters.push(deadLetterOf(messages[0], 'processing_error', 'process', (err as Error).message ?? String(err)))
         return []
       }
-      this.log.warn({ err: (err as Error).message, messages: messages.length }, 'worker task failed; splitting the batch to isolate the message responsible')
+      this.log.warn({ err, messages: messages.length }, 'worker task failed; splitting the batch to isolate the message responsible')
       const mid = messages.length >> 1
       return [...(await this.runIsolated(messages.slice(0, mid), letters)), ...(await this.runIsolated(messages.slice(mid), letters))]
     }

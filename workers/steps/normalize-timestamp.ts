@@ -1,7 +1,8 @@
 // DESIGN §4 step 5, PostHog's rule: with a valid sent_at the client clock is
 // corrected by the capture server's (`now + (timestamp − sent_at)`); with
 // `offset`, `now − offset`; otherwise the client timestamp, else `now`.
-// More than 23 h in the future → now (warning); unparseable → now (warning).
+// More than 23 h in the future → now (warning); unparseable or before 1970
+// (not storable) → now (warning).
 import { warn, type Step } from '../context'
 import { ok } from '../result'
 
@@ -31,7 +32,11 @@ export const normalizeTimestamp: Step = (event, ctx) => {
   } else {
     ts = now
   }
-  if (ts - now > FUTURE_LIMIT_MS) {
+  // Parseable but unstorable (before 1970, beyond Date's range): ClickHouse's DateTime cannot hold it.
+  if (!Number.isFinite(ts) || ts < 0) {
+    warn(ctx, 'ignored_invalid_timestamp')
+    ts = now
+  } else if (ts - now > FUTURE_LIMIT_MS) {
     warn(ctx, 'event_timestamp_in_future')
     ts = now
   }

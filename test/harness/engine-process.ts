@@ -1,0 +1,82 @@
+// Runs `node dist/engine/main.js` as a separate process, as an operator
+// would, with the given environment; waits for its "sluice started" log line
+// and exposes its admin URL. Logs are kept for failure messages.
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+
+export const MAIN = path.join(__dirname, '..', '..', 'engine', 'main.js')
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
+
+export interface EngineProcess {
+  readonly adminUrl: string
+  readonly child: ChildProcess
+  logs(): string
+  /** an authenticated admin call */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>
+  /** scraped /metrics value of one sample, e.g. sluice_events_dropped_total{reason="no_token"} (0 when absent) */
+  metric(sample: string): Promise<number>
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+export function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SLUICE_')) env[k] = v
+  return { ...env, SLUICE_ADMIN_PORT: '0', SLUICE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, SLUICE_LOG_LEVEL: 'info', SLUICE_WORKERS: '1', SLUICE_INSERT_INTERVAL_MS: '200', ...extra }
+}
+
+export async function startEngineProcess(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<EngineProcess> {
+  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout!.on('data', (d) => { out += d })
+  child.stderr!.on('data', (d) => { out += d })
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  child.once('exit', () => process.removeListener('exit', killOnExit))
+
+  const adminUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`engine did not start within ${timeoutMs} ms:\n${out}`)) }, timeoutMs)
+    const check = () => {
+      const m = /"admin":"(http:[^"]+)"[^\n]*"msg":"sluice started"/.exec(out)
+      if (m) { clearTimeout(timer); resolve(m[1]) }
+    }
+    child.stdout!.on('data', check)
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`engine exited with ${code} before starting:\n${out}`)) })
+  })
+  const token = env.SLUICE_ADMIN_TOKEN ?? TEST_ADMIN_TOKEN
+  return {
+    adminUrl,
+    child,
+    logs: () => out,
+    async api(method, p, body) {
+      const res = await fetch(adminUrl + p, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+      const text = await res.text()
+      return { status: res.status, body: text ? JSON.parse(text) : undefined }
+    },
+    async metric(sample) {
+      const text = await (await fetch(adminUrl + '/metrics')).text()
+      for (const line of text.split('\n')) if (line.startsWith(sample + ' ')) return Number(line.slice(sample.length + 1))
+      return 0
+    },
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null) return Promise.resolve(child.exitCode)
+      return new Promise((resolve) => {
+        child.once('exit', (code) => resolve(code))
+        child.kill(signal)
+      })
+    },
+  }
+}
+
+/** Polls `fn` until it returns a truthy value or the timeout passes (then returns the last value). */
+export async function eventually<T>(fn: () => Promise<T>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn().catch(() => undefined as T)
+    if (v || Date.now() > deadline) return v
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}

@@ -1,0 +1,42 @@
+// workers/encode.ts: ClickHouse time text for both flavors, and the task
+// answer as one transferable buffer that decodes to what was encoded.
+import t from 'tap'
+import { decodeTaskOutput, encodeTaskOutput, formatDateTime } from '../../workers/encode'
+import type { TaskHeader } from '../../workers/protocol'
+
+const HEADER: TaskHeader = {
+  snapshotVersion: 7,
+  messages: 5,
+  eventRows: 2,
+  drops: { no_token: 1 },
+  deadLetters: [{ index: 3, reason: 'invalid_json', error: 'message is not a JSON object' }],
+  unresolved: [4],
+  warnings: { event_timestamp_in_future: 1 },
+}
+const ROWS = '{"uuid":"a","event":"café ☕"}\n{"uuid":"b","event":"🦆"}\n'
+
+t.test('formats times as DateTime64(6) with microseconds and as DateTime with seconds', async (t) => {
+  const times = [Date.parse('2026-11-21T13:41:49.123Z'), Date.parse('2025-01-02T03:04:05.009Z'), 0]
+  t.same(times.map((ms) => formatDateTime(ms, 'DateTime64')), ['2026-11-21 13:41:49.123000', '2025-01-02 03:04:05.009000', '1970-01-01 00:00:00.000000'])
+  t.same(times.map((ms) => formatDateTime(ms, 'DateTime')), ['2026-11-21 13:41:49', '2025-01-02 03:04:05', '1970-01-01 00:00:00'])
+})
+
+t.test('a task answer decodes to the same header and row bytes', async (t) => {
+  const decoded = decodeTaskOutput(encodeTaskOutput(HEADER, ROWS))
+  t.same(decoded.header, HEADER)
+  t.same(Buffer.from(decoded.events), Buffer.from(ROWS, 'utf8'))
+})
+
+t.test('an answer without rows decodes to no row bytes', async (t) => {
+  const decoded = decodeTaskOutput(encodeTaskOutput(HEADER, ''))
+  t.same([decoded.header, decoded.events.byteLength], [HEADER, 0])
+})
+
+t.test('the answer is one whole ArrayBuffer that transfers: the sender keeps 0 bytes', async (t) => {
+  const buffer = encodeTaskOutput(HEADER, ROWS)
+  const size = buffer.byteLength
+  const received = structuredClone(buffer, { transfer: [buffer] })
+  t.equal(buffer.byteLength, 0)
+  t.equal(received.byteLength, size)
+  t.same(decodeTaskOutput(received).header, HEADER)
+})
