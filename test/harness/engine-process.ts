@@ -9,6 +9,7 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
 
 export interface EngineProcess {
   readonly adminUrl: string
+  readonly adminToken: string
   readonly child: ChildProcess
   logs(): string
   /** an authenticated admin call */
@@ -42,9 +43,11 @@ export async function startEngineProcess(env: NodeJS.ProcessEnv, timeoutMs = 60_
     child.stdout!.on('data', check)
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`engine exited with ${code} before starting:\n${out}`)) })
   })
-  const token = env.SLUICE_ADMIN_TOKEN ?? TEST_ADMIN_TOKEN
+  // without SLUICE_ADMIN_TOKEN the engine generates one and prints it
+  const token = env.SLUICE_ADMIN_TOKEN ?? /admin token\s+(sla_\S+)/.exec(out)?.[1] ?? ''
   return {
     adminUrl,
+    adminToken: token,
     child,
     logs: () => out,
     async api(method, p, body) {

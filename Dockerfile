@@ -1,0 +1,27 @@
+# Sluice daemon image. Production images leave out chdb (~550 MB, an optional
+# dependency) and therefore require SLUICE_CLICKHOUSE_URL and, for anything
+# but a demo, SLUICE_KAFKA_BROKERS.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+# node-rdkafka compiles its bundled librdkafka here (~100 s on 2 cores)
+RUN npm ci --omit=optional --ignore-scripts && npm rebuild node-rdkafka
+COPY tsconfig.json ./
+COPY config ./config
+COPY engine ./engine
+COPY workers ./workers
+COPY bench ./bench
+COPY test ./test
+RUN npx tsc -p tsconfig.json && npm prune --omit=dev --omit=optional
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production \
+    SLUICE_ADMIN_HOST=0.0.0.0
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+USER node
+EXPOSE 8000 8001
+CMD ["npm", "start"]

@@ -1,0 +1,48 @@
+// Embedded mode: `npm start` with no SLUICE_* variables runs the in-process
+// mock Kafka cluster and chDB, generates an admin token, and ingests. Only
+// the admin port (0: any free port) and the data directory are set here so
+// that the test can run beside others.
+import t from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { openChdb } from '../../engine/sink/chdb'
+import { eventually, startEngineProcess } from '../harness/engine-process'
+import { capturedMessage } from '../harness/events'
+import { testProducer } from '../harness/kafka'
+
+t.test('npm start with nothing configured serves the admin API and ingests into chDB', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-embedded-'))
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SLUICE_')) env[k] = v
+  env.SLUICE_ADMIN_PORT = '0'
+  env.SLUICE_DATA_DIR = dataDir
+  const engine = await startEngineProcess(env)
+  t.teardown(() => engine.stop('SIGKILL'))
+
+  t.match(engine.adminToken, /^sla_[A-Za-z0-9_-]{43}$/, 'a random admin token is generated and printed')
+  const brokers = /Kafka\s+(127\.0\.0\.1:\d+)/.exec(engine.logs())?.[1]
+  t.ok(brokers, 'the embedded broker address is printed')
+  t.match(engine.logs(), /ClickHouse\s+chdb/, 'the embedded ClickHouse is named')
+
+  const unauth = await fetch(engine.adminUrl + '/api/projects')
+  t.equal(unauth.status, 401, 'the generated token is required')
+  const created = await engine.api('POST', '/api/projects', { name: 'Demo' })
+  t.equal(created.status, 201)
+  const token = created.body.environments[0].api_token
+
+  const producer = await testProducer(brokers!)
+  const N = 50
+  await producer.send('events_plugin_ingestion', Array.from({ length: N }, (_, i) => capturedMessage({ token, distinct_id: `u${i}`, event: 'signed up' })))
+  await producer.close()
+  const committed = await eventually(async () => (await engine.metric('sluice_offsets_committed_messages_total')) >= N, 30_000)
+  t.ok(committed, 'the events were committed')
+  t.equal(await engine.metric('sluice_events_inserted_total{table="sluice.events"}'), N)
+
+  t.equal(await engine.stop('SIGTERM'), 0, 'SIGTERM exits 0')
+  const store = await openChdb(dataDir)
+  const rows = await store.query<{ team_id: number; n: number }>('SELECT team_id, count() AS n FROM sluice.events GROUP BY team_id')
+  t.same(rows.map((r) => [Number(r.team_id), Number(r.n)]), [[created.body.id, N]], 'rows are in chDB under the environment')
+  await store.close()
+})

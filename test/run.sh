@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine, as root: installs Debian's
+# clickhouse-server when it is absent, the npm packages (npm ci builds
+# node-rdkafka and runs tsc), then runs every tap test against the real mock
+# Kafka cluster, a private clickhouse-server and chDB. Ends with one plain
+# line of totals: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x /usr/sbin/clickhouse-server ]; then
+  echo "== installing Debian's clickhouse-server"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null || { echo "could not install clickhouse-server"; exit 1; }
+fi
+
+echo "== npm ci"
+npm ci --no-audit --no-fund || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
+
+echo "== tests"
+out=$(mktemp)
+npm test 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+totals=$(grep -E '^# \{ total: [0-9]+' "$out" | tail -n 1)
+pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$totals")
+fail=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$totals")
+if [ -z "$totals" ]; then pass=0; fail=1; fi
+[ "$status" -ne 0 ] && [ "${fail:-0}" = 0 ] && fail=1
+rm -f "$out"
+echo "${pass:-0} passed, ${fail:-0} failed"
+exit "$status"
