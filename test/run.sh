@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine, as root: installs Debian's
-# clickhouse-server when it is absent, the npm packages (npm ci builds
-# node-rdkafka and runs tsc), then runs every tap test against the real mock
+# clickhouse-server when it is absent, the npm packages (npm install builds
+# node-rdkafka and runs tsc; `npm ci` is too strict here: the registry
+# mirror lacks some other-platform optional packages of chdb/msgpackr), then runs every tap test against the real mock
 # Kafka cluster, a private clickhouse-server and chDB. Ends with one plain
 # line of totals: "N passed, N failed".
 set -uo pipefail
@@ -13,8 +14,8 @@ if [ ! -x /usr/sbin/clickhouse-server ]; then
   apt-get update -qq && apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null || { echo "could not install clickhouse-server"; exit 1; }
 fi
 
-echo "== npm ci"
-npm ci --no-audit --no-fund || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
+echo "== npm install"
+npm install --no-audit --no-fund || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
 
 echo "== tests"
 out=$(mktemp)
