@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/schema'
 import { ControlMaterializer } from './control/materialize'
 import { ControlLog } from './control/log'
+import { reseedIfEmpty } from './control/seed'
 import { Ingestion } from './dispatch/ingest'
 import { OutcomeRecorder } from './dispatch/outcomes'
 import { WorkerPool } from './dispatch/pool'
@@ -76,6 +77,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     cleanups.push(() => control.stop())
     cleanups.push(() => materializer.stop())
     await control.start()
+    await reseedIfEmpty(control, store, schema, log)
 
     const adminToken = config.adminToken ?? randomToken('sla_')
     const pool = new WorkerPool(config.workers, schema.dateTime)

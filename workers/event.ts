@@ -1,5 +1,6 @@
 // The working record of one message as it moves through the steps. Steps
 // update it in place; only parse.ts builds it from unknown JSON.
+import type { ResolvedEnvironment } from './environment'
 
 export interface WorkingEvent {
   uuid: string
@@ -17,6 +18,8 @@ export interface WorkingEvent {
   timestamp: unknown
   offset: unknown
   // filled by the steps
+  /** set by resolve-environment */
+  env: ResolvedEnvironment | undefined
   teamId: number
   projectId: number
   timestampMs: number

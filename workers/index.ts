@@ -5,24 +5,23 @@ import { move, workerData } from 'piscina'
 import { unpack } from 'msgpackr'
 import type { StepContext } from './context'
 import { encodeEventRow, encodeTaskOutput, formatDateTime } from './encode'
+import { environmentsByToken, type ResolvedEnvironment } from './environment'
 import { parseCapturedMessage } from './parse'
 import { PIPELINE } from './pipeline'
 import {
   META_END, META_OFFSET, META_STRIDE, META_TIMESTAMP,
-  type ControlSnapshot, type DateTimeFlavor, type SnapshotEnvironment, type SnapshotRef, type TaskHeader, type TaskInput, type WorkerData,
+  type ControlSnapshot, type DateTimeFlavor, type SnapshotRef, type TaskHeader, type TaskInput, type WorkerData,
 } from './protocol'
 
 let cachedVersion = -1
-let cachedEnvironments: Map<string, SnapshotEnvironment> = new Map()
+let cachedEnvironments: Map<string, ResolvedEnvironment> = new Map()
 
 /** Decoded once per control-state version, not per task. */
-function environmentsFor(ref: SnapshotRef): Map<string, SnapshotEnvironment> {
+function environmentsFor(ref: SnapshotRef): Map<string, ResolvedEnvironment> {
   if (ref.version !== cachedVersion) {
     // slice(): msgpackr's native string reader rejects views of shared memory
     const snapshot = unpack(new Uint8Array(ref.buffer, 0, ref.length).slice()) as ControlSnapshot
-    const map = new Map<string, SnapshotEnvironment>()
-    for (const env of snapshot.environments) map.set(env.token, env)
-    cachedEnvironments = map
+    cachedEnvironments = environmentsByToken(snapshot)
     cachedVersion = ref.version
   }
   return cachedEnvironments

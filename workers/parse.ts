@@ -51,6 +51,7 @@ export function parseCapturedMessage(text: string): WorkingEvent | DeadLetter {
     sentAt: outer.sent_at ?? data.sent_at,
     timestamp: data.timestamp,
     offset: data.offset,
+    env: undefined,
     teamId: 0,
     projectId: 0,
     timestampMs: 0,

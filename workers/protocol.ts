@@ -34,12 +34,23 @@ export interface SnapshotEnvironment {
   id: number
   project_id: number
   token: string
+  anonymize_ips: boolean
+  /** 0: keep events of any age */
+  drop_older_than_ms: number
+}
+
+export interface SnapshotProject {
+  id: number
+  drop_event_names: string[]
+  redact_property_names: string[]
+  group_types: [string, number][]
 }
 
 /** What workers need from the control state; built by engine/control/snapshot.ts */
 export interface ControlSnapshot {
   version: number
   environments: SnapshotEnvironment[]
+  projects: SnapshotProject[]
 }
 
 /** The main thread still holds the original messages: records name them by index, bytes are not sent back. */

@@ -7,6 +7,8 @@ export type DropReason =
   | 'invalid_token'
   | 'invalid_distinct_id'
   | 'invalid_event_name'
+  | 'event_filtered'
+  | 'event_too_old'
 
 export type DeadLetterReason =
   | 'invalid_json'
@@ -17,7 +19,7 @@ export type DeadLetterReason =
 
 export type WarningType = 'ignored_invalid_timestamp' | 'event_timestamp_in_future'
 
-export const DROP_REASONS: readonly DropReason[] = ['no_token', 'invalid_token', 'invalid_distinct_id', 'invalid_event_name']
+export const DROP_REASONS: readonly DropReason[] = ['no_token', 'invalid_token', 'invalid_distinct_id', 'invalid_event_name', 'event_filtered', 'event_too_old']
 export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['invalid_json', 'invalid_data', 'invalid_uuid', 'message_too_large', 'processing_error']
 
 export interface Ok { readonly kind: 'ok' }

@@ -2,6 +2,7 @@
 // for; only the fold decides what happens (ids, conflicts), so every instance
 // folding the same log reaches the same state. JSON on the wire, so that the
 // log stays readable with kcat.
+import type { EnvironmentSettings, ProjectSettings } from './settings'
 
 export interface CommandBase {
   /** chosen by the writer, so it can recognise the outcome of its own command */
@@ -23,15 +24,69 @@ export interface CreateEnvironment extends CommandBase {
   api_token: string
 }
 
-export type Command = CreateProject | CreateEnvironment
+export interface UpdateProject extends CommandBase {
+  type: 'update_project'
+  project_id: number
+  name?: string
+  settings?: Partial<ProjectSettings>
+}
 
-export type OutcomeError = 'not_found' | 'conflict' | 'invalid'
+export interface UpdateEnvironment extends CommandBase {
+  type: 'update_environment'
+  environment_id: number
+  name?: string
+  settings?: Partial<EnvironmentSettings>
+}
+
+export interface DeleteEnvironment extends CommandBase {
+  type: 'delete_environment'
+  environment_id: number
+}
+
+export interface RotateToken extends CommandBase {
+  type: 'rotate_token'
+  environment_id: number
+  api_token: string
+}
+
+export interface MoveProject extends CommandBase {
+  type: 'move_project'
+  project_id: number
+  parent_project_id: number
+}
+
+/** Ingestion saw a group type the project has no index for. */
+export interface ClaimGroupType extends CommandBase {
+  type: 'claim_group_type'
+  project_id: number
+  group_type: string
+}
+
+/** Rebuilds an empty log from the state materialized in ClickHouse. */
+export interface Seed extends CommandBase {
+  type: 'seed'
+  projects: { id: number; name: string; settings: Partial<ProjectSettings>; created_at: string; merged_into: number | null }[]
+  environments: { id: number; project_id: number; name: string; api_token: string; settings: Partial<EnvironmentSettings>; created_at: string; deleted: boolean }[]
+  group_types: { project_id: number; group_type: string; group_type_index: number }[]
+}
+
+export type Command =
+  | CreateProject | CreateEnvironment | UpdateProject | UpdateEnvironment | DeleteEnvironment
+  | RotateToken | MoveProject | ClaimGroupType | Seed
+
+export type OutcomeError = 'not_found' | 'environment_not_found' | 'conflict' | 'invalid'
+
+/** What a command changed, for the materializer */
+export interface Touched { projects: number[]; environments: number[] }
 
 export type Outcome =
-  | { ok: true; project_id: number; environment_id?: number }
+  | { ok: true; project_id: number; environment_id?: number; group_type_index?: number; touched: Touched }
   | { ok: false; error: OutcomeError; message: string }
 
-const COMMAND_TYPES = new Set<Command['type']>(['create_project', 'create_environment'])
+const COMMAND_TYPES = new Set<Command['type']>([
+  'create_project', 'create_environment', 'update_project', 'update_environment', 'delete_environment',
+  'rotate_token', 'move_project', 'claim_group_type', 'seed',
+])
 
 /** Decodes one control-log value; undefined for anything that is not a command we know (skipped, never fatal). */
 export function decodeCommand(value: Buffer | null | undefined): Command | undefined {

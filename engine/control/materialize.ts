@@ -1,9 +1,9 @@
 // Writes the folded control state into ClickHouse (`projects`,
-// `environments`) so that people can query it with SQL and an empty control
-// log can be re-seeded from it. Rows are the state after the fold, versioned
-// by log offset; every instance writes the same rows and ReplacingMergeTree
-// keeps one. Changes are collected and written in small batches, off the
-// fold's path; a failed write is retried on the next tick.
+// `environments`, `group_type_mappings`) so that people can query it with
+// SQL and an empty control log can be re-seeded from it (seed.ts). Rows are
+// the state after the fold, versioned by log offset; every instance writes
+// the same rows and ReplacingMergeTree keeps one. Changes are collected and
+// written in small batches, off the fold's path; a failed write is retried.
 import type { Logger } from 'pino'
 import type { Schema } from '../sink/schema'
 import type { ClickHouseStore } from '../sink/store'
@@ -27,41 +27,62 @@ export class ControlMaterializer {
 
   onFold = (c: FoldedChange): void => {
     if (!c.outcome.ok) return
-    this.dirtyProjects.add(c.outcome.project_id)
-    if (c.outcome.environment_id !== undefined) this.dirtyEnvironments.add(c.outcome.environment_id)
-    if (!this.timer) this.timer = setTimeout(() => { this.timer = undefined; void this.write() }, this.intervalMs)
+    for (const id of c.outcome.touched.projects) this.dirtyProjects.add(id)
+    for (const id of c.outcome.touched.environments) this.dirtyEnvironments.add(id)
+    this.later(this.intervalMs)
+  }
+
+  private later(ms: number): void {
+    if (!this.timer) this.timer = setTimeout(() => { this.timer = undefined; void this.write() }, ms)
   }
 
   private time(iso: string): string {
     return formatDateTime(Date.parse(iso) || 0, this.schema.dateTime)
   }
 
+  private rows(): { projects: string; environments: string; groupTypes: string } {
+    let projects = ''
+    let groupTypes = ''
+    for (const id of this.dirtyProjects) {
+      const p = this.state.projects.get(id)
+      if (!p) continue
+      projects += JSON.stringify({
+        id, name: p.name, settings: JSON.stringify(p.settings), created_at: this.time(p.created_at),
+        merged_into: p.merged_into ?? 0, deleted: p.merged_into === null ? 0 : 1, _version: p.version,
+      }) + '\n'
+      for (const [group_type, group_type_index] of p.group_types) groupTypes += JSON.stringify({ project_id: id, group_type, group_type_index, _version: p.version }) + '\n'
+    }
+    let environments = ''
+    for (const id of this.dirtyEnvironments) {
+      const e = this.state.environments.get(id)
+      if (!e) continue
+      environments += JSON.stringify({
+        id, project_id: e.project_id, name: e.name, api_token: e.api_token, settings: JSON.stringify(e.settings),
+        created_at: this.time(e.created_at), deleted: e.deleted ? 1 : 0, _version: e.version,
+      }) + '\n'
+    }
+    return { projects, environments, groupTypes }
+  }
+
   async write(): Promise<void> {
     if (this.writing) return this.writing
+    if (this.dirtyProjects.size === 0 && this.dirtyEnvironments.size === 0) return
+    const rows = this.rows()
     const projects = [...this.dirtyProjects]
     const environments = [...this.dirtyEnvironments]
     this.dirtyProjects.clear()
     this.dirtyEnvironments.clear()
-    if (projects.length === 0 && environments.length === 0) return
+    const t = this.schema.tables
     this.writing = (async () => {
       try {
-        const p: string[] = []
-        for (const id of projects) {
-          const s = this.state.projects.get(id)
-          if (s) p.push(JSON.stringify({ id, name: s.name, settings: JSON.stringify(s.settings), created_at: this.time(s.created_at), deleted: 0, _version: s.version }) + '\n')
-        }
-        const e: string[] = []
-        for (const id of environments) {
-          const s = this.state.environments.get(id)
-          if (s) e.push(JSON.stringify({ id, project_id: s.project_id, name: s.name, api_token: s.api_token, settings: JSON.stringify(s.settings), created_at: this.time(s.created_at), deleted: 0, _version: s.version }) + '\n')
-        }
-        if (p.length > 0) await this.store.insert(this.schema.tables.projects, [Buffer.from(p.join(''))])
-        if (e.length > 0) await this.store.insert(this.schema.tables.environments, [Buffer.from(e.join(''))])
+        if (rows.projects) await this.store.insert(t.projects, [Buffer.from(rows.projects)])
+        if (rows.groupTypes) await this.store.insert(t.groupTypes, [Buffer.from(rows.groupTypes)])
+        if (rows.environments) await this.store.insert(t.environments, [Buffer.from(rows.environments)])
       } catch (err) {
         for (const id of projects) this.dirtyProjects.add(id)
         for (const id of environments) this.dirtyEnvironments.add(id)
         this.log.warn({ err: (err as Error).message }, 'could not write the control state to ClickHouse; will retry')
-        if (!this.timer) this.timer = setTimeout(() => { this.timer = undefined; void this.write() }, 1_000)
+        this.later(1_000)
       } finally {
         this.writing = undefined
       }

@@ -6,9 +6,20 @@ import type { ControlSnapshot, SnapshotRef } from '../../workers/protocol'
 import type { ControlState } from './fold'
 
 export function buildSnapshot(state: ControlState, version: number): SnapshotRef {
-  const snapshot: ControlSnapshot = { version, environments: [] }
+  const snapshot: ControlSnapshot = { version, environments: [], projects: [] }
   for (const env of state.environments.values()) {
-    if (state.tokens.get(env.api_token) === env.id) snapshot.environments.push({ id: env.id, project_id: env.project_id, token: env.api_token })
+    if (env.deleted || state.tokens.get(env.api_token) !== env.id) continue
+    const s = env.settings
+    snapshot.environments.push({
+      id: env.id, project_id: env.project_id, token: env.api_token,
+      anonymize_ips: s.anonymize_ips, drop_older_than_ms: (s.drop_events_older_than_seconds ?? 0) * 1000,
+    })
+  }
+  for (const p of state.projects.values()) {
+    if (p.merged_into !== null) continue
+    snapshot.projects.push({
+      id: p.id, drop_event_names: p.settings.drop_event_names, redact_property_names: p.settings.redact_property_names, group_types: [...p.group_types],
+    })
   }
   const bytes = pack(snapshot)
   const buffer = new SharedArrayBuffer(bytes.length)

@@ -1,11 +1,15 @@
 // The admin API (DESIGN §8) on SLUICE_ADMIN_PORT. Reads come from this
 // instance's folded control state; writes are commands appended to the
-// control log, answered once this instance has folded them.
-import type { ControlLog } from '../control/log'
+// control log, answered once this instance has folded them (read your own
+// write). Input is validated here, with the field named in a 400; the fold
+// decides conflicts (409) so that every instance decides the same.
 import type { Outcome } from '../control/commands'
+import type { CommandInput, ControlLog } from '../control/log'
 import { TOKEN_PATTERN, validName, type ControlState, type EnvironmentState, type ProjectState } from '../control/fold'
+import { checkEnvironmentSettings, checkProjectSettings, type SettingsCheck } from '../control/settings'
 import { invalidField, SluiceError } from '../errors'
 import { randomToken } from './auth'
+import { OPENAPI } from './openapi'
 import { Router } from './router'
 
 export interface AdminRequest {
@@ -30,15 +34,17 @@ export function projectView(state: ControlState, p: ProjectState) {
   }
 }
 
-function idParam(raw: string, what: 'project'): number {
-  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN
-  if (!Number.isSafeInteger(id)) throw new SluiceError('SLUICE_ERR_PROJECT_NOT_FOUND', raw.slice(0, 40))
-  void what
-  return id
+function idParam(raw: string): number {
+  return /^\d{1,15}$/.test(raw) ? Number(raw) : -1
 }
 
-function nameField(body: Record<string, unknown>): string {
+function onlyFields(body: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const k of Object.keys(body)) if (!allowed.includes(k)) throw invalidField(k, `is not accepted here (accepted: ${allowed.join(', ')})`)
+}
+
+function nameField(body: Record<string, unknown>, required: boolean): string | undefined {
   const name = body.name
+  if (name === undefined && !required) return undefined
   if (name === undefined) throw invalidField('name', 'is required')
   if (!validName(name)) throw invalidField('name', 'must be a string of 1–200 characters')
   return name
@@ -52,42 +58,96 @@ function tokenField(body: Record<string, unknown>): string {
   return token
 }
 
-function rejectOutcome(o: Outcome): never {
-  if (o.ok) throw new Error('unreachable')
-  if (o.error === 'not_found') throw new SluiceError('SLUICE_ERR_PROJECT_NOT_FOUND', o.message)
-  if (o.error === 'conflict') throw new SluiceError('SLUICE_ERR_CONFLICT', o.message)
-  throw new SluiceError('SLUICE_ERR_INVALID_FIELD', o.message)
+function settingsField<T>(body: Record<string, unknown>, check: (v: unknown) => SettingsCheck<T>): Partial<T> | undefined {
+  if (body.settings === undefined) return undefined
+  const c = check(body.settings)
+  if (!c.ok) throw invalidField(c.field, c.problem)
+  return c.value
+}
+
+function rejectOutcome(o: Extract<Outcome, { ok: false }>): never {
+  switch (o.error) {
+    case 'not_found': throw new SluiceError('SLUICE_ERR_PROJECT_NOT_FOUND', o.message.replace(/^project (\d+) does not exist$/, '$1'))
+    case 'environment_not_found': throw new SluiceError('SLUICE_ERR_ENVIRONMENT_NOT_FOUND', o.message.replace(/^environment (\d+) does not exist$/, '$1'))
+    case 'conflict': throw new SluiceError('SLUICE_ERR_CONFLICT', o.message)
+    case 'invalid': throw new SluiceError('SLUICE_ERR_INVALID_FIELD', o.message)
+  }
 }
 
 export function adminRoutes(control: ControlLog): Router<AdminHandler> {
   const state = control.state
-  const project = (id: number) => {
-    const p = state.projects.get(id)
-    if (!p) throw new SluiceError('SLUICE_ERR_PROJECT_NOT_FOUND', id)
+  const project = (raw: string | number) => {
+    const p = state.projects.get(typeof raw === 'number' ? raw : idParam(raw))
+    if (!p || p.merged_into !== null) throw new SluiceError('SLUICE_ERR_PROJECT_NOT_FOUND', String(raw).slice(0, 40))
     return p
   }
+  const environment = (raw: string | number) => {
+    const e = state.environments.get(typeof raw === 'number' ? raw : idParam(raw))
+    if (!e || e.deleted) throw new SluiceError('SLUICE_ERR_ENVIRONMENT_NOT_FOUND', String(raw).slice(0, 40))
+    return e
+  }
+  const apply = async (cmd: CommandInput) => {
+    const o = await control.append(cmd)
+    if (!o.ok) rejectOutcome(o)
+    return o
+  }
+
   return new Router<AdminHandler>()
+    .add('GET', '/api/openapi.json', async () => ({ status: 200, body: OPENAPI }))
     .add('GET', '/api/projects', async () => ({
       status: 200,
-      body: { results: [...state.projects.values()].map((p) => projectView(state, p)) },
+      body: { results: [...state.projects.values()].filter((p) => p.merged_into === null).map((p) => projectView(state, p)) },
     }))
     .add('POST', '/api/projects', async (req) => {
       const body = await req.body()
-      const name = nameField(body)
-      const api_token = tokenField(body)
-      const o = await control.append({ type: 'create_project', name, api_token })
-      if (!o.ok) rejectOutcome(o)
+      onlyFields(body, ['name', 'api_token'])
+      const o = await apply({ type: 'create_project', name: nameField(body, true)!, api_token: tokenField(body) })
       return { status: 201, body: projectView(state, project(o.project_id)) }
     })
-    .add('GET', '/api/projects/:id', async (req) => ({ status: 200, body: projectView(state, project(idParam(req.params.id, 'project'))) }))
-    .add('POST', '/api/projects/:id/environments', async (req) => {
-      const id = idParam(req.params.id, 'project')
-      project(id)
+    .add('GET', '/api/projects/:id', async (req) => ({ status: 200, body: projectView(state, project(req.params.id)) }))
+    .add('PATCH', '/api/projects/:id', async (req) => {
+      const p = project(req.params.id)
       const body = await req.body()
-      const name = nameField(body)
-      const api_token = tokenField(body)
-      const o = await control.append({ type: 'create_environment', project_id: id, name, api_token })
-      if (!o.ok) rejectOutcome(o)
-      return { status: 201, body: environmentView(state.environments.get(o.environment_id!)!) }
+      onlyFields(body, ['name', 'settings'])
+      await apply({ type: 'update_project', project_id: p.id, name: nameField(body, false), settings: settingsField(body, checkProjectSettings) })
+      return { status: 200, body: projectView(state, project(p.id)) }
+    })
+    .add('POST', '/api/projects/:id/environments', async (req) => {
+      const p = project(req.params.id)
+      const body = await req.body()
+      onlyFields(body, ['name', 'api_token'])
+      const o = await apply({ type: 'create_environment', project_id: p.id, name: nameField(body, true)!, api_token: tokenField(body) })
+      return { status: 201, body: environmentView(environment(o.environment_id!)) }
+    })
+    .add('POST', '/api/projects/:id/move', async (req) => {
+      const p = project(req.params.id)
+      const body = await req.body()
+      onlyFields(body, ['parent_project_id'])
+      const parent = body.parent_project_id
+      if (typeof parent !== 'number' || !Number.isSafeInteger(parent) || parent < 1) throw invalidField('parent_project_id', 'must be a project id')
+      const o = await apply({ type: 'move_project', project_id: p.id, parent_project_id: parent })
+      return { status: 200, body: projectView(state, project(o.project_id)) }
+    })
+    .add('GET', '/api/projects/:id/group_types', async (req) => ({
+      status: 200,
+      body: { results: [...project(req.params.id).group_types].sort((a, b) => a[1] - b[1]).map(([group_type, group_type_index]) => ({ group_type, group_type_index })) },
+    }))
+    .add('GET', '/api/environments/:id', async (req) => ({ status: 200, body: environmentView(environment(req.params.id)) }))
+    .add('PATCH', '/api/environments/:id', async (req) => {
+      const e = environment(req.params.id)
+      const body = await req.body()
+      onlyFields(body, ['name', 'settings'])
+      await apply({ type: 'update_environment', environment_id: e.id, name: nameField(body, false), settings: settingsField(body, checkEnvironmentSettings) })
+      return { status: 200, body: environmentView(environment(e.id)) }
+    })
+    .add('DELETE', '/api/environments/:id', async (req) => {
+      const e = environment(req.params.id)
+      await apply({ type: 'delete_environment', environment_id: e.id })
+      return { status: 204, body: undefined }
+    })
+    .add('POST', '/api/environments/:id/rotate_token', async (req) => {
+      const e = environment(req.params.id)
+      await apply({ type: 'rotate_token', environment_id: e.id, api_token: randomToken('phc_') })
+      return { status: 200, body: environmentView(environment(e.id)) }
     })
 }

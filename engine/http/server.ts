@@ -58,7 +58,12 @@ export async function startAdminServer(o: AdminServerOptions): Promise<RunningSe
         params: match.params,
         body: async () => parseJsonObject(await readBody(req, o.maxBodyBytes)),
       })
-      sendJson(res, result.status, result.body)
+      if (result.body === undefined) {
+        res.writeHead(result.status)
+        res.end()
+      } else {
+        sendJson(res, result.status, result.body)
+      }
     } catch (err) {
       sendError(res, err, o.log, { method, path })
     }

@@ -8,7 +8,7 @@ import { parseVersion, type ClickHouseStore } from './store'
 export interface Schema {
   readonly database: string
   readonly dateTime: DateTimeFlavor
-  readonly tables: { readonly events: string; readonly projects: string; readonly environments: string }
+  readonly tables: { readonly events: string; readonly projects: string; readonly environments: string; readonly groupTypes: string }
 }
 
 export function dateTimeFlavorFor(version: string): DateTimeFlavor {
@@ -47,6 +47,7 @@ ORDER BY (team_id, toDate(timestamp), event, cityHash64(distinct_id), ${uuidHash
   name String,
   settings String,
   created_at ${dt},
+  merged_into Int64,
   deleted UInt8,
   _version UInt64
 ) ENGINE = ReplacingMergeTree(_version)
@@ -62,6 +63,14 @@ ORDER BY id`,
   _version UInt64
 ) ENGINE = ReplacingMergeTree(_version)
 ORDER BY id`,
+    // Per project, shared by its environments; an index never changes once assigned.
+    `CREATE TABLE IF NOT EXISTS ${database}.group_type_mappings (
+  project_id Int64,
+  group_type String,
+  group_type_index UInt8,
+  _version UInt64
+) ENGINE = ReplacingMergeTree(_version)
+ORDER BY (project_id, group_type)`,
   ]
 }
 
@@ -71,6 +80,6 @@ export async function createSchema(store: ClickHouseStore, database: string): Pr
   return {
     database,
     dateTime,
-    tables: { events: `${database}.events`, projects: `${database}.projects`, environments: `${database}.environments` },
+    tables: { events: `${database}.events`, projects: `${database}.projects`, environments: `${database}.environments`, groupTypes: `${database}.group_type_mappings` },
   }
 }

@@ -4,7 +4,7 @@
 import Kafka from 'node-rdkafka'
 
 export interface TestProducer {
-  send(topic: string, values: (string | Buffer)[], key?: (i: number) => string | null): Promise<void>
+  send(topic: string, values: (string | Buffer)[], key?: (i: number) => string | null, partition?: number): Promise<void>
   close(): Promise<void>
 }
 
@@ -13,9 +13,9 @@ export async function testProducer(brokers: string): Promise<TestProducer> {
   p.setPollInterval(10)
   await new Promise<void>((resolve, reject) => p.connect({ timeout: 10_000 }, (err) => (err ? reject(err) : resolve())))
   return {
-    async send(topic, values, key) {
+    async send(topic, values, key, partition) {
       await Promise.all(values.map((v, i) => new Promise<void>((resolve, reject) => {
-        p.produce(topic, null, Buffer.isBuffer(v) ? v : Buffer.from(v), key ? key(i) : null, Date.now(), (err: unknown) => (err ? reject(err) : resolve()))
+        p.produce(topic, partition ?? null, Buffer.isBuffer(v) ? v : Buffer.from(v), key ? key(i) : null, Date.now(), (err: unknown) => (err ? reject(err) : resolve()))
       })))
     },
     close: () => new Promise<void>((resolve) => p.disconnect(() => resolve())),

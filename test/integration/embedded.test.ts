@@ -45,4 +45,21 @@ t.test('npm start with nothing configured serves the admin API and ingests into 
   const rows = await store.query<{ team_id: number; n: number }>('SELECT team_id, count() AS n FROM sluice.events GROUP BY team_id')
   t.same(rows.map((r) => [Number(r.team_id), Number(r.n)]), [[created.body.id, N]], 'rows are in chDB under the environment')
   await store.close()
+
+  // A restart brings a fresh, empty in-memory broker: the control log is
+  // re-seeded from chDB, so the project and its token still work.
+  const again = await startEngineProcess(env)
+  t.teardown(() => again.stop('SIGKILL'))
+  t.match(again.logs(), /re-seeded it from the state materialized in ClickHouse/)
+  const listed = await again.api('GET', '/api/projects')
+  t.same(listed.body.results.map((p: { name: string }) => p.name), ['Demo'], 'the project survived the restart')
+  t.equal(listed.body.results[0].environments[0].api_token, token)
+  const next = await again.api('POST', '/api/projects', { name: 'Second' })
+  t.equal(next.body.id, created.body.id + 1, 'ids continue after the seeded ones')
+  const brokers2 = /Kafka\s+(127\.0\.0\.1:\d+)/.exec(again.logs())![1]
+  const producer2 = await testProducer(brokers2)
+  await producer2.send('events_plugin_ingestion', Array.from({ length: 10 }, (_, i) => capturedMessage({ token, distinct_id: `again${i}` })))
+  await producer2.close()
+  t.ok(await eventually(async () => (await again.metric('sluice_events_inserted_total{table="sluice.events"}')) === 10, 30_000), 'the old token ingests after the restart')
+  t.equal(await again.metric('sluice_events_dropped_total{reason="invalid_token"}'), 0)
 })

@@ -8,7 +8,8 @@ export const resolveEnvironment: Step = (event, ctx) => {
   if (event.token === undefined) return drop('no_token')
   const env = ctx.environmentsByToken.get(event.token)
   if (env === undefined) return unresolved()
+  event.env = env
   event.teamId = env.id
-  event.projectId = env.project_id
+  event.projectId = env.project.id
   return ok()
 }

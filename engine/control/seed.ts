@@ -1,0 +1,46 @@
+// Re-seeding an empty control log from ClickHouse. The log is the source of
+// truth, but it can be lost (embedded mode restarts with a fresh in-memory
+// broker; a deleted topic in production) while ClickHouse still holds the
+// materialized state. Then the state is read back and appended as one `seed`
+// command; the fold applies a seed only to an empty state, so when several
+// instances start at once the first seed wins and the others are ignored.
+import type { Logger } from 'pino'
+import type { Schema } from '../sink/schema'
+import type { ClickHouseStore } from '../sink/store'
+import type { Seed } from './commands'
+import type { ControlLog } from './log'
+
+interface ProjectRow { id: string | number; name: string; settings: string; created_at: string; merged_into: string | number }
+interface EnvironmentRow { id: string | number; project_id: string | number; name: string; api_token: string; settings: string; created_at: string; deleted: number }
+interface GroupTypeRow { project_id: string | number; group_type: string; group_type_index: number }
+
+const isoOf = (chTime: string) => new Date(chTime.replace(' ', 'T') + 'Z').toISOString()
+
+function parseSettings(s: string): Record<string, unknown> {
+  try { return JSON.parse(s) as Record<string, unknown> } catch { return {} }
+}
+
+export async function readMaterializedState(store: ClickHouseStore, schema: Schema): Promise<Omit<Seed, 'type' | 'request_id' | 'at'>> {
+  const t = schema.tables
+  const projects = await store.query<ProjectRow>(`SELECT id, name, settings, created_at, merged_into FROM ${t.projects} FINAL ORDER BY id`)
+  const environments = await store.query<EnvironmentRow>(`SELECT id, project_id, name, api_token, settings, created_at, deleted FROM ${t.environments} FINAL ORDER BY id`)
+  const groupTypes = await store.query<GroupTypeRow>(`SELECT project_id, group_type, group_type_index FROM ${t.groupTypes} FINAL`)
+  return {
+    projects: projects.map((p) => ({ id: Number(p.id), name: p.name, settings: parseSettings(p.settings), created_at: isoOf(p.created_at), merged_into: Number(p.merged_into) || null })),
+    environments: environments.map((e) => ({
+      id: Number(e.id), project_id: Number(e.project_id), name: e.name, api_token: e.api_token,
+      settings: parseSettings(e.settings), created_at: isoOf(e.created_at), deleted: Number(e.deleted) === 1,
+    })),
+    group_types: groupTypes.map((g) => ({ project_id: Number(g.project_id), group_type: g.group_type, group_type_index: Number(g.group_type_index) })),
+  }
+}
+
+/** After catching up: if the log held nothing but ClickHouse holds state, seed the log with it. */
+export async function reseedIfEmpty(control: ControlLog, store: ClickHouseStore, schema: Schema, log: Logger): Promise<void> {
+  if (control.state.projects.size > 0 || control.state.environments.size > 0) return
+  const seed = await readMaterializedState(store, schema)
+  if (seed.projects.length === 0) return
+  const outcome = await control.append({ type: 'seed', ...seed })
+  if (outcome.ok) log.warn({ projects: seed.projects.length, environments: seed.environments.length }, 'the control log was empty: re-seeded it from the state materialized in ClickHouse')
+  else log.info({ reason: outcome.message }, 'another instance seeded the control log first')
+}

@@ -1,0 +1,140 @@
+// OpenAPI 3 description of the admin API, served at GET /api/openapi.json.
+// Kept true by test/integration/admin-api.test.ts, which calls every
+// documented route and checks that the router and this document list the
+// same routes.
+
+const json = (schema: object) => ({ content: { 'application/json': { schema } } })
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
+const error = (description: string) => ({ description, ...json(ref('Error')) })
+const idParam = (name: string, what: string) => ({ name, in: 'path', required: true, description: `${what} id`, schema: { type: 'integer', minimum: 1 } })
+
+const commonErrors = {
+  401: error('missing or wrong bearer token'),
+  503: error('not caught up with the control log, or the control log did not confirm in time'),
+}
+const bodyErrors = {
+  400: error('invalid JSON or an invalid field (`error.field` names it)'),
+  413: error('body larger than SLUICE_MAX_BODY_BYTES'),
+}
+
+export const OPENAPI = {
+  openapi: '3.0.3',
+  info: {
+    title: 'Sluice admin API',
+    version: '1',
+    description: 'Projects and their environments. Every change goes through the control log; the answer comes once this instance has applied it. Errors are `{"error": {"code", "message"}}`.',
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'SLUICE_ADMIN_TOKEN' } },
+    schemas: {
+      Error: {
+        type: 'object', required: ['error'],
+        properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } } } },
+      },
+      EnvironmentSettings: {
+        type: 'object',
+        properties: {
+          anonymize_ips: { type: 'boolean', description: 'remove $ip from every event of this environment' },
+          drop_events_older_than_seconds: { type: 'integer', minimum: 1, nullable: true, description: 'drop events older than this; null keeps all' },
+        },
+        additionalProperties: false,
+      },
+      ProjectSettings: {
+        type: 'object',
+        properties: {
+          drop_event_names: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 200 }, description: 'dropped in every environment of the project' },
+          redact_property_names: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 200 }, description: 'removed from every event of the project' },
+        },
+        additionalProperties: false,
+      },
+      Environment: {
+        type: 'object', required: ['id', 'project_id', 'name', 'api_token', 'settings'],
+        properties: {
+          id: { type: 'integer', description: 'the environment id: team_id of its events' },
+          project_id: { type: 'integer' },
+          name: { type: 'string' },
+          api_token: { type: 'string', description: 'the token SDKs send' },
+          settings: ref('EnvironmentSettings'),
+        },
+      },
+      Project: {
+        type: 'object', required: ['id', 'name', 'settings', 'environments'],
+        properties: { id: { type: 'integer' }, name: { type: 'string' }, settings: ref('ProjectSettings'), environments: { type: 'array', items: ref('Environment') } },
+      },
+      NewEntity: {
+        type: 'object', required: ['name'],
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 200 },
+          api_token: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,200}$', description: 'keep an existing token (migrating from PostHog); must be unique' },
+        },
+      },
+      GroupType: { type: 'object', required: ['group_type', 'group_type_index'], properties: { group_type: { type: 'string' }, group_type_index: { type: 'integer', minimum: 0, maximum: 4 } } },
+    },
+  },
+  security: [{ bearer: [] }],
+  paths: {
+    '/api/openapi.json': {
+      get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3 document', ...json({ type: 'object' }) }, ...commonErrors } },
+    },
+    '/api/projects': {
+      get: { summary: 'List projects with their environments', responses: { 200: { description: 'projects', ...json({ type: 'object', properties: { results: { type: 'array', items: ref('Project') } } }) }, ...commonErrors } },
+      post: {
+        summary: 'Create a project with one environment "Production" whose id equals the project id',
+        requestBody: { required: true, ...json(ref('NewEntity')) },
+        responses: { 201: { description: 'the project', ...json(ref('Project')) }, ...bodyErrors, 409: error('api_token already used'), ...commonErrors },
+      },
+    },
+    '/api/projects/{id}': {
+      parameters: [idParam('id', 'project')],
+      get: { summary: 'One project with its environments', responses: { 200: { description: 'the project', ...json(ref('Project')) }, 404: error('no such project'), ...commonErrors } },
+      patch: {
+        summary: 'Rename a project or change its shared settings (merged key by key)',
+        requestBody: { required: true, ...json({ type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, settings: ref('ProjectSettings') } }) },
+        responses: { 200: { description: 'the project', ...json(ref('Project')) }, ...bodyErrors, 404: error('no such project'), ...commonErrors },
+      },
+    },
+    '/api/projects/{id}/environments': {
+      parameters: [idParam('id', 'project')],
+      post: {
+        summary: 'Create an environment of the project, with its own (or the given) token',
+        requestBody: { required: true, ...json(ref('NewEntity')) },
+        responses: { 201: { description: 'the environment', ...json(ref('Environment')) }, ...bodyErrors, 404: error('no such project'), 409: error('api_token already used'), ...commonErrors },
+      },
+    },
+    '/api/projects/{id}/move': {
+      parameters: [idParam('id', 'project')],
+      post: {
+        summary: "Turn this standalone project's environments into environments of another project",
+        requestBody: { required: true, ...json({ type: 'object', required: ['parent_project_id'], properties: { parent_project_id: { type: 'integer' } } }) },
+        responses: {
+          200: { description: 'the parent project, now holding the environments', ...json(ref('Project')) },
+          ...bodyErrors,
+          404: error('no such project'),
+          409: error('group types conflict (the message names them), the parent is itself an environment of another project, or the project is its own parent'),
+          ...commonErrors,
+        },
+      },
+    },
+    '/api/projects/{id}/group_types': {
+      parameters: [idParam('id', 'project')],
+      get: { summary: "The project's group type mapping, shared by its environments", responses: { 200: { description: 'mapping', ...json({ type: 'object', properties: { results: { type: 'array', items: ref('GroupType') } } }) }, 404: error('no such project'), ...commonErrors } },
+    },
+    '/api/environments/{id}': {
+      parameters: [idParam('id', 'environment')],
+      get: { summary: 'One environment', responses: { 200: { description: 'the environment', ...json(ref('Environment')) }, 404: error('no such environment'), ...commonErrors } },
+      patch: {
+        summary: 'Rename an environment or change its settings (merged key by key)',
+        requestBody: { required: true, ...json({ type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, settings: ref('EnvironmentSettings') } }) },
+        responses: { 200: { description: 'the environment', ...json(ref('Environment')) }, ...bodyErrors, 404: error('no such environment'), ...commonErrors },
+      },
+      delete: {
+        summary: 'Delete an environment: its token stops being accepted; its data is kept',
+        responses: { 204: { description: 'deleted' }, 404: error('no such environment'), 409: error('the last environment of a project cannot be deleted'), ...commonErrors },
+      },
+    },
+    '/api/environments/{id}/rotate_token': {
+      parameters: [idParam('id', 'environment')],
+      post: { summary: 'Give the environment a new token; the old one stops being accepted', responses: { 200: { description: 'the environment with its new token', ...json(ref('Environment')) }, 404: error('no such environment'), ...commonErrors } },
+    },
+  },
+} as const
