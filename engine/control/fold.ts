@@ -47,6 +47,8 @@ export interface ControlState {
   environments: Map<number, EnvironmentState>
   /** api_token → environment id, for live environments only */
   tokens: Map<string, number>
+  /** tokens of deleted environments and rotated-away tokens: never handed out again */
+  revoked: Set<string>
   /** request_id → outcome of recent commands, so a duplicated command is answered, not applied twice */
   outcomes: Map<string, Outcome>
 }
@@ -57,7 +59,7 @@ export const NAME_MAX = 200
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{8,200}$/
 
 export function emptyState(): ControlState {
-  return { offset: -1, nextId: 1, projects: new Map(), environments: new Map(), tokens: new Map(), outcomes: new Map() }
+  return { offset: -1, nextId: 1, projects: new Map(), environments: new Map(), tokens: new Map(), revoked: new Set(), outcomes: new Map() }
 }
 
 export function validName(name: unknown): name is string {
@@ -72,6 +74,7 @@ const done = (project_id: number, projects: number[], environments: number[], ex
 function tokenProblem(state: ControlState, token: unknown): Fail | undefined {
   if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return fail('invalid', 'api_token must be 8–200 characters of A–Z, a–z, 0–9, _ or -')
   if (state.tokens.has(token)) return fail('conflict', 'api_token is already used by another environment')
+  if (state.revoked.has(token)) return fail('conflict', 'api_token was revoked and cannot be used again')
   return undefined
 }
 
@@ -162,6 +165,7 @@ function deleteEnvironment(state: ControlState, cmd: DeleteEnvironment, offset: 
   env.deleted = true
   env.version = offset
   state.tokens.delete(env.api_token)
+  state.revoked.add(env.api_token)
   project.environment_ids = project.environment_ids.filter((id) => id !== env.id)
   project.version = offset
   return done(project.id, [project.id], [env.id], { environment_id: env.id })
@@ -173,6 +177,7 @@ function rotateToken(state: ControlState, cmd: RotateToken, offset: number): Out
   const bad = tokenProblem(state, cmd.api_token)
   if (bad) return bad
   state.tokens.delete(env.api_token)
+  state.revoked.add(env.api_token)
   env.api_token = cmd.api_token
   state.tokens.set(env.api_token, env.id)
   env.version = offset
@@ -258,7 +263,8 @@ function seed(state: ControlState, cmd: Seed, offset: number): Outcome {
       settings: { ...defaultEnvironmentSettings(), ...(settings.ok ? settings.value : {}) }, created_at: e.created_at, deleted: e.deleted, version: offset,
     }
     state.environments.set(e.id, env)
-    if (!e.deleted && !state.tokens.has(e.api_token)) {
+    if (e.deleted) state.revoked.add(e.api_token)
+    else if (!state.tokens.has(e.api_token)) {
       state.tokens.set(e.api_token, e.id)
       project.environment_ids.push(e.id)
     }
@@ -275,6 +281,19 @@ export function foldCommand(state: ControlState, cmd: Command, offset: number): 
   const seen = state.outcomes.get(cmd.request_id)
   if (seen) return seen
   let outcome: Outcome
+  try {
+    outcome = apply(state, cmd, offset)
+  } catch (err) {
+    // A malformed command must not stop the instances that replay the log; it fails the same way everywhere.
+    outcome = fail('invalid', `command ${String(cmd.type).slice(0, 40)} could not be applied: ${(err as Error).message}`)
+  }
+  state.outcomes.set(cmd.request_id, outcome)
+  if (state.outcomes.size > MAX_REMEMBERED_OUTCOMES) state.outcomes.delete(state.outcomes.keys().next().value as string)
+  return outcome
+}
+
+function apply(state: ControlState, cmd: Command, offset: number): Outcome {
+  let outcome: Outcome
   switch (cmd.type) {
     case 'create_project': outcome = createProject(state, cmd, offset); break
     case 'create_environment': outcome = createEnvironment(state, cmd, offset); break
@@ -287,8 +306,6 @@ export function foldCommand(state: ControlState, cmd: Command, offset: number): 
     case 'seed': outcome = seed(state, cmd, offset); break
     default: outcome = fail('invalid', `unknown command ${(cmd as { type: string }).type}`)
   }
-  state.outcomes.set(cmd.request_id, outcome)
-  if (state.outcomes.size > MAX_REMEMBERED_OUTCOMES) state.outcomes.delete(state.outcomes.keys().next().value as string)
   return outcome
 }
 

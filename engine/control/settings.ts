@@ -48,7 +48,8 @@ function check<T>(table: Record<string, Check>, input: unknown): SettingsCheck<T
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return { ok: false, field: 'settings', problem: 'must be an object' }
   const value: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(input)) {
-    const c = table[k]
+    // own keys only: `__proto__`, `constructor`… are not settings
+    const c = Object.hasOwn(table, k) ? table[k] : undefined
     if (!c) return { ok: false, field: `settings.${k}`, problem: `is not a known setting (known: ${Object.keys(table).join(', ')})` }
     const problem = c(v)
     if (problem) return { ok: false, field: `settings.${k}`, problem }

@@ -828,3 +828,24 @@ t.test('in a long mixed log, repeated commands (same request_id) are applied onc
   t.same(repeated.outcomes, originalIndex.map((i) => once.outcomes[i]), 'each repeat answers the original outcome')
   t.same(withoutOffsets(repeated.state), withoutOffsets(once.state))
 })
+
+t.test('a revoked token (rotated away or of a deleted environment) is never handed out again', async (t) => {
+  const { state, outcomes } = foldAll([
+    project('r1', 'P', 'tok_first_1'),
+    environment('r2', 1, 'Staging', 'tok_staging'),
+    rotateToken('r3', 1, 'tok_second_1'),
+    deleteEnvironment('r4', 2),
+    project('r5', 'Q', 'tok_first_1'),
+    environment('r6', 1, 'Again', 'tok_staging'),
+  ])
+  t.same(outcomes.slice(4), [conflict('api_token was revoked and cannot be used again'), conflict('api_token was revoked and cannot be used again')])
+  t.equal(state.projects.size, 1)
+})
+
+t.test('a command that cannot be applied fails the same way everywhere instead of throwing', async (t) => {
+  const broken = { type: 'seed', request_id: 'x', at: AT, projects: null, environments: [], group_types: [] } as unknown as Command
+  const first = foldCommand(emptyState(), broken, 0)
+  const second = foldCommand(emptyState(), broken, 0)
+  t.equal(first.ok, false)
+  t.same(first, second)
+})
