@@ -4,7 +4,7 @@
 // and a test fails when it is stale.
 import os from 'node:os'
 
-export type VarType = 'string' | 'integer' | 'url' | 'host'
+export type VarType = 'string' | 'integer' | 'url' | 'host' | 'boolean'
 
 export interface VarSpec {
   readonly name: string
@@ -30,7 +30,9 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_CLICKHOUSE_PASSWORD', type: 'string', unset: 'the password in the URL, else empty', doc: 'ClickHouse password (overrides the URL\'s).', secret: true },
   { name: 'SLUICE_CLICKHOUSE_DATABASE', type: 'string', default: 'sluice', doc: 'Database of every Sluice table; created if missing.' },
   { name: 'SLUICE_DATA_DIR', type: 'string', default: './data', doc: 'Embedded chDB data directory (used only without `SLUICE_CLICKHOUSE_URL`).' },
-  { name: 'SLUICE_CAPTURE_PORT', type: 'integer', default: '8000', min: 0, doc: 'Public event intake port (PostHog-SDK compatible).' },
+  { name: 'SLUICE_CAPTURE_PORT', type: 'integer', default: '8000', min: 0, doc: 'Public event intake port (PostHog-SDK compatible: `/e`, `/capture`, `/batch`, `/i/v0/e`, `/track`). 0 picks a free port.' },
+  { name: 'SLUICE_CAPTURE_HOST', type: 'host', default: '0.0.0.0', doc: 'Interface the capture port listens on (all interfaces by default: SDKs in browsers and apps send to it).' },
+  { name: 'SLUICE_TRUST_PROXY', type: 'boolean', default: 'false', doc: 'Take the client IP (`ip`, then `$ip`) from the first `X-Forwarded-For` entry instead of the connection: turn on only behind a proxy that sets it.' },
   { name: 'SLUICE_ADMIN_PORT', type: 'integer', default: '8001', min: 0, doc: 'Admin API, `/metrics`, `/healthz`, `/readyz`. 0 picks a free port.' },
   { name: 'SLUICE_ADMIN_HOST', type: 'host', default: '127.0.0.1', doc: 'Interface the admin port listens on. Anything but loopback requires `SLUICE_ADMIN_TOKEN`.' },
   { name: 'SLUICE_ADMIN_TOKEN', type: 'string', unset: 'a random token is generated and printed at start-up (allowed only when the admin port listens on loopback)', doc: 'Bearer token the admin API requires (at least 16 characters).', secret: true },
@@ -40,7 +42,7 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_INSERT_MAX_BYTES', type: 'integer', default: '33554432', min: 1024, doc: '…or this many encoded bytes…' },
   { name: 'SLUICE_INSERT_INTERVAL_MS', type: 'integer', default: '500', min: 1, doc: '…or when its oldest row has waited this long.' },
   { name: 'SLUICE_MAX_MESSAGE_BYTES', type: 'integer', default: '1048576', min: 1024, doc: 'Largest Kafka message processed; larger ones are dead-lettered (`message_too_large`).' },
-  { name: 'SLUICE_MAX_BODY_BYTES', type: 'integer', default: '1048576', min: 1024, doc: 'Largest request body accepted (capture and admin API); larger → 413.' },
+  { name: 'SLUICE_MAX_BODY_BYTES', type: 'integer', default: '1048576', min: 1024, doc: 'Largest request body accepted (capture and admin API), also once a capture body is decompressed; larger → 413.' },
   { name: 'SLUICE_MAX_INFLIGHT_BYTES', type: 'integer', default: '268435456', min: 1048576, doc: 'Memory bound for consumed-but-not-inserted message bytes; consumption pauses above it.' },
   { name: 'SLUICE_SHUTDOWN_TIMEOUT_MS', type: 'integer', default: '30000', min: 0, doc: 'Drain deadline on SIGTERM/SIGINT: stop fetching, flush, commit, exit.' },
   { name: 'SLUICE_LOG_LEVEL', type: 'string', default: 'info', doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
@@ -59,6 +61,8 @@ export interface Config {
   readonly clickhouseDatabase: string
   readonly dataDir: string
   readonly capturePort: number
+  readonly captureHost: string
+  readonly trustProxy: boolean
   readonly adminPort: number
   readonly adminHost: string
   /** undefined: generated at start-up (loopback only) */
@@ -100,6 +104,12 @@ function readVar(spec: VarSpec, env: NodeJS.ProcessEnv): string | number | undef
       try { url = new URL(value) } catch { throw new ConfigError(`${spec.name} must be a URL such as http://localhost:8123`) }
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${spec.name} must be an http:// or https:// URL`)
       return value
+    }
+    case 'boolean': {
+      const b = value.trim().toLowerCase()
+      if (b === 'true' || b === '1' || b === 'yes') return 1
+      if (b === 'false' || b === '0' || b === 'no') return 0
+      throw new ConfigError(`${spec.name} must be true or false, got ${JSON.stringify(value)}`)
     }
     case 'host':
     case 'string':
@@ -144,6 +154,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clickhouseDatabase: database,
     dataDir: str('SLUICE_DATA_DIR'),
     capturePort: int('SLUICE_CAPTURE_PORT'),
+    captureHost: str('SLUICE_CAPTURE_HOST'),
+    trustProxy: int('SLUICE_TRUST_PROXY') === 1,
     adminPort: int('SLUICE_ADMIN_PORT'),
     adminHost,
     adminToken,

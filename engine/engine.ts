@@ -13,6 +13,7 @@ import { OutcomeRecorder } from './dispatch/outcomes'
 import { WorkerPool } from './dispatch/pool'
 import { startMockKafkaCluster, type MockKafkaCluster } from './embedded/mock-kafka'
 import { adminRoutes } from './http/admin'
+import { startCaptureServer } from './http/capture'
 import { randomToken } from './http/auth'
 import { startAdminServer, type HealthCheck, type RunningServer } from './http/server'
 import { connectProducer, ensureTopic, type AckingProducer } from './kafka'
@@ -27,6 +28,7 @@ import { OffsetTracker, type CommitPoint } from './source/offsets'
 
 export interface Engine {
   readonly adminUrl: string
+  readonly captureUrl: string
   readonly adminToken: string
   readonly adminTokenGenerated: boolean
   readonly brokers: string
@@ -158,6 +160,23 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     })
     cleanups.push(() => admin.close())
 
+    // Capture port (PostHog SDKs → input topic) with its own producer, so that
+    // intake traffic never queues behind or ahead of control-log commands.
+    const captureProducer = await connectProducer(brokers, 'sluice-capture')
+    cleanups.push(() => captureProducer.disconnect())
+    const capture = await startCaptureServer({
+      host: config.captureHost,
+      port: config.capturePort,
+      maxBodyBytes: config.maxBodyBytes,
+      maxMessageBytes: config.maxMessageBytes,
+      trustProxy: config.trustProxy,
+      topic: config.kafkaTopic,
+      producer: captureProducer,
+      metrics,
+      log,
+    })
+    cleanups.push(() => capture.close())
+
     await consumer.start()
     log.info({ topic: config.kafkaTopic, group: config.kafkaGroup, workers: pool.threads }, 'ingestion consumer started')
     // Shutdown order: stop fetching, finish batches in flight, flush, final commit, close.
@@ -172,6 +191,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
 
     return {
       adminUrl: admin.url,
+      captureUrl: capture.url,
       adminToken,
       adminTokenGenerated: config.adminToken === undefined,
       brokers,

@@ -18,12 +18,13 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel)
   const engine = await startEngine(config, log)
-  log.info({ admin: engine.adminUrl, brokers: engine.brokers, clickhouse: engine.clickhouse }, 'sluice started')
+  log.info({ admin: engine.adminUrl, capture: engine.captureUrl, brokers: engine.brokers, clickhouse: engine.clickhouse }, 'sluice started')
 
   const lines = [
     '',
     'Sluice is running.',
     `  admin API     ${engine.adminUrl}   (GET /metrics, /healthz, /readyz without a token)`,
+    `  capture       ${engine.captureUrl}   (PostHog SDKs: set their host to this; ${config.captureHost === '0.0.0.0' || config.captureHost === '::' ? 'listening on all interfaces' : `listening on ${config.captureHost}`})`,
     engine.adminTokenGenerated
       ? `  admin token   ${engine.adminToken}   (generated for this run; set SLUICE_ADMIN_TOKEN to fix it)`
       : '  admin token   from SLUICE_ADMIN_TOKEN',
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     '',
     'Try it:',
     `  curl -s -X POST ${engine.adminUrl}/api/projects -H 'Authorization: Bearer ${engine.adminTokenGenerated ? engine.adminToken : '$SLUICE_ADMIN_TOKEN'}' -d '{"name":"My product"}'`,
+    `  curl -s ${engine.captureUrl}/batch/ -d '{"api_key":"<api_token from the answer>","batch":[{"event":"hello","distinct_id":"me","properties":{}}]}'`,
     '',
   ]
   process.stdout.write(lines.join('\n') + '\n')

@@ -24,6 +24,8 @@ export function createMetrics() {
     controlOffset: new client.Gauge({ name: 'sluice_control_log_offset', help: 'Last control-log offset folded by this instance', registers: r }),
     controlLag: new client.Gauge({ name: 'sluice_control_log_lag_messages', help: 'Control-log messages not yet folded at the last check', registers: r }),
     tokenRechecks: new client.Counter({ name: 'sluice_token_rechecks_total', help: 'Batches whose unknown tokens were re-checked after catching up with the control log', registers: r }),
+    captureRequests: new client.Counter({ name: 'sluice_capture_requests_total', help: 'Requests answered by the capture endpoint, by HTTP status', labelNames: ['status'] as const, registers: r }),
+    captureEvents: new client.Counter({ name: 'sluice_capture_events_total', help: 'Events accepted by the capture endpoint (produced to the input topic and acknowledged)', registers: r }),
   }
 }
 

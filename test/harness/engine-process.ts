@@ -1,6 +1,6 @@
 // Runs `node dist/engine/main.js` as a separate process, as an operator
 // would, with the given environment; waits for its "sluice started" log line
-// and exposes its admin URL. Logs are kept for failure messages.
+// and exposes its admin and capture URLs. Logs are kept for failure messages.
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 
@@ -9,6 +9,8 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
 
 export interface EngineProcess {
   readonly adminUrl: string
+  /** the capture port's base URL (PostHog SDK host) */
+  readonly captureUrl: string
   readonly adminToken: string
   readonly child: ChildProcess
   logs(): string
@@ -22,7 +24,7 @@ export interface EngineProcess {
 export function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SLUICE_')) env[k] = v
-  return { ...env, SLUICE_ADMIN_PORT: '0', SLUICE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, SLUICE_LOG_LEVEL: 'info', SLUICE_WORKERS: '1', SLUICE_INSERT_INTERVAL_MS: '200', ...extra }
+  return { ...env, SLUICE_ADMIN_PORT: '0', SLUICE_CAPTURE_PORT: '0', SLUICE_CAPTURE_HOST: '127.0.0.1', SLUICE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, SLUICE_LOG_LEVEL: 'info', SLUICE_WORKERS: '1', SLUICE_INSERT_INTERVAL_MS: '200', ...extra }
 }
 
 export async function startEngineProcess(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<EngineProcess> {
@@ -43,10 +45,12 @@ export async function startEngineProcess(env: NodeJS.ProcessEnv, timeoutMs = 60_
     child.stdout!.on('data', check)
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`engine exited with ${code} before starting:\n${out}`)) })
   })
+  const captureUrl = /"capture":"(http:[^"]+)"[^\n]*"msg":"sluice started"/.exec(out)?.[1] ?? ''
   // without SLUICE_ADMIN_TOKEN the engine generates one and prints it
   const token = env.SLUICE_ADMIN_TOKEN ?? /admin token\s+(sla_\S+)/.exec(out)?.[1] ?? ''
   return {
     adminUrl,
+    captureUrl,
     adminToken: token,
     child,
     logs: () => out,

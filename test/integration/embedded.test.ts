@@ -1,7 +1,7 @@
 // Embedded mode: `npm start` with no SLUICE_* variables runs the in-process
 // mock Kafka cluster and chDB, generates an admin token, and ingests. Only
-// the admin port (0: any free port) and the data directory are set here so
-// that the test can run beside others.
+// the admin and capture ports (0: any free port) and the data directory are
+// set here so that the test can run beside others.
 import t from 'tap'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -17,6 +17,7 @@ t.test('npm start with nothing configured serves the admin API and ingests into 
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SLUICE_')) env[k] = v
   env.SLUICE_ADMIN_PORT = '0'
+  env.SLUICE_CAPTURE_PORT = '0'
   env.SLUICE_DATA_DIR = dataDir
   const engine = await startEngineProcess(env)
   t.teardown(() => engine.stop('SIGKILL'))

@@ -30,6 +30,8 @@ t.test('an empty environment yields the documented defaults', async (t) => {
     clickhouseDatabase: 'sluice',
     dataDir: './data',
     capturePort: 8000,
+    captureHost: '0.0.0.0',
+    trustProxy: false,
     adminPort: 8001,
     adminHost: '127.0.0.1',
     adminToken: undefined,
@@ -79,6 +81,7 @@ const INVALID: { env: NodeJS.ProcessEnv; message: string }[] = [
     message: 'SLUICE_ADMIN_TOKEN is required when the admin port listens beyond loopback (SLUICE_ADMIN_HOST=0.0.0.0)',
   },
   { env: { SLUICE_DLQ_TOPIC: 'dead letters' }, message: 'SLUICE_DLQ_TOPIC must be a valid Kafka topic name' },
+  { env: { SLUICE_TRUST_PROXY: 'maybe' }, message: 'SLUICE_TRUST_PROXY must be true or false, got "maybe"' },
 ]
 
 for (const { env, message } of INVALID) {
@@ -86,6 +89,10 @@ for (const { env, message } of INVALID) {
     t.same(failure(env), { isConfigError: true, code: 'SLUICE_ERR_CONFIG', message })
   })
 }
+
+t.test('SLUICE_TRUST_PROXY reads true/false, 1/0 and yes/no', async (t) => {
+  t.same(['true', 'TRUE', '1', 'yes', 'false', '0', 'no'].map((v) => loadConfig({ SLUICE_TRUST_PROXY: v }).trustProxy), [true, true, true, true, false, false, false])
+})
 
 t.test('loopback admin hosts need no admin token', async (t) => {
   t.same(['localhost', '127.0.0.2', '::1'].map((host) => failure({ SLUICE_ADMIN_HOST: host })), [undefined, undefined, undefined])
