@@ -19,6 +19,10 @@ import { startAdminServer, type HealthCheck, type RunningServer } from './http/s
 import { connectProducer, ensureTopic, type AckingProducer } from './kafka'
 import { createMetrics, type Metrics } from './metrics'
 import { InsertBatcher } from './sink/batcher'
+import { DefinitionsWriter } from './sink/definitions'
+import { GroupMerger } from './sink/groups'
+import { WarningsWriter } from './sink/warnings'
+import { TaxonomyReader } from './sink/taxonomy-read'
 import { openChdb } from './sink/chdb'
 import { connectClickHouseServer } from './sink/clickhouse'
 import { createSchema, type Schema } from './sink/schema'
@@ -92,7 +96,11 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       maxMessageBytes: config.maxMessageBytes,
       maxInflightBytes: config.maxInflightBytes,
       maxOutstandingBatches: config.workers * 2,
-    }, pool, control, outcomes, tracker, metrics, log)
+    }, pool, control, outcomes, tracker, {
+      warnings: new WarningsWriter(schema, config.warningIntervalMs, metrics),
+      definitions: new DefinitionsWriter(schema),
+      groups: new GroupMerger(store, schema, log),
+    }, metrics, log)
 
     let stopRequested: (() => void) | undefined
     const finished = new Promise<void>((resolve) => { stopRequested = resolve })
@@ -151,7 +159,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       port: config.adminPort,
       token: adminToken,
       maxBodyBytes: config.maxBodyBytes,
-      routes: adminRoutes(control),
+      routes: adminRoutes(control, new TaxonomyReader(store, schema)),
       registry: metrics.registry,
       ready: () => control.ready,
       liveness,

@@ -14,6 +14,8 @@ export function createMetrics() {
     eventsDropped: new client.Counter({ name: 'sluice_events_dropped_total', help: 'Messages dropped on purpose, by reason', labelNames: ['reason'] as const, registers: r }),
     deadLetters: new client.Counter({ name: 'sluice_dead_letters_total', help: 'Messages sent to the dead-letter topic, by reason', labelNames: ['reason'] as const, registers: r }),
     warnings: new client.Counter({ name: 'sluice_ingestion_warnings_total', help: 'Ingestion warnings raised, by type', labelNames: ['type'] as const, registers: r }),
+    warningsSuppressed: new client.Counter({ name: 'sluice_ingestion_warnings_suppressed_total', help: 'Ingestion warnings not written because of the rate limit, by type', labelNames: ['type'] as const, registers: r }),
+    groupTypeClaims: new client.Counter({ name: 'sluice_group_type_claims_total', help: 'Group type claims appended to the control log', registers: r }),
     batchMessages: new client.Histogram({ name: 'sluice_batch_messages', help: 'Messages per worker task', buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10000], registers: r }),
     taskDuration: new client.Histogram({ name: 'sluice_task_duration_seconds', help: 'Worker task time, dispatch to answer', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
     insertDuration: new client.Histogram({ name: 'sluice_insert_duration_seconds', help: 'ClickHouse insert time (successful attempts), by table', labelNames: ['table'] as const, buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r }),

@@ -31,9 +31,16 @@ export function encodeEventRow(
     '","team_id":' + e.teamId +
     ',"project_id":' + e.projectId +
     ',"distinct_id":' + JSON.stringify(e.distinctId) +
+    (e.groups === undefined ? '' : encodeGroups(e.groups)) +
     ',"created_at":"' + createdAt +
     '","_timestamp":"' + kafkaTimestamp +
     '","_offset":' + kafkaOffset + '}\n'
+}
+
+function encodeGroups(groups: (string | undefined)[]): string {
+  let s = ''
+  for (let i = 0; i < groups.length; i++) if (groups[i] !== undefined) s += ',"$group_' + i + '":' + JSON.stringify(groups[i])
+  return s
 }
 
 /** One ArrayBuffer for the whole answer, so Piscina can transfer it (only a top-level movable is transferred). */

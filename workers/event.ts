@@ -20,6 +20,10 @@ export interface WorkingEvent {
   // filled by the steps
   /** set by resolve-environment */
   env: ResolvedEnvironment | undefined
+  /** `$group_0..4` values, by index; set by resolve-groups */
+  groups: (string | undefined)[] | undefined
+  /** index of `$group_type` of a `$groupidentify`; −1 otherwise */
+  groupIdentifyIndex: number
   teamId: number
   projectId: number
   timestampMs: number

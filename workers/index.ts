@@ -3,7 +3,7 @@
 // ClickHouse and metrics belong to the main thread.
 import { move, workerData } from 'piscina'
 import { unpack } from 'msgpackr'
-import type { StepContext } from './context'
+import { newContext } from './context'
 import { encodeEventRow, encodeTaskOutput, formatDateTime } from './encode'
 import { environmentsByToken, type ResolvedEnvironment } from './environment'
 import { parseCapturedMessage } from './parse'
@@ -31,8 +31,11 @@ export function processBatch(task: TaskInput, flavor: DateTimeFlavor): { header:
   const values = Buffer.from(task.values)
   const meta = task.meta
   const count = meta.length / META_STRIDE
-  const header: TaskHeader = { snapshotVersion: task.snapshot.version, messages: count, eventRows: 0, drops: {}, deadLetters: [], unresolved: [], warnings: {} }
-  const ctx: StepContext = { environmentsByToken: environmentsFor(task.snapshot), nowMs: task.nowMs, warnings: header.warnings }
+  const ctx = newContext(environmentsFor(task.snapshot), task.nowMs, task.claimsSettled === true)
+  const header: TaskHeader = {
+    snapshotVersion: task.snapshot.version, messages: count, eventRows: 0, drops: {}, deadLetters: [], unresolved: [],
+    pendingClaims: { indexes: [], claims: [] }, warnings: ctx.warnings, groupUpdates: ctx.groupUpdates, observations: ctx.observations,
+  }
   const createdAt = formatDateTime(task.nowMs, flavor)
   let rows = ''
   let start = 0
@@ -46,12 +49,18 @@ export function processBatch(task: TaskInput, flavor: DateTimeFlavor): { header:
       header.deadLetters.push({ index: i, reason: parsed.reason, error: parsed.error })
       fate = 'stop'
     } else {
+      const warningsBefore = ctx.warnings.length
       for (let s = 0; s < PIPELINE.length; s++) {
         const r = PIPELINE[s](parsed, ctx)
         if (r.kind === 'ok') continue
         if (r.kind === 'drop') header.drops[r.reason] = (header.drops[r.reason] ?? 0) + 1
-        else if (r.kind === 'unresolved') header.unresolved.push(i)
-        else header.deadLetters.push({ index: i, reason: r.reason, error: r.error })
+        else if (r.kind === 'dead_letter') header.deadLetters.push({ index: i, reason: r.reason, error: r.error })
+        else {
+          if (r.kind === 'unresolved') header.unresolved.push(i)
+          else header.pendingClaims.indexes.push(i)
+          // the message runs again: its warnings are raised then, not twice
+          ctx.warnings.length = warningsBefore
+        }
         fate = 'stop'
         break
       }
@@ -62,6 +71,7 @@ export function processBatch(task: TaskInput, flavor: DateTimeFlavor): { header:
     }
     start = end
   }
+  header.pendingClaims.claims = [...ctx.claims.values()]
   return { header, rows }
 }
 

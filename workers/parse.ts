@@ -39,6 +39,11 @@ export function parseCapturedMessage(text: string): WorkingEvent | DeadLetter {
   if (typeof uuid !== 'string' || !UUID.test(uuid)) return deadLetter('invalid_uuid', `uuid ${JSON.stringify(uuid).slice(0, 80)} is not a UUID`)
 
   const properties: Obj = isObject(data.properties) ? data.properties : {}
+  // PostHog's normalization: top-level $set/$set_once move into properties (top-level keys win)
+  for (const k of ['$set', '$set_once'] as const) {
+    const top = data[k]
+    if (isObject(top)) properties[k] = isObject(properties[k]) ? { ...(properties[k] as Obj), ...top } : top
+  }
   return {
     uuid: uuid.toLowerCase(),
     token: optionalString(outer.token) ?? optionalString(data.token) ?? optionalString(data.api_key) ?? optionalString(properties.token),
@@ -52,6 +57,8 @@ export function parseCapturedMessage(text: string): WorkingEvent | DeadLetter {
     timestamp: data.timestamp,
     offset: data.offset,
     env: undefined,
+    groups: undefined,
+    groupIdentifyIndex: -1,
     teamId: 0,
     projectId: 0,
     timestampMs: 0,

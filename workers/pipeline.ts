@@ -3,15 +3,17 @@
 import type { Step } from './context'
 import { addIp } from './steps/add-ip'
 import { dropOldEvents } from './steps/drop-old-events'
+import { extractDefinitions } from './steps/extract-definitions'
 import { filterEventName } from './steps/filter-event-name'
 import { normalizeEventName } from './steps/normalize-event-name'
 import { normalizeTimestamp } from './steps/normalize-timestamp'
 import { redactProperties } from './steps/redact-properties'
 import { resolveEnvironment } from './steps/resolve-environment'
+import { resolveGroups } from './steps/resolve-groups'
 import { validateDistinctId } from './steps/validate-distinct-id'
 
 export const PIPELINE: readonly Step[] = [
-  // first: settings and filters belong to the environment and its project
+  // first: settings, filters and taxonomy belong to the environment and its project
   resolveEnvironment,
   validateDistinctId,
   normalizeEventName,
@@ -23,4 +25,8 @@ export const PIPELINE: readonly Step[] = [
   addIp,
   // after addIp: a project may redact `$ip` itself
   redactProperties,
+  // after every step that may drop the event: a group update must not outlive a dropped event
+  resolveGroups,
+  // last: definitions describe what is stored, and need the group type index
+  extractDefinitions,
 ]

@@ -21,6 +21,8 @@ export interface TaskInput {
   snapshot: SnapshotRef
   /** processing time, ms since epoch (one clock reading per task) */
   nowMs: number
+  /** set on the re-run after the task's group type claims were folded */
+  claimsSettled: boolean
 }
 
 export interface SnapshotRef {
@@ -69,7 +71,27 @@ export interface TaskHeader {
   deadLetters: DeadLetterRecord[]
   /** indexes of messages whose token is not in the snapshot the task ran with */
   unresolved: number[]
-  warnings: Partial<Record<import('./result').WarningType, number>>
+  /** indexes of messages waiting for group type claims, and the claims */
+  pendingClaims: { indexes: number[]; claims: [number, string][] }
+  warnings: WarningRecord[]
+  groupUpdates: GroupUpdate[]
+  observations: Observations
+}
+
+/** [team_id, type, details JSON, rate-limit key] */
+export type WarningRecord = [number, import('./result').WarningType, string, string]
+
+/** [team_id, group_type_index, group_key, $group_set JSON, timestamp ms] from a `$groupidentify` */
+export type GroupUpdate = [number, number, string, string, number]
+
+/** Taxonomy seen in a task, after the worker's own de-duplication. */
+export interface Observations {
+  /** [project_id, event name] */
+  eventDefinitions: [number, string][]
+  /** [project_id, name, type (1 event, 2 person, 3 group), group_type_index (−1 none), property_type or null] */
+  propertyDefinitions: [number, string, number, number, string | null][]
+  /** [project_id, event name, property name] */
+  eventProperties: [number, string, string][]
 }
 
 export interface TaskOutput {

@@ -1,7 +1,9 @@
 // What happens to one consumed batch, from the consumer to the batcher:
 // register its offset segments, run it on a worker, settle the tokens the
-// worker did not know (only after catching up with the control log), produce
-// its dead letters, and hand its rows to the batcher. Offsets move only when
+// worker did not know (only after catching up with the control log) and the
+// group types it had no index for (claimed through the control log), turn
+// warnings, group updates and taxonomy into rows, produce its dead letters,
+// and hand all its rows to the batcher as one contribution. Offsets move only when
 // the batcher reports the rows acknowledged.
 //
 // A task that throws (a poison message crashing the parser, a dying worker)
@@ -9,14 +11,24 @@
 // one is dead-lettered (`processing_error`) and the rest are ingested.
 import type Kafka from 'node-rdkafka'
 import type { Logger } from 'pino'
-import type { TaskOutput } from '../../workers/protocol'
+import type { GroupUpdate, Observations, TaskOutput, WarningRecord } from '../../workers/protocol'
 import type { ControlLog } from '../control/log'
 import type { Metrics } from '../metrics'
-import type { AckedFlush, InsertBatcher } from '../sink/batcher'
+import type { AckedFlush, InsertBatcher, TableRows } from '../sink/batcher'
+import type { DefinitionsWriter } from '../sink/definitions'
+import type { GroupMerger } from '../sink/groups'
+import { backoffMs } from '../sink/retry'
+import type { WarningsWriter } from '../sink/warnings'
 import type { OffsetTracker, Segment } from '../source/offsets'
 import { deadLetterOf, type DeadLetter, type OutcomeRecorder } from './outcomes'
 import { packMessages } from './pack'
 import type { WorkerPool } from './pool'
+
+export interface IngestSinks {
+  warnings: WarningsWriter
+  definitions: DefinitionsWriter
+  groups: GroupMerger
+}
 
 export interface IngestOptions {
   topic: string
@@ -41,6 +53,7 @@ export class Ingestion {
     private readonly control: ControlLog,
     private readonly outcomes: OutcomeRecorder,
     private readonly tracker: OffsetTracker,
+    private readonly sinks: IngestSinks,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
@@ -103,38 +116,78 @@ export class Ingestion {
 
     const chunks: Uint8Array[] = []
     let rows = 0
-    let unresolved: Kafka.Message[] = []
-    const collect = (parts: RanPart[]) => {
+    const warnings: WarningRecord[] = []
+    const groupUpdates: GroupUpdate[] = []
+    const observations: Observations[] = []
+    let todo = fit
+    let claimsSettled = false
+    let tokensRechecked = false
+    // Rounds: a message whose token is unknown waits for the control log to be
+    // caught up; one whose group type has no index waits for its claim to be
+    // folded. Each waits at most once, so four rounds settle every message.
+    for (let round = 0; todo.length > 0 && round < 4; round++) {
+      const snapshotBefore = this.control.snapshot().version
+      const parts = await this.runIsolated(todo, letters, claimsSettled)
+      todo = []
+      const unresolved: Kafka.Message[] = []
       const pending: Kafka.Message[] = []
+      const claims = new Map<string, [number, string]>()
       for (const { output, messages: sent } of parts) {
         const h = output.header
         if (h.eventRows > 0) { chunks.push(output.events); rows += h.eventRows }
         this.outcomes.drops(h.drops)
-        this.outcomes.warnings(h.warnings)
+        for (const w of h.warnings) warnings.push(w)
+        for (const g of h.groupUpdates) groupUpdates.push(g)
+        observations.push(h.observations)
         for (const d of h.deadLetters) letters.push(deadLetterOf(sent[d.index], d.reason, 'process', d.error))
-        for (const i of h.unresolved) pending.push(sent[i])
+        for (const i of h.unresolved) unresolved.push(sent[i])
+        for (const i of h.pendingClaims.indexes) pending.push(sent[i])
+        for (const [p, type] of h.pendingClaims.claims) claims.set(`${p}\u0000${type}`, [p, type])
       }
-      return pending
+      if (unresolved.length > 0) {
+        if (tokensRechecked) {
+          this.outcomes.drops({ invalid_token: unresolved.length })
+        } else {
+          // Never call a token unknown while this instance may lag the control log:
+          // wait until everything appended before this batch was consumed is folded.
+          await this.control.caughtUpSince(consumedAt)
+          this.metrics.tokenRechecks.inc()
+          tokensRechecked = true
+          if (this.control.snapshot().version !== snapshotBefore) todo.push(...unresolved)
+          else this.outcomes.drops({ invalid_token: unresolved.length })
+        }
+      }
+      if (pending.length > 0) {
+        await this.claim([...claims.values()])
+        claimsSettled = true
+        todo.push(...pending)
+      }
     }
-    const snapshotBefore = this.control.snapshot().version
-    unresolved = collect(await this.runIsolated(fit, letters))
+    for (const m of todo) letters.push(deadLetterOf(m, 'processing_error', 'process', 'the message did not settle after its token check and group type claims'))
 
-    if (unresolved.length > 0) {
-      // Never call a token unknown while this instance may lag the control log:
-      // wait until everything appended before this batch was consumed is folded.
-      await this.control.caughtUpSince(consumedAt)
-      this.metrics.tokenRechecks.inc()
-      if (this.control.snapshot().version !== snapshotBefore) unresolved = collect(await this.runIsolated(unresolved, letters))
-      if (unresolved.length > 0) this.outcomes.drops({ invalid_token: unresolved.length })
-    }
-
+    const nowMs = Date.now()
+    const tables: TableRows[] = rows > 0 ? [{ table: this.o.eventsTable, chunk: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), rows }] : []
+    tables.push(...this.sinks.warnings.rows(warnings, nowMs))
+    tables.push(...this.sinks.definitions.rows(observations, nowMs))
+    tables.push(...(await this.sinks.groups.rows(groupUpdates, nowMs)))
     await this.outcomes.deadLetters(letters)
-    this.batcher.add({
-      tables: rows > 0 ? [{ table: this.o.eventsTable, chunk: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), rows }] : [],
-      segments,
-      consumedBytes: bytes,
-      messages: messages.length,
-    })
+    this.batcher.add({ tables, segments, consumedBytes: bytes, messages: messages.length })
+  }
+
+  /** Claims group types through the control log; resolves once each claim is folded here (retried while Kafka is unreachable). */
+  private async claim(claims: [number, string][]): Promise<void> {
+    await Promise.all(claims.map(async ([project_id, group_type]) => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          this.metrics.groupTypeClaims.inc()
+          await this.control.append({ type: 'claim_group_type', project_id, group_type })
+          return
+        } catch (err) {
+          this.log.error({ err: (err as Error).message, project_id, attempt }, 'group type claim failed; retrying')
+          await new Promise((r) => setTimeout(r, backoffMs(attempt)))
+        }
+      }
+    }))
   }
 
   private track(messages: readonly Kafka.Message[]): Segment[] {
@@ -147,11 +200,11 @@ export class Ingestion {
     return [...ranges].map(([p, [first, last]]) => this.tracker.track(p, first, last))
   }
 
-  private async runIsolated(messages: Kafka.Message[], letters: DeadLetter[]): Promise<RanPart[]> {
+  private async runIsolated(messages: Kafka.Message[], letters: DeadLetter[], claimsSettled: boolean): Promise<RanPart[]> {
     if (messages.length === 0) return []
     const started = process.hrtime.bigint()
     try {
-      const output = await this.pool.run(packMessages(messages), this.o.topic, this.control.snapshot())
+      const output = await this.pool.run(packMessages(messages), this.o.topic, this.control.snapshot(), claimsSettled)
       this.metrics.taskDuration.observe(Number(process.hrtime.bigint() - started) / 1e9)
       return [{ output, messages }]
     } catch (err) {
@@ -161,7 +214,7 @@ export class Ingestion {
       }
       this.log.warn({ err, messages: messages.length }, 'worker task failed; splitting the batch to isolate the message responsible')
       const mid = messages.length >> 1
-      return [...(await this.runIsolated(messages.slice(0, mid), letters)), ...(await this.runIsolated(messages.slice(mid), letters))]
+      return [...(await this.runIsolated(messages.slice(0, mid), letters, claimsSettled)), ...(await this.runIsolated(messages.slice(mid), letters, claimsSettled))]
     }
   }
 

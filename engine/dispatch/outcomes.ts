@@ -5,7 +5,7 @@
 // only after nothing of the batch can be lost.
 import type Kafka from 'node-rdkafka'
 import type { Logger } from 'pino'
-import type { DeadLetterReason, DropReason, WarningType } from '../../workers/result'
+import type { DeadLetterReason, DropReason } from '../../workers/result'
 import type { AckingProducer } from '../kafka'
 import type { Metrics } from '../metrics'
 
@@ -40,10 +40,6 @@ export class OutcomeRecorder {
 
   drops(tallies: Partial<Record<DropReason, number>>): void {
     for (const [reason, n] of Object.entries(tallies)) if (n) this.metrics.eventsDropped.inc({ reason }, n)
-  }
-
-  warnings(tallies: Partial<Record<WarningType, number>>): void {
-    for (const [type, n] of Object.entries(tallies)) if (n) this.metrics.warnings.inc({ type }, n)
   }
 
   async deadLetters(letters: readonly DeadLetter[]): Promise<void> {

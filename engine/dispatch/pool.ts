@@ -17,8 +17,8 @@ export class WorkerPool {
     this.pool = new Piscina({ filename: WORKER_FILE, minThreads: threads, maxThreads: threads, workerData, idleTimeout: 60_000 })
   }
 
-  async run(batch: PackedBatch, topic: string, snapshot: SnapshotRef): Promise<TaskOutput> {
-    const task: TaskInput = { values: batch.values, meta: batch.meta, topic, snapshot, nowMs: Date.now() }
+  async run(batch: PackedBatch, topic: string, snapshot: SnapshotRef, claimsSettled = false): Promise<TaskOutput> {
+    const task: TaskInput = { values: batch.values, meta: batch.meta, topic, snapshot, nowMs: Date.now(), claimsSettled }
     const out = (await this.pool.run(task, { transferList: [batch.values, batch.meta.buffer as ArrayBuffer] })) as ArrayBuffer
     return decodeTaskOutput(out)
   }

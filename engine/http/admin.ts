@@ -11,9 +11,11 @@ import { invalidField, SluiceError } from '../errors'
 import { randomToken } from './auth'
 import { OPENAPI } from './openapi'
 import { Router } from './router'
+import type { TaxonomyReader } from '../sink/taxonomy-read'
 
 export interface AdminRequest {
   params: Record<string, string>
+  query: URLSearchParams
   body: () => Promise<Record<string, unknown>>
 }
 
@@ -74,7 +76,23 @@ function rejectOutcome(o: Extract<Outcome, { ok: false }>): never {
   }
 }
 
-export function adminRoutes(control: ControlLog): Router<AdminHandler> {
+/** An optional integer query parameter within [min, max]; 400 naming it otherwise. */
+function intQuery(q: URLSearchParams, name: string, min: number, max: number): number | undefined {
+  const raw = q.get(name)
+  if (raw === null || raw === '') return undefined
+  const n = /^-?\d{1,3}$/.test(raw) ? Number(raw) : NaN
+  if (!(n >= min && n <= max)) throw invalidField(name, `must be an integer from ${min} to ${max}`)
+  return n
+}
+
+function searchQuery(q: URLSearchParams): string | undefined {
+  const s = q.get('search')
+  if (s === null || s === '') return undefined
+  if (s.length > 200) throw invalidField('search', 'must be at most 200 characters')
+  return s
+}
+
+export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader): Router<AdminHandler> {
   const state = control.state
   const project = (raw: string | number) => {
     const p = state.projects.get(typeof raw === 'number' ? raw : idParam(raw))
@@ -85,6 +103,12 @@ export function adminRoutes(control: ControlLog): Router<AdminHandler> {
     const e = state.environments.get(typeof raw === 'number' ? raw : idParam(raw))
     if (!e || e.deleted) throw new SluiceError('SLUICE_ERR_ENVIRONMENT_NOT_FOUND', String(raw).slice(0, 40))
     return e
+  }
+  /** the project and every project moved under it: their taxonomy is now the project's */
+  const taxonomyIds = (p: ProjectState) => [p.id, ...[...state.projects.values()].filter((x) => x.merged_into === p.id).map((x) => x.id)]
+  const reader = () => {
+    if (!taxonomy) throw new SluiceError('SLUICE_ERR_INTERNAL')
+    return taxonomy
   }
   const apply = async (cmd: CommandInput) => {
     const o = await control.append(cmd)
@@ -132,6 +156,15 @@ export function adminRoutes(control: ControlLog): Router<AdminHandler> {
       status: 200,
       body: { results: [...project(req.params.id).group_types].sort((a, b) => a[1] - b[1]).map(([group_type, group_type_index]) => ({ group_type, group_type_index })) },
     }))
+    .add('GET', '/api/projects/:id/event_definitions', async (req) => {
+      const p = project(req.params.id)
+      return { status: 200, body: { results: await reader().eventDefinitions(taxonomyIds(p), searchQuery(req.query)) } }
+    })
+    .add('GET', '/api/projects/:id/property_definitions', async (req) => {
+      const p = project(req.params.id)
+      const filter = { type: intQuery(req.query, 'type', 1, 3), groupTypeIndex: intQuery(req.query, 'group_type_index', 0, 4), search: searchQuery(req.query) }
+      return { status: 200, body: { results: await reader().propertyDefinitions(taxonomyIds(p), filter) } }
+    })
     .add('GET', '/api/environments/:id', async (req) => ({ status: 200, body: environmentView(environment(req.params.id)) }))
     .add('PATCH', '/api/environments/:id', async (req) => {
       const e = environment(req.params.id)

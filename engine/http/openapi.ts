@@ -68,6 +68,20 @@ export const OPENAPI = {
           api_token: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,200}$', description: 'keep an existing token (migrating from PostHog); must be unique' },
         },
       },
+      EventDefinition: {
+        type: 'object', required: ['name', 'first_seen', 'last_seen'],
+        properties: { name: { type: 'string' }, first_seen: { type: 'string', format: 'date-time' }, last_seen: { type: 'string', format: 'date-time', description: 'updated at most hourly' } },
+      },
+      PropertyDefinition: {
+        type: 'object', required: ['name', 'type', 'group_type_index', 'property_type', 'is_numerical'],
+        properties: {
+          name: { type: 'string' },
+          type: { type: 'integer', enum: [1, 2, 3], description: '1 event, 2 person, 3 group' },
+          group_type_index: { type: 'integer', nullable: true },
+          property_type: { type: 'string', enum: ['String', 'Numeric', 'Boolean', 'DateTime'], nullable: true, description: 'the first detected type' },
+          is_numerical: { type: 'boolean' },
+        },
+      },
       GroupType: { type: 'object', required: ['group_type', 'group_type_index'], properties: { group_type: { type: 'string' }, group_type_index: { type: 'integer', minimum: 0, maximum: 4 } } },
     },
   },
@@ -118,6 +132,26 @@ export const OPENAPI = {
     '/api/projects/{id}/group_types': {
       parameters: [idParam('id', 'project')],
       get: { summary: "The project's group type mapping, shared by its environments", responses: { 200: { description: 'mapping', ...json({ type: 'object', properties: { results: { type: 'array', items: ref('GroupType') } } }) }, 404: error('no such project'), ...commonErrors } },
+    },
+    '/api/projects/{id}/event_definitions': {
+      parameters: [idParam('id', 'project')],
+      get: {
+        summary: 'Event definitions shared by the project\'s environments',
+        parameters: [{ name: 'search', in: 'query', required: false, description: 'case-insensitive substring of the name', schema: { type: 'string', maxLength: 200 } }],
+        responses: { 200: { description: 'definitions', ...json({ type: 'object', properties: { results: { type: 'array', items: ref('EventDefinition') } } }) }, 400: error('invalid query parameter'), 404: error('no such project'), ...commonErrors },
+      },
+    },
+    '/api/projects/{id}/property_definitions': {
+      parameters: [idParam('id', 'project')],
+      get: {
+        summary: 'Property definitions shared by the project\'s environments',
+        parameters: [
+          { name: 'type', in: 'query', required: false, description: '1 event, 2 person, 3 group', schema: { type: 'integer', minimum: 1, maximum: 3 } },
+          { name: 'group_type_index', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 4 } },
+          { name: 'search', in: 'query', required: false, description: 'case-insensitive substring of the name', schema: { type: 'string', maxLength: 200 } },
+        ],
+        responses: { 200: { description: 'definitions', ...json({ type: 'object', properties: { results: { type: 'array', items: ref('PropertyDefinition') } } }) }, 400: error('invalid query parameter'), 404: error('no such project'), ...commonErrors },
+      },
     },
     '/api/environments/{id}': {
       parameters: [idParam('id', 'environment')],

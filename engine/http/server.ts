@@ -56,6 +56,7 @@ export async function startAdminServer(o: AdminServerOptions): Promise<RunningSe
       if (!o.ready()) throw new SluiceError('SLUICE_ERR_NOT_READY')
       const result = await match.handler({
         params: match.params,
+        query: url.searchParams,
         body: async () => parseJsonObject(await readBody(req, o.maxBodyBytes)),
       })
       if (result.body === undefined) {

@@ -8,7 +8,10 @@ import { parseVersion, type ClickHouseStore } from './store'
 export interface Schema {
   readonly database: string
   readonly dateTime: DateTimeFlavor
-  readonly tables: { readonly events: string; readonly projects: string; readonly environments: string; readonly groupTypes: string }
+  readonly tables: {
+    readonly events: string; readonly projects: string; readonly environments: string; readonly groupTypes: string
+    readonly groups: string; readonly warnings: string; readonly eventDefinitions: string; readonly propertyDefinitions: string; readonly eventProperties: string
+  }
 }
 
 export function dateTimeFlavorFor(version: string): DateTimeFlavor {
@@ -71,6 +74,53 @@ ORDER BY id`,
   _version UInt64
 ) ENGINE = ReplacingMergeTree(_version)
 ORDER BY (project_id, group_type)`,
+    // Per environment: the group's full properties after each $groupidentify; the latest row wins.
+    `CREATE TABLE IF NOT EXISTS ${database}.groups (
+  team_id Int64,
+  group_type_index UInt8,
+  group_key String,
+  group_properties String,
+  created_at ${dt},
+  _timestamp ${dt}
+) ENGINE = ReplacingMergeTree(_timestamp)
+ORDER BY (team_id, group_type_index, group_key)`,
+    `CREATE TABLE IF NOT EXISTS ${database}.ingestion_warnings (
+  team_id Int64,
+  source String,
+  type String,
+  details String,
+  timestamp ${dt}
+) ENGINE = MergeTree
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (team_id, timestamp)`,
+    // Per project (shared by its environments). Rows are observations: the API
+    // reads min(first_seen) and max(last_seen) per name, so instances never race.
+    `CREATE TABLE IF NOT EXISTS ${database}.event_definitions (
+  project_id Int64,
+  name String,
+  first_seen ${dt},
+  last_seen ${dt}
+) ENGINE = ReplacingMergeTree(last_seen)
+ORDER BY (project_id, name, first_seen)`,
+    // _version makes the first detected type stick: a typed row's version falls
+    // with its first_seen (earliest wins), an untyped row has version 0.
+    `CREATE TABLE IF NOT EXISTS ${database}.property_definitions (
+  project_id Int64,
+  name String,
+  type UInt8,
+  group_type_index Int8,
+  property_type String,
+  is_numerical UInt8,
+  first_seen ${dt},
+  _version UInt64
+) ENGINE = ReplacingMergeTree(_version)
+ORDER BY (project_id, type, group_type_index, name)`,
+    `CREATE TABLE IF NOT EXISTS ${database}.event_properties (
+  project_id Int64,
+  event String,
+  property String
+) ENGINE = ReplacingMergeTree
+ORDER BY (project_id, event, property)`,
   ]
 }
 
@@ -80,6 +130,12 @@ export async function createSchema(store: ClickHouseStore, database: string): Pr
   return {
     database,
     dateTime,
-    tables: { events: `${database}.events`, projects: `${database}.projects`, environments: `${database}.environments`, groupTypes: `${database}.group_type_mappings` },
+    tables: { events: `${database}.events`, projects: `${database}.projects`, environments: `${database}.environments`, groupTypes: `${database}.group_type_mappings`,
+      groups: `${database}.groups`,
+      warnings: `${database}.ingestion_warnings`,
+      eventDefinitions: `${database}.event_definitions`,
+      propertyDefinitions: `${database}.property_definitions`,
+      eventProperties: `${database}.event_properties`,
+    },
   }
 }

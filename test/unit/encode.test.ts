@@ -11,7 +11,14 @@ const HEADER: TaskHeader = {
   drops: { no_token: 1 },
   deadLetters: [{ index: 3, reason: 'invalid_json', error: 'message is not a JSON object' }],
   unresolved: [4],
-  warnings: { event_timestamp_in_future: 1 },
+  pendingClaims: { indexes: [1], claims: [[1, 'organization']] },
+  warnings: [[2, 'event_timestamp_in_future', '{"event_uuid":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","timestamp":"2025-03-06T05:06:00.000Z"}', '']],
+  groupUpdates: [[2, 0, 'org:5', '{"name":"Acme ☕"}', 1741064700123]],
+  observations: {
+    eventDefinitions: [[1, '$pageview']],
+    propertyDefinitions: [[1, 'plan', 1, -1, 'String'], [1, 'missing', 1, -1, null], [1, 'size', 3, 0, 'Numeric']],
+    eventProperties: [[1, '$pageview', 'plan']],
+  },
 }
 const ROWS = '{"uuid":"a","event":"café ☕"}\n{"uuid":"b","event":"🦆"}\n'
 

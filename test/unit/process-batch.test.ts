@@ -4,7 +4,9 @@ import t from 'tap'
 import { foldAll } from '../../engine/control/fold'
 import { buildSnapshot } from '../../engine/control/snapshot'
 import { processBatch } from '../../workers/index'
+import { forgetReportedDefinitions } from '../../workers/steps/extract-definitions'
 import { META_END, META_OFFSET, META_PARTITION, META_STRIDE, META_TIMESTAMP, type DateTimeFlavor, type TaskHeader } from '../../workers/protocol'
+import type { WarningType } from '../../workers/result'
 
 const UUID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'
 /** task clock: processing time */
@@ -35,12 +37,29 @@ function run(values: string[], flavor: DateTimeFlavor = 'DateTime64') {
     meta[i * META_STRIDE + META_OFFSET] = FIRST_OFFSET + i
     meta[i * META_STRIDE + META_TIMESTAMP] = KAFKA_TS
   })
-  return processBatch({ values: buffer, meta, topic: 'events_plugin_ingestion', snapshot: SNAPSHOT, nowMs: NOW_MS }, flavor)
+  return processBatch({ values: buffer, meta, topic: 'events_plugin_ingestion', snapshot: SNAPSHOT, nowMs: NOW_MS, claimsSettled: false }, flavor)
 }
 
-function header(fields: Partial<TaskHeader>): TaskHeader {
-  return { snapshotVersion: 1, messages: 1, eventRows: 0, drops: {}, deadLetters: [], unresolved: [], warnings: {}, ...fields }
+// each test sees its own definitions: the worker's de-dup would hide a repeated name
+t.beforeEach(() => forgetReportedDefinitions())
+
+type HeaderWithoutObservations = Omit<TaskHeader, 'observations'>
+
+/** The header without taxonomy observations (test/unit/taxonomy-steps.test.ts covers those) */
+function header(fields: Partial<HeaderWithoutObservations>): HeaderWithoutObservations {
+  return {
+    snapshotVersion: 1, messages: 1, eventRows: 0, drops: {}, deadLetters: [], unresolved: [],
+    pendingClaims: { indexes: [], claims: [] }, warnings: [], groupUpdates: [], ...fields,
+  }
 }
+
+function withoutObservations(result: { header: TaskHeader; rows: string }): { header: HeaderWithoutObservations; rows: string } {
+  const { observations: _, ...rest } = result.header
+  return { header: rest, rows: result.rows }
+}
+
+/** Warnings as [team_id, type, details (parsed), rate-limit key] */
+const warningsOf = (h: TaskHeader) => h.warnings.map(([team, type, details, key]) => [team, type, JSON.parse(details) as unknown, key])
 
 const rowsOf = (rows: string): Record<string, unknown>[] => rows.split('\n').filter(Boolean).map((line) => JSON.parse(line))
 
@@ -61,7 +80,14 @@ function jsonError(text: string): string {
 t.test('writes a DateTime64 row with the environment\'s team_id and project_id for a known token', async (t) => {
   const result = run([message({ event: '$pageview', properties: { path: '/home' }, timestamp: '2025-03-04T05:05:00.123Z' }, { ip: '203.0.113.7' })])
   t.same(result, {
-    header: header({ eventRows: 1 }),
+    header: {
+      ...header({ eventRows: 1 }),
+      observations: {
+        eventDefinitions: [[1, '$pageview']],
+        propertyDefinitions: [[1, 'path', 1, -1, 'String'], [1, '$ip', 1, -1, 'String']],
+        eventProperties: [[1, '$pageview', 'path'], [1, '$pageview', '$ip']],
+      },
+    },
     rows: '{"uuid":"' + UUID + '","event":"$pageview","properties":"{\\"path\\":\\"/home\\",\\"$ip\\":\\"203.0.113.7\\"}",' +
       '"timestamp":"2025-03-04 05:05:00.123000","team_id":2,"project_id":1,"distinct_id":"user-1",' +
       '"created_at":"2025-03-04 05:10:00.000000","_timestamp":"2025-03-04 05:06:01.500000","_offset":100}\n',
@@ -70,7 +96,7 @@ t.test('writes a DateTime64 row with the environment\'s team_id and project_id f
 
 t.test('writes DateTime rows with whole seconds for ClickHouse 18.16', async (t) => {
   const result = run([message({ event: '$pageview', timestamp: '2025-03-04T05:05:00.123Z' }, { token: 'phc_shop_production' })], 'DateTime')
-  t.same(result, {
+  t.same(withoutObservations(result), {
     header: header({ eventRows: 1 }),
     rows: '{"uuid":"' + UUID + '","event":"$pageview","properties":"{}",' +
       '"timestamp":"2025-03-04 05:05:00","team_id":1,"project_id":1,"distinct_id":"user-1",' +
@@ -79,18 +105,18 @@ t.test('writes DateTime rows with whole seconds for ClickHouse 18.16', async (t)
 })
 
 t.test('drops events with no token and counts no_token', async (t) => {
-  t.same(run([message({}, { token: undefined }), message({}, { token: '' })]), { header: header({ messages: 2, drops: { no_token: 2 } }), rows: '' })
+  t.same(withoutObservations(run([message({}, { token: undefined }), message({}, { token: '' })])), { header: header({ messages: 2, drops: { no_token: 2 } }), rows: '' })
 })
 
 t.test('lists events with an unknown token as unresolved instead of dropping them', async (t) => {
   const result = run([message({}), message({}, { token: 'phc_not_yet_known' }), message({})])
-  t.same(result.header, header({ messages: 3, eventRows: 2, unresolved: [1] }))
+  t.same(withoutObservations(result).header, header({ messages: 3, eventRows: 2, unresolved: [1] }))
   t.same(rowsOf(result.rows).map((r) => r._offset), [100, 102])
 })
 
 t.test('dead-letters unparseable messages by index with their reason and keeps the others', async (t) => {
   const result = run([message({}), 'not json', '[1]', JSON.stringify({ data: JSON.stringify({ event: 'e' }), token: 'phc_shop_staging' }), message({})])
-  t.same(result.header, header({
+  t.same(withoutObservations(result).header, header({
     messages: 5,
     eventRows: 2,
     deadLetters: [
@@ -107,41 +133,47 @@ t.test('splits messages by byte offsets, so multi-byte characters survive', asyn
   t.same(rowsOf(result.rows).map((r) => [r.event, r.properties]), [['café ☕', '{"emoji":"🦆"}'], ['second', '{}']])
 })
 
-const TIMESTAMPS: { name: string; data: Record<string, unknown>; outer?: Record<string, unknown>; timestamp: string; warnings: TaskHeader['warnings'] }[] = [
+type Warned = [WarningType, Record<string, unknown>]
+
+const TIMESTAMPS: { name: string; data: Record<string, unknown>; outer?: Record<string, unknown>; timestamp: string; warning?: Warned }[] = [
   {
     name: 'corrects the client clock with sent_at: now + (timestamp − sent_at)',
     data: { timestamp: '2025-03-04T04:00:10.000Z' }, outer: { sent_at: '2025-03-04T04:00:20.000Z' },
-    timestamp: '2025-03-04 05:05:50.000000', warnings: {},
+    timestamp: '2025-03-04 05:05:50.000000',
   },
   {
     name: 'uses the event\'s own sent_at when the outer message has none',
     data: { timestamp: '2025-03-04T04:00:10.000Z', sent_at: '2025-03-04T04:00:15.000Z' },
-    timestamp: '2025-03-04 05:05:55.000000', warnings: {},
+    timestamp: '2025-03-04 05:05:55.000000',
   },
   {
     name: 'keeps the client timestamp when $ignore_sent_at is set',
     data: { timestamp: '2025-03-04T04:00:10.000Z', properties: { $ignore_sent_at: true } }, outer: { sent_at: '2025-03-04T04:00:20.000Z' },
-    timestamp: '2025-03-04 04:00:10.000000', warnings: {},
+    timestamp: '2025-03-04 04:00:10.000000',
   },
-  { name: 'keeps the client timestamp without sent_at', data: { timestamp: '2025-03-04T04:00:10.250Z' }, timestamp: '2025-03-04 04:00:10.250000', warnings: {} },
-  { name: 'subtracts offset from now: now − offset', data: { offset: 5000 }, timestamp: '2025-03-04 05:05:55.000000', warnings: {} },
-  { name: 'uses the capture time without timestamp or offset', data: {}, timestamp: '2025-03-04 05:06:00.000000', warnings: {} },
-  { name: 'uses the task clock when the capture time is missing', data: {}, outer: { now: undefined }, timestamp: '2025-03-04 05:10:00.000000', warnings: {} },
-  { name: 'keeps a timestamp 22 h in the future', data: { timestamp: '2025-03-05T03:06:00.000Z' }, timestamp: '2025-03-05 03:06:00.000000', warnings: {} },
+  { name: 'keeps the client timestamp without sent_at', data: { timestamp: '2025-03-04T04:00:10.250Z' }, timestamp: '2025-03-04 04:00:10.250000' },
+  { name: 'subtracts offset from now: now − offset', data: { offset: 5000 }, timestamp: '2025-03-04 05:05:55.000000' },
+  { name: 'uses the capture time without timestamp or offset', data: {}, timestamp: '2025-03-04 05:06:00.000000' },
+  { name: 'uses the task clock when the capture time is missing', data: {}, outer: { now: undefined }, timestamp: '2025-03-04 05:10:00.000000' },
+  { name: 'keeps a timestamp 22 h in the future', data: { timestamp: '2025-03-05T03:06:00.000Z' }, timestamp: '2025-03-05 03:06:00.000000' },
   {
     name: 'replaces a timestamp more than 23 h in the future by now and warns event_timestamp_in_future',
-    data: { timestamp: '2025-03-05T05:06:00.000Z' }, timestamp: '2025-03-04 05:06:00.000000', warnings: { event_timestamp_in_future: 1 },
+    data: { timestamp: '2025-03-05T05:06:00.000Z' }, timestamp: '2025-03-04 05:06:00.000000',
+    warning: ['event_timestamp_in_future', { timestamp: '2025-03-05T05:06:00.000Z', now: '2025-03-04T05:06:00.000Z' }],
   },
   {
     name: 'replaces an invalid timestamp by now and warns ignored_invalid_timestamp',
-    data: { timestamp: 'yesterday' }, timestamp: '2025-03-04 05:06:00.000000', warnings: { ignored_invalid_timestamp: 1 },
+    data: { timestamp: 'yesterday' }, timestamp: '2025-03-04 05:06:00.000000',
+    warning: ['ignored_invalid_timestamp', { timestamp: 'yesterday' }],
   },
 ]
 
-for (const { name, data, outer, timestamp, warnings } of TIMESTAMPS) {
+for (const { name, data, outer, timestamp, warning } of TIMESTAMPS) {
   t.test(`timestamp: ${name}`, async (t) => {
     const { header: h, rows } = run([message(data, outer)])
-    t.same([rowsOf(rows).map((r) => r.timestamp), h.warnings], [[timestamp], warnings])
+    // a warning names the staging environment (team 2) and the event; timestamps need no rate-limit key
+    const expected = warning ? [[2, warning[0], { event_uuid: UUID, ...warning[1] }, '']] : []
+    t.same([rowsOf(rows).map((r) => r.timestamp), warningsOf(h)], [[timestamp], expected])
   })
 }
 
@@ -152,7 +184,7 @@ t.test('a non-string event name is JSON-stringified and every name is cut to 200
 })
 
 t.test('drops events without a name and counts invalid_event_name', async (t) => {
-  t.same(run([message({ event: undefined }), message({ event: '' })]), { header: header({ messages: 2, drops: { invalid_event_name: 2 } }), rows: '' })
+  t.same(withoutObservations(run([message({ event: undefined }), message({ event: '' })])), { header: header({ messages: 2, drops: { invalid_event_name: 2 } }), rows: '' })
 })
 
 t.test('stringifies a numeric distinct_id and drops one over 400 characters as invalid_distinct_id', async (t) => {
@@ -162,7 +194,7 @@ t.test('stringifies a numeric distinct_id and drops one over 400 characters as i
     message({}, { distinct_id: 'd'.repeat(401) }),
     message({}, { distinct_id: undefined }),
   ])
-  t.same(result.header, header({ messages: 4, eventRows: 2, drops: { invalid_distinct_id: 2 } }))
+  t.same(withoutObservations(result).header, header({ messages: 4, eventRows: 2, drops: { invalid_distinct_id: 2 } }))
   t.same(rowsOf(result.rows).map((r) => r.distinct_id), ['12345', 'd'.repeat(400)])
 })
 
@@ -175,17 +207,20 @@ t.test('adds $ip from the capture server when the event has none and keeps the e
   t.same(rowsOf(result.rows).map((r) => JSON.parse(r.properties as string)), [{ a: 1, $ip: '203.0.113.7' }, { $ip: '198.51.100.1' }, { a: 1 }])
 })
 
-// Known bug (reported, not fixed here): normalize-timestamp.ts only checks that
-// Date.parse succeeds; a parseable time outside what toISOString() writes as a
-// four-digit year gives a malformed row, or throws and fails the whole task.
-const UNWRITABLE: { name: string; data: Record<string, unknown>; outer?: Record<string, unknown> }[] = [
-  { name: 'a timestamp in year −1', data: { timestamp: '-000001-01-01T00:00:00.000Z' } },
-  { name: 'an offset that moves the time before year 0', data: { offset: 1e15 } },
-  { name: 'an offset beyond the range of Date', data: { offset: 1e20 } },
-  { name: 'a sent_at correction beyond the range of Date', data: { timestamp: '-271821-04-20T00:00:00.000Z' }, outer: { sent_at: '2030-01-01T00:00:00.000Z' } },
+// normalize-timestamp.ts once only checked that Date.parse succeeds; a parseable
+// time outside what toISOString() writes as a four-digit year gave a malformed
+// row, or threw and failed the whole task.
+const UNWRITABLE: { name: string; data: Record<string, unknown>; outer?: Record<string, unknown>; detail: string }[] = [
+  { name: 'a timestamp in year −1', data: { timestamp: '-000001-01-01T00:00:00.000Z' }, detail: '-000001-01-01T00:00:00.000Z' },
+  { name: 'an offset that moves the time before year 0', data: { offset: 1e15 }, detail: '1000000000000000' },
+  { name: 'an offset beyond the range of Date', data: { offset: 1e20 }, detail: '100000000000000000000' },
+  {
+    name: 'a sent_at correction beyond the range of Date', data: { timestamp: '-271821-04-20T00:00:00.000Z' }, outer: { sent_at: '2030-01-01T00:00:00.000Z' },
+    detail: '-271821-04-20T00:00:00.000Z',
+  },
 ]
 
-for (const { name, data, outer } of UNWRITABLE) {
+for (const { name, data, outer, detail } of UNWRITABLE) {
   t.test(`timestamp: replaces ${name} by now and warns ignored_invalid_timestamp, keeping the rest of the batch`, async (t) => {
     let result: ReturnType<typeof run> | string
     try {
@@ -194,8 +229,8 @@ for (const { name, data, outer } of UNWRITABLE) {
       result = `throws ${(err as Error).message}`
     }
     t.same(
-      typeof result === 'string' ? result : [rowsOf(result.rows).map((r) => r.timestamp), result.header.warnings],
-      [['2025-03-04 05:06:00.000000', '2025-03-04 05:06:00.000000'], { ignored_invalid_timestamp: 1 }],
+      typeof result === 'string' ? result : [rowsOf(result.rows).map((r) => r.timestamp), warningsOf(result.header)],
+      [['2025-03-04 05:06:00.000000', '2025-03-04 05:06:00.000000'], [[2, 'ignored_invalid_timestamp', { event_uuid: UUID, timestamp: detail }, '']]],
       'the unwritable time becomes now',
     )
   })

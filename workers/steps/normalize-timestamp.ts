@@ -22,7 +22,7 @@ export const normalizeTimestamp: Step = (event, ctx) => {
   if (event.timestamp !== undefined && event.timestamp !== null) {
     const client = parseTime(event.timestamp)
     if (Number.isNaN(client)) {
-      warn(ctx, 'ignored_invalid_timestamp')
+      warn(ctx, event, 'ignored_invalid_timestamp', { timestamp: String(event.timestamp).slice(0, 100) })
       ts = now
     } else {
       ts = Number.isNaN(sentAt) ? client : now + (client - sentAt)
@@ -34,10 +34,10 @@ export const normalizeTimestamp: Step = (event, ctx) => {
   }
   // Parseable but unstorable (before 1970, beyond Date's range): ClickHouse's DateTime cannot hold it.
   if (!Number.isFinite(ts) || ts < 0) {
-    warn(ctx, 'ignored_invalid_timestamp')
+    warn(ctx, event, 'ignored_invalid_timestamp', { timestamp: String(event.timestamp ?? event.offset).slice(0, 100) })
     ts = now
   } else if (ts - now > FUTURE_LIMIT_MS) {
-    warn(ctx, 'event_timestamp_in_future')
+    warn(ctx, event, 'event_timestamp_in_future', { timestamp: new Date(ts).toISOString(), now: new Date(now).toISOString() })
     ts = now
   }
   event.timestampMs = ts
