@@ -18,6 +18,8 @@ export interface StepContext {
   readonly claims: Map<string, [number, string]>
   readonly groupUpdates: GroupUpdate[]
   readonly observations: Observations
+  /** de-dup keys of this message's observations, remembered once its row is encoded */
+  readonly reportedKeys: string[]
 }
 
 export type Step = (event: WorkingEvent, ctx: StepContext) => StepResult
@@ -31,5 +33,6 @@ export function newContext(environmentsByToken: ReadonlyMap<string, ResolvedEnvi
   return {
     environmentsByToken, nowMs, claimsSettled, warnings: [], claims: new Map(), groupUpdates: [],
     observations: { eventDefinitions: [], propertyDefinitions: [], eventProperties: [] },
+    reportedKeys: [],
   }
 }

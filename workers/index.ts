@@ -3,11 +3,12 @@
 // ClickHouse and metrics belong to the main thread.
 import { move, workerData } from 'piscina'
 import { unpack } from 'msgpackr'
-import { newContext } from './context'
+import { newContext, type StepContext } from './context'
 import { encodeEventRow, encodeTaskOutput, formatDateTime } from './encode'
 import { environmentsByToken, type ResolvedEnvironment } from './environment'
 import { parseCapturedMessage } from './parse'
 import { PIPELINE } from './pipeline'
+import { rememberReported } from './steps/extract-definitions'
 import {
   META_END, META_OFFSET, META_STRIDE, META_TIMESTAMP,
   type ControlSnapshot, type DateTimeFlavor, type SnapshotRef, type TaskHeader, type TaskInput, type WorkerData,
@@ -27,6 +28,32 @@ function environmentsFor(ref: SnapshotRef): Map<string, ResolvedEnvironment> {
   return cachedEnvironments
 }
 
+/** One message: parse → steps → encoded row, or undefined when it stopped (tallied in the header). */
+function processMessage(text: string, i: number, ctx: StepContext, header: TaskHeader, createdAt: string, meta: Float64Array, m: number, flavor: DateTimeFlavor): string | undefined {
+  const parsed = parseCapturedMessage(text)
+  if ('kind' in parsed) {
+    header.deadLetters.push({ index: i, reason: parsed.reason, error: parsed.error })
+    return undefined
+  }
+  const warningsBefore = ctx.warnings.length
+  for (let s = 0; s < PIPELINE.length; s++) {
+    const r = PIPELINE[s](parsed, ctx)
+    if (r.kind === 'ok') continue
+    if (r.kind === 'drop') header.drops[r.reason] = (header.drops[r.reason] ?? 0) + 1
+    else if (r.kind === 'dead_letter') header.deadLetters.push({ index: i, reason: r.reason, error: r.error })
+    else {
+      if (r.kind === 'unresolved') header.unresolved.push(i)
+      else header.pendingClaims.indexes.push(i)
+      // the message runs again: its warnings are raised then, not twice
+      ctx.warnings.length = warningsBefore
+    }
+    return undefined
+  }
+  const row = encodeEventRow(parsed, createdAt, formatDateTime(meta[m + META_TIMESTAMP], flavor), meta[m + META_OFFSET], flavor)
+  rememberReported(ctx.reportedKeys)
+  return row
+}
+
 export function processBatch(task: TaskInput, flavor: DateTimeFlavor): { header: TaskHeader; rows: string } {
   const values = Buffer.from(task.values)
   const meta = task.meta
@@ -39,35 +66,26 @@ export function processBatch(task: TaskInput, flavor: DateTimeFlavor): { header:
   const createdAt = formatDateTime(task.nowMs, flavor)
   let rows = ''
   let start = 0
+  const obs = ctx.observations
   for (let i = 0; i < count; i++) {
     const m = i * META_STRIDE
     const end = meta[m + META_END]
-    const text = values.toString('utf8', start, end)
-    const parsed = parseCapturedMessage(text)
-    let fate: 'ok' | 'stop' = 'ok'
-    if ('kind' in parsed) {
-      header.deadLetters.push({ index: i, reason: parsed.reason, error: parsed.error })
-      fate = 'stop'
-    } else {
-      const warningsBefore = ctx.warnings.length
-      for (let s = 0; s < PIPELINE.length; s++) {
-        const r = PIPELINE[s](parsed, ctx)
-        if (r.kind === 'ok') continue
-        if (r.kind === 'drop') header.drops[r.reason] = (header.drops[r.reason] ?? 0) + 1
-        else if (r.kind === 'dead_letter') header.deadLetters.push({ index: i, reason: r.reason, error: r.error })
-        else {
-          if (r.kind === 'unresolved') header.unresolved.push(i)
-          else header.pendingClaims.indexes.push(i)
-          // the message runs again: its warnings are raised then, not twice
-          ctx.warnings.length = warningsBefore
-        }
-        fate = 'stop'
-        break
-      }
-      if (fate === 'ok') {
-        rows += encodeEventRow(parsed, createdAt, formatDateTime(meta[m + META_TIMESTAMP], flavor), meta[m + META_OFFSET], flavor)
+    const marks = [ctx.warnings.length, ctx.groupUpdates.length, obs.eventDefinitions.length, obs.propertyDefinitions.length, obs.eventProperties.length]
+    try {
+      const row = processMessage(values.toString('utf8', start, end), i, ctx, header, createdAt, meta, m, flavor)
+      if (row !== undefined) {
+        rows += row
         header.eventRows++
       }
+    } catch (err) {
+      // An unexpected throw is this message's problem alone: undo what it left behind, dead-letter it, go on.
+      ctx.warnings.length = marks[0]
+      ctx.groupUpdates.length = marks[1]
+      obs.eventDefinitions.length = marks[2]
+      obs.propertyDefinitions.length = marks[3]
+      obs.eventProperties.length = marks[4]
+      ctx.reportedKeys.length = 0
+      header.deadLetters.push({ index: i, reason: 'processing_error', error: `${(err as Error)?.name}: ${(err as Error)?.message}`.slice(0, 500) })
     }
     start = end
   }

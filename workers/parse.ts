@@ -16,7 +16,20 @@ function optionalString(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined
 }
 
-export function parseCapturedMessage(text: string): WorkingEvent | DeadLetter {
+const NUL_ESCAPE = /\\u0000/g
+
+/**
+ * NUL cannot be stored faithfully (ClickHouse strings would carry it into
+ * every consumer): like PostHog, every `\u0000` becomes U+FFFD. Raw NUL bytes
+ * are not valid inside JSON strings, so replacing the escape covers both the
+ * outer value and the `data` string inside it (where it appears as `\\u0000`).
+ */
+export function replaceNul(text: string): string {
+  return text.includes('u0000') ? text.replace(NUL_ESCAPE, '\\ufffd') : text
+}
+
+export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
+  const text = replaceNul(raw)
   let outer: unknown
   try {
     outer = JSON.parse(text)
@@ -28,7 +41,7 @@ export function parseCapturedMessage(text: string): WorkingEvent | DeadLetter {
   if (typeof rawData !== 'string') return deadLetter('invalid_data', '`data` must be a JSON string of the event')
   let data: unknown
   try {
-    data = JSON.parse(rawData)
+    data = JSON.parse(replaceNul(rawData))
   } catch (err) {
     return deadLetter('invalid_data', `\`data\` is not JSON: ${(err as Error).message}`)
   }

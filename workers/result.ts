@@ -24,6 +24,7 @@ export type WarningType =
   | 'group_type_limit_exceeded'
   | 'group_key_too_long'
   | 'invalid_group_identify'
+  | 'distinct_id_too_long'
 
 export const DROP_REASONS: readonly DropReason[] = ['no_token', 'invalid_token', 'invalid_distinct_id', 'invalid_event_name', 'event_filtered', 'event_too_old', 'group_key_too_long']
 export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['invalid_json', 'invalid_data', 'invalid_uuid', 'message_too_large', 'processing_error']

@@ -39,13 +39,14 @@ export async function startEngineProcess(env: NodeJS.ProcessEnv, timeoutMs = 60_
   const adminUrl = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`engine did not start within ${timeoutMs} ms:\n${out}`)) }, timeoutMs)
     const check = () => {
-      const m = /"admin":"(http:[^"]+)"[^\n]*"msg":"sluice started"/.exec(out)
+      // the start-up text is printed whatever SLUICE_LOG_LEVEL is
+      const m = /admin API\s+(http:\S+)[\s\S]*Try it:/.exec(out)
       if (m) { clearTimeout(timer); resolve(m[1]) }
     }
     child.stdout!.on('data', check)
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`engine exited with ${code} before starting:\n${out}`)) })
   })
-  const captureUrl = /"capture":"(http:[^"]+)"[^\n]*"msg":"sluice started"/.exec(out)?.[1] ?? ''
+  const captureUrl = /capture\s+(http:\S+)/.exec(out)?.[1] ?? ''
   // without SLUICE_ADMIN_TOKEN the engine generates one and prints it
   const token = env.SLUICE_ADMIN_TOKEN ?? /admin token\s+(sla_\S+)/.exec(out)?.[1] ?? ''
   return {

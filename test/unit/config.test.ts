@@ -45,6 +45,7 @@ t.test('an empty environment yields the documented defaults', async (t) => {
     maxBodyBytes: 1048576,
     maxInflightBytes: 268435456,
     shutdownTimeoutMs: 30000,
+    warningIntervalMs: 3600000,
     logLevel: 'info',
     stopAfterEvents: undefined,
   })
@@ -59,10 +60,11 @@ t.test('set values are read and typed; an empty string counts as unset', async (
     SLUICE_ADMIN_HOST: '0.0.0.0',
     SLUICE_ADMIN_TOKEN: '0123456789abcdef',
     SLUICE_STOP_AFTER_EVENTS: '1000',
+    SLUICE_WARNING_INTERVAL_SECONDS: '60',
   })
   t.same(
-    [config.kafkaBrokers, config.kafkaTopic, config.workers, config.clickhouseUrl, config.adminHost, config.adminToken, config.stopAfterEvents],
-    ['k1:9092,k2:9092', 'events_plugin_ingestion', 3, 'https://ch.example:8443', '0.0.0.0', '0123456789abcdef', 1000],
+    [config.kafkaBrokers, config.kafkaTopic, config.workers, config.clickhouseUrl, config.adminHost, config.adminToken, config.stopAfterEvents, config.warningIntervalMs],
+    ['k1:9092,k2:9092', 'events_plugin_ingestion', 3, 'https://ch.example:8443', '0.0.0.0', '0123456789abcdef', 1000, 60000],
   )
 })
 
@@ -81,6 +83,7 @@ const INVALID: { env: NodeJS.ProcessEnv; message: string }[] = [
     message: 'SLUICE_ADMIN_TOKEN is required when the admin port listens beyond loopback (SLUICE_ADMIN_HOST=0.0.0.0)',
   },
   { env: { SLUICE_DLQ_TOPIC: 'dead letters' }, message: 'SLUICE_DLQ_TOPIC must be a valid Kafka topic name' },
+  { env: { SLUICE_WARNING_INTERVAL_SECONDS: '-1' }, message: 'SLUICE_WARNING_INTERVAL_SECONDS must be a non-negative integer, got "-1"' },
   { env: { SLUICE_TRUST_PROXY: 'maybe' }, message: 'SLUICE_TRUST_PROXY must be true or false, got "maybe"' },
 ]
 

@@ -187,14 +187,21 @@ t.test('drops events without a name and counts invalid_event_name', async (t) =>
   t.same(withoutObservations(run([message({ event: undefined }), message({ event: '' })])), { header: header({ messages: 2, drops: { invalid_event_name: 2 } }), rows: '' })
 })
 
-t.test('stringifies a numeric distinct_id and drops one over 400 characters as invalid_distinct_id', async (t) => {
+t.test('stringifies a numeric distinct_id and drops one over 400 characters as invalid_distinct_id with a distinct_id_too_long warning', async (t) => {
   const result = run([
     message({}, { distinct_id: 12345 }),
     message({}, { distinct_id: 'd'.repeat(400) }),
     message({}, { distinct_id: 'd'.repeat(401) }),
     message({}, { distinct_id: undefined }),
   ])
-  t.same(withoutObservations(result).header, header({ messages: 4, eventRows: 2, drops: { invalid_distinct_id: 2 } }))
+  t.same(withoutObservations(result).header, header({
+    messages: 4, eventRows: 2, drops: { invalid_distinct_id: 2 }, warnings: result.header.warnings,
+  }))
+  t.same(
+    warningsOf(result.header),
+    [[2, 'distinct_id_too_long', { event_uuid: UUID, length: 401, limit: 400, distinct_id_prefix: 'd'.repeat(40) }, '']],
+    'only the long one warns; a missing distinct_id is dropped silently',
+  )
   t.same(rowsOf(result.rows).map((r) => r.distinct_id), ['12345', 'd'.repeat(400)])
 })
 

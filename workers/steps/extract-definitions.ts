@@ -16,6 +16,19 @@ const MAX_KEY_BYTES = 200
 
 const reported = new LRUCache<string, true>({ max: 250_000 })
 
+/** A key is remembered only once its message is encoded: a message that fails later reports again next time. */
+function report(ctx: StepContext, key: string): boolean {
+  if (reported.get(key)) return false
+  ctx.reportedKeys.push(key)
+  return true
+}
+
+/** Called by the worker after the message's row is encoded. */
+export function rememberReported(keys: string[]): void {
+  for (const k of keys) reported.set(k, true)
+  keys.length = 0
+}
+
 function keyTooLong(key: string): boolean {
   return key.length > MAX_KEY_BYTES || (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key) > MAX_KEY_BYTES)
 }
@@ -24,8 +37,7 @@ function property(ctx: StepContext, projectId: number, name: string, value: unkn
   const ptype = detectPropertyType(name, value, ctx.nowMs)
   // the type is part of the key: a property first seen as null is reported again once a value has a type
   const k = `p\u0000${projectId}\u0000${type}\u0000${groupIndex}\u0000${ptype}\u0000${name}`
-  if (reported.get(k)) return
-  reported.set(k, true)
+  if (!report(ctx, k)) return
   ctx.observations.propertyDefinitions.push([projectId, name, type, groupIndex, ptype])
 }
 
@@ -41,8 +53,7 @@ export const extractDefinitions: Step = (event: WorkingEvent, ctx) => {
   const name = event.eventName
   // hourly: an event definition's last_seen moves at most once an hour
   const ek = `e\u0000${Math.floor(ctx.nowMs / 3_600_000)}\u0000${projectId}\u0000${name}`
-  if (!reported.get(ek)) {
-    reported.set(ek, true)
+  if (report(ctx, ek)) {
     ctx.observations.eventDefinitions.push([projectId, name])
   }
   const props = event.properties
@@ -50,8 +61,7 @@ export const extractDefinitions: Step = (event: WorkingEvent, ctx) => {
     if (SKIP.has(key) || keyTooLong(key)) continue
     property(ctx, projectId, key, props[key], 1, -1)
     const lk = `l\u0000${projectId}\u0000${name}\u0000${key}`
-    if (!reported.get(lk)) {
-      reported.set(lk, true)
+    if (report(ctx, lk)) {
       ctx.observations.eventProperties.push([projectId, name, key])
     }
   }

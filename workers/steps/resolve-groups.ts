@@ -39,6 +39,15 @@ function groupKey(v: unknown): string | undefined {
 
 export const resolveGroups: Step = (event, ctx) => {
   const props = event.properties
+  const identify = event.eventName === '$groupidentify'
+  // decided first: a dropped event must claim no group type
+  if (identify) {
+    const key = groupKey(props.$group_key)
+    if (key !== undefined && key.length > MAX_GROUP_KEY_LENGTH) {
+      warn(ctx, event, 'group_key_too_long', { group_type: String(props.$group_type).slice(0, 200), length: key.length }, String(props.$group_type))
+      return drop('group_key_too_long')
+    }
+  }
   const groups = props.$groups
   let pending = false
   if (typeof groups === 'object' && groups !== null && !Array.isArray(groups)) {
@@ -54,14 +63,11 @@ export const resolveGroups: Step = (event, ctx) => {
       else if (index !== 'none') (event.groups ??= [])[index] = key
     }
   }
-  if (event.eventName === '$groupidentify') {
+  if (identify) {
     const type = props.$group_type
     const key = groupKey(props.$group_key)
     if (typeof type !== 'string' || type.length === 0 || key === undefined) {
       warn(ctx, event, 'invalid_group_identify', { reason: 'needs a string $group_type and a $group_key' })
-    } else if (key.length > MAX_GROUP_KEY_LENGTH) {
-      warn(ctx, event, 'group_key_too_long', { group_type: type, length: key.length }, type)
-      return drop('group_key_too_long')
     } else {
       const index = indexOf(type, event, ctx)
       if (index === 'pending') pending = true
