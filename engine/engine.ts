@@ -13,7 +13,7 @@ import { OutcomeRecorder } from './dispatch/outcomes'
 import { WorkerPool } from './dispatch/pool'
 import { startMockKafkaCluster, type MockKafkaCluster } from './embedded/mock-kafka'
 import { adminRoutes } from './http/admin'
-import { startCaptureServer } from './http/capture'
+import { CAPTURE_PRODUCER, startCaptureServer } from './http/capture'
 import { randomToken } from './http/auth'
 import { startAdminServer, type HealthCheck, type RunningServer } from './http/server'
 import { connectProducer, ensureTopic, type AckingProducer } from './kafka'
@@ -170,7 +170,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
 
     // Capture port (PostHog SDKs → input topic) with its own producer, so that
     // intake traffic never queues behind or ahead of control-log commands.
-    const captureProducer = await connectProducer(brokers, 'sluice-capture')
+    const captureProducer = await connectProducer(brokers, 'sluice-capture', CAPTURE_PRODUCER)
     cleanups.push(() => captureProducer.disconnect())
     const capture = await startCaptureServer({
       host: config.captureHost,

@@ -16,14 +16,17 @@ export interface AckingProducer {
   disconnect(): Promise<void>
 }
 
-export async function connectProducer(brokers: string, clientId: string): Promise<AckingProducer> {
+/** Latency knobs: how long librdkafka waits to fill a batch, and how often delivery reports are polled. */
+export interface ProducerTuning { lingerMs: number; pollIntervalMs: number }
+
+export async function connectProducer(brokers: string, clientId: string, tuning: ProducerTuning = { lingerMs: 5, pollIntervalMs: 20 }): Promise<AckingProducer> {
   const producer = new Kafka.HighLevelProducer({
     ...baseKafkaConfig(brokers, clientId),
-    'linger.ms': 5,
+    'linger.ms': tuning.lingerMs,
     'enable.idempotence': true,
     'message.max.bytes': 16 * 1024 * 1024,
   })
-  producer.setPollInterval(20)
+  producer.setPollInterval(tuning.pollIntervalMs)
   await new Promise<void>((resolve, reject) => {
     producer.connect({ timeout: 30_000 }, (err) => (err ? reject(new Error(`Kafka producer could not connect to ${brokers}: ${err.message}`)) : resolve()))
   })
