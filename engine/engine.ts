@@ -9,13 +9,15 @@ import { ControlMaterializer } from './control/materialize'
 import { ControlLog } from './control/log'
 import { reseedIfEmpty } from './control/seed'
 import { Ingestion } from './dispatch/ingest'
+import { observeAcknowledged } from './dispatch/lag'
 import { OutcomeRecorder } from './dispatch/outcomes'
 import { WorkerPool } from './dispatch/pool'
 import { startMockKafkaCluster, type MockKafkaCluster } from './embedded/mock-kafka'
 import { adminRoutes } from './http/admin'
 import { CAPTURE_PRODUCER, startCaptureServer } from './http/capture'
 import { randomToken } from './http/auth'
-import { startAdminServer, type HealthCheck, type RunningServer } from './http/server'
+import { startAdminServer, type RunningServer } from './http/server'
+import { liveness, readiness, type HealthSources } from './health'
 import { connectProducer, ensureTopic, type AckingProducer } from './kafka'
 import { createMetrics, type Metrics } from './metrics'
 import { InsertBatcher } from './sink/batcher'
@@ -29,6 +31,7 @@ import { createSchema, type Schema } from './sink/schema'
 import type { ClickHouseStore } from './sink/store'
 import { IngestionConsumer } from './source/consumer'
 import { OffsetTracker, type CommitPoint } from './source/offsets'
+import { PartitionLagMonitor } from './source/partition-lag'
 
 export interface Engine {
   readonly adminUrl: string
@@ -113,11 +116,13 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       batchSize: config.consumeBatch,
       maxMessageBytes: config.maxMessageBytes,
       log,
-      waitForCapacity: ingestion.waitForCapacity,
+      hasCapacity: ingestion.hasCapacity,
+      waitForSlot: ingestion.waitForSlot,
       onBatch: ingestion.onBatch,
       onRevoked: (partitions) => {
         tracker.revoke(partitions)
         for (const p of partitions) lastCommit.delete(p)
+        lagMonitor.forget(partitions)
       },
       onAssigned: () => undefined,
     })
@@ -125,7 +130,9 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       maxRows: config.insertMaxRows,
       maxBytes: config.insertMaxBytes,
       intervalMs: config.insertIntervalMs,
+      dedupTokens: schema.dedupTokens,
     }, (flush) => {
+      observeAcknowledged(metrics, flush.times, Date.now())
       const points = ingestion.acknowledged(flush)
       consumer.commit(points)
       for (const p of points) lastCommit.set(p.partition, p)
@@ -137,23 +144,8 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     }]), metrics, log)
     ingestion.attach(batcher)
 
-    const liveness = (): HealthCheck => {
-      const age = Date.now() - consumer.lastLoopAt
-      const ok = age < 30_000
-      return { ok, checks: { consume_loop: { ok, detail: `last iteration ${age} ms ago` } } }
-    }
-    const readiness = async (): Promise<HealthCheck> => {
-      const checks: HealthCheck['checks'] = {}
-      checks.control_log = { ok: control.ready }
-      try {
-        await store.query('SELECT 1 AS ok')
-        checks.clickhouse = { ok: batcher.failingSince === 0, detail: batcher.failingSince ? `inserts failing since ${new Date(batcher.failingSince).toISOString()}` : undefined }
-      } catch (err) {
-        checks.clickhouse = { ok: false, detail: (err as Error).message }
-      }
-      checks.consumer = { ok: true, detail: consumer.assigned.length > 0 ? `partitions ${consumer.assigned.join(',')}` : 'waiting for assignment' }
-      return { ok: Object.values(checks).every((c) => c.ok), checks }
-    }
+    let stopping = false
+    const health: HealthSources = { consumer, control, store, batcher, stopping: () => stopping }
     const admin: RunningServer = await startAdminServer({
       host: config.adminHost,
       port: config.adminPort,
@@ -162,8 +154,8 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       routes: adminRoutes(control, new TaxonomyReader(store, schema)),
       registry: metrics.registry,
       ready: () => control.ready,
-      liveness,
-      readiness,
+      liveness: () => liveness(health),
+      readiness: () => readiness(health),
       log,
     })
     cleanups.push(() => admin.close())
@@ -185,7 +177,12 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     })
     cleanups.push(() => capture.close())
 
+    const lagMonitor = new PartitionLagMonitor({ brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned }, metrics, log)
+    await lagMonitor.start()
+    cleanups.push(() => lagMonitor.stop())
+
     await consumer.start()
+    metrics.workerThreads.set(pool.threads)
     log.info({ topic: config.kafkaTopic, group: config.kafkaGroup, workers: pool.threads }, 'ingestion consumer started')
     // Shutdown order: stop fetching, finish batches in flight, flush, final commit, close.
     cleanups.push(async () => {
@@ -193,9 +190,11 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       await ingestion.whenIdle()
       await batcher.drain()
       batcher.stop()
-      consumer.commit([...lastCommit.values()])
+      consumer.commitSync([...lastCommit.values()])
       await consumer.close()
     })
+    // runs first: readiness says "shutting down" while the steps above drain
+    cleanups.push(async () => { stopping = true })
 
     return {
       adminUrl: admin.url,

@@ -1,6 +1,23 @@
 // The one metrics catalogue (Prometheus naming: sluice_ prefix, base units,
-// _total counters). Labels are closed sets (reasons, tables), never ids.
+// _total counters). Labels are closed sets (reasons, tables, statuses) or
+// bounded by the deployment (a topic's partitions), never ids.
+//
+// Worker threads never touch prom-client (workers stay pure: STYLE item 6).
+// What they measure travels back in each task's answer (workers/protocol.ts
+// TaskHeader: tallies by reason, warnings, the worker's own processing time)
+// and the main thread adds it here, so /metrics is one registry with nothing
+// to merge. prom-client's AggregatorRegistry is no help with worker_threads:
+// it merges registries of `cluster` workers over the cluster IPC channel,
+// which worker threads do not have; a registry per thread would also cost a
+// message round trip per scrape and lose a dead worker's counts.
+//
+// Dashboards and alerts in deploy/ query these names; test/unit/dashboard.test.ts
+// fails when they ask for a name this file does not define.
 import client from 'prom-client'
+import { CountedHistogram } from './counted-histogram'
+
+/** Seconds, from well under a flush interval to a day behind. */
+const LAG_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 21600, 86400]
 
 export function createMetrics() {
   const registry = new client.Registry()
@@ -18,13 +35,19 @@ export function createMetrics() {
     groupTypeClaims: new client.Counter({ name: 'sluice_group_type_claims_total', help: 'Group type claims appended to the control log', registers: r }),
     batchMessages: new client.Histogram({ name: 'sluice_batch_messages', help: 'Messages per worker task', buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10000], registers: r }),
     taskDuration: new client.Histogram({ name: 'sluice_task_duration_seconds', help: 'Worker task time, dispatch to answer', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
+    workerTaskDuration: new client.Histogram({ name: 'sluice_worker_task_seconds', help: 'Time a worker thread spent processing one task, measured inside the worker (no queueing or transfer)', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
+    workerThreads: new client.Gauge({ name: 'sluice_worker_threads', help: 'Worker threads in the processing pool', registers: r }),
+    eventLag: new CountedHistogram('sluice_event_lag_seconds', 'Kafka message timestamp to ClickHouse acknowledgement of the flush that settled the message (every consumed message once)', LAG_BUCKETS, registry),
+    processingLag: new CountedHistogram('sluice_processing_lag_seconds', 'Consumption from Kafka to ClickHouse acknowledgement (every consumed message once)', LAG_BUCKETS, registry),
+    consumerLag: new client.Gauge({ name: 'sluice_consumer_lag_messages', help: 'Input-topic messages not yet committed by the consumer group, per partition this instance owns (high watermark - committed offset)', labelNames: ['partition'] as const, registers: r }),
+    assignedPartitions: new client.Gauge({ name: 'sluice_consumer_assigned_partitions', help: 'Input-topic partitions assigned to this instance', registers: r }),
     insertDuration: new client.Histogram({ name: 'sluice_insert_duration_seconds', help: 'ClickHouse insert time (successful attempts), by table', labelNames: ['table'] as const, buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: r }),
     insertRows: new client.Histogram({ name: 'sluice_insert_rows', help: 'Rows per insert', buckets: [1, 100, 1000, 5000, 10000, 25000, 50000, 100000], registers: r }),
     insertErrors: new client.Counter({ name: 'sluice_insert_errors_total', help: 'Failed insert attempts (retried unless permanent)', labelNames: ['table', 'retriable'] as const, registers: r }),
     offsetsCommitted: new client.Counter({ name: 'sluice_offsets_committed_messages_total', help: 'Messages whose offsets were committed', registers: r }),
     inflightBytes: new client.Gauge({ name: 'sluice_inflight_bytes', help: 'Consumed message bytes not yet acknowledged by ClickHouse', registers: r }),
     controlOffset: new client.Gauge({ name: 'sluice_control_log_offset', help: 'Last control-log offset folded by this instance', registers: r }),
-    controlLag: new client.Gauge({ name: 'sluice_control_log_lag_messages', help: 'Control-log messages not yet folded at the last check', registers: r }),
+    controlLag: new client.Gauge({ name: 'sluice_control_log_lag_messages', help: 'Control-log messages not yet folded (high watermark read every few seconds)', registers: r }),
     tokenRechecks: new client.Counter({ name: 'sluice_token_rechecks_total', help: 'Batches whose unknown tokens were re-checked after catching up with the control log', registers: r }),
     captureRequests: new client.Counter({ name: 'sluice_capture_requests_total', help: 'Requests answered by the capture endpoint, by HTTP status', labelNames: ['status'] as const, registers: r }),
     captureEvents: new client.Counter({ name: 'sluice_capture_events_total', help: 'Events accepted by the capture endpoint (produced to the input topic and acknowledged)', registers: r }),

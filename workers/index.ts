@@ -1,6 +1,7 @@
 // The one function Piscina runs: decode a batch of raw Kafka message values →
 // parse → pipeline → encode. Pure: bytes in, rows and tallies out; Kafka,
-// ClickHouse and metrics belong to the main thread.
+// ClickHouse and metrics belong to the main thread (the task's own processing
+// time travels back in its header, like the tallies).
 import { move, workerData } from 'piscina'
 import { unpack } from 'msgpackr'
 import { newContext, type StepContext } from './context'
@@ -96,6 +97,8 @@ export function processBatch(task: TaskInput, flavor: DateTimeFlavor): { header:
 const flavor: DateTimeFlavor = (workerData as WorkerData | undefined)?.dateTime ?? 'DateTime64'
 
 export default function runTask(task: TaskInput): ArrayBuffer {
+  const started = process.hrtime.bigint()
   const { header, rows } = processBatch(task, flavor)
+  header.workerSeconds = Number(process.hrtime.bigint() - started) / 1e9
   return move(encodeTaskOutput(header, rows)) as ArrayBuffer
 }

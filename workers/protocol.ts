@@ -76,6 +76,14 @@ export interface TaskHeader {
   warnings: WarningRecord[]
   groupUpdates: GroupUpdate[]
   observations: Observations
+  /**
+   * Seconds the worker spent on the task (decode, pipeline, row encoding),
+   * measured inside the thread with process.hrtime; set by the task entry
+   * point, absent when processBatch is called directly. The main thread
+   * observes it as sluice_worker_task_seconds (engine/metrics.ts says why
+   * workers report figures instead of recording metrics).
+   */
+  workerSeconds?: number
 }
 
 /** [team_id, type, details JSON, rate-limit key] */

@@ -4,6 +4,11 @@
 // folded in order. A writer waits until its own command is folded, so an admin
 // call reads its own write. "Caught up" means: folded up to the partition's
 // high watermark as asked of the broker after the question arose.
+//
+// The lag is kept current for metrics and readiness: the high watermark is
+// read every LAG_REFRESH_MS, and each fold compares itself with the last one
+// read. `caughtUpAt` is when the log last held nothing this instance had not
+// folded (the time that high watermark was read, not when the fold got there).
 import { randomUUID } from 'node:crypto'
 import Kafka from 'node-rdkafka'
 import type { Logger } from 'pino'
@@ -16,6 +21,7 @@ import { emptyState, foldCommand, type ControlState } from './fold'
 import { buildSnapshot } from './snapshot'
 
 export const CONTROL_PARTITION = 0
+export const LAG_REFRESH_MS = 5_000
 
 /** Ids touched by a folded command, for the materializer. */
 export interface FoldedChange {
@@ -41,6 +47,12 @@ export class ControlLog {
   private readonly listeners: ((c: FoldedChange) => void)[] = []
   private sync: { startedAt: number; promise: Promise<void> } | undefined
   private caughtUpOnce = false
+  /** the last high watermark read and when it was asked for */
+  private high = { offset: -1, readAt: 0 }
+  /** ms since epoch: the last moment this instance had folded everything the log held (0: never) */
+  caughtUpAt = 0
+  private lagTimer: NodeJS.Timeout | undefined
+  private lagUnreadable = false
 
   constructor(
     private readonly brokers: string,
@@ -75,6 +87,34 @@ export class ControlLog {
     await this.catchUp()
     this.caughtUpOnce = true
     this.log.info({ offset: this.state.offset, projects: this.state.projects.size, environments: this.state.environments.size }, 'control log caught up')
+    this.lagTimer = setInterval(() => { void this.refreshLag() }, LAG_REFRESH_MS)
+    this.lagTimer.unref()
+  }
+
+  /** Reads the high watermark once and updates the lag (metrics, readiness). */
+  private async refreshLag(): Promise<void> {
+    if (!this.consumer) return
+    const readAt = Date.now()
+    try {
+      this.noteHigh(await this.highWatermark(), readAt)
+      if (this.lagUnreadable) this.log.info({ topic: this.topic }, 'control log high watermark readable again')
+      this.lagUnreadable = false
+    } catch (err) {
+      // one line per failure streak; readiness turns false once caughtUpAt is old
+      if (!this.lagUnreadable) this.log.warn({ err: (err as Error).message, topic: this.topic }, 'control log: cannot read the high watermark; lag unknown')
+      this.lagUnreadable = true
+    }
+  }
+
+  private noteHigh(offset: number, readAt: number): void {
+    if (readAt >= this.high.readAt) this.high = { offset, readAt }
+    this.updateLag()
+  }
+
+  private updateLag(): void {
+    const lag = Math.max(0, this.high.offset - 1 - this.state.offset)
+    this.metrics.controlLag.set(lag)
+    if (lag === 0 && this.high.readAt > this.caughtUpAt) this.caughtUpAt = this.high.readAt
   }
 
   private fold(msg: Kafka.Message): void {
@@ -93,6 +133,7 @@ export class ControlLog {
       for (const l of this.listeners) l({ offset: msg.offset, command: cmd, outcome })
     }
     this.metrics.controlOffset.set(this.state.offset)
+    this.updateLag()
     if (this.waiters.length > 0) {
       const still: OffsetWaiter[] = []
       for (const w of this.waiters) (w.offset <= this.state.offset ? w.resolve() : still.push(w))
@@ -119,9 +160,10 @@ export class ControlLog {
 
   private async catchUp(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
+      const readAt = Date.now()
       try {
         const high = await this.highWatermark()
-        this.metrics.controlLag.set(Math.max(0, high - 1 - this.state.offset))
+        this.noteHigh(high, readAt)
         await this.waitForOffset(high - 1)
         return
       } catch (err) {
@@ -168,6 +210,8 @@ export class ControlLog {
   }
 
   async stop(): Promise<void> {
+    if (this.lagTimer) clearInterval(this.lagTimer)
+    this.lagTimer = undefined
     const c = this.consumer
     this.consumer = undefined
     if (c) await new Promise<void>((resolve) => c.disconnect(() => resolve()))

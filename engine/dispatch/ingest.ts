@@ -20,6 +20,7 @@ import type { GroupMerger } from '../sink/groups'
 import { backoffMs } from '../sink/retry'
 import type { WarningsWriter } from '../sink/warnings'
 import type { OffsetTracker, Segment } from '../source/offsets'
+import { contributionTimes } from './lag'
 import { deadLetterOf, type DeadLetter, type OutcomeRecorder } from './outcomes'
 import { packMessages } from './pack'
 import type { WorkerPool } from './pool'
@@ -43,9 +44,9 @@ interface RanPart { output: TaskOutput; messages: Kafka.Message[] }
 export class Ingestion {
   private outstanding = 0
   private inflightBytes = 0
-  private waiters: (() => void)[] = []
   private batcher!: InsertBatcher
   private idleWaiters: (() => void)[] = []
+  private slotWaiters: (() => void)[] = []
 
   constructor(
     private readonly o: IngestOptions,
@@ -62,18 +63,20 @@ export class Ingestion {
     this.batcher = batcher
   }
 
-  private hasCapacity(): boolean {
-    return this.inflightBytes < this.o.maxInflightBytes && this.outstanding < this.o.maxOutstandingBatches
-  }
+  hasCapacity = (): boolean => this.inflightBytes < this.o.maxInflightBytes
 
-  waitForCapacity = (): Promise<void> => {
-    if (this.hasCapacity()) return Promise.resolve()
-    return new Promise((resolve) => this.waiters.push(resolve))
+  waitForSlot = (): Promise<void> => {
+    if (this.outstanding < this.o.maxOutstandingBatches) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, 200)
+      function done() { clearTimeout(timer); resolve() }
+      this.slotWaiters.push(done)
+    })
   }
 
   private release(): void {
     this.metrics.inflightBytes.set(this.inflightBytes)
-    while (this.waiters.length > 0 && this.hasCapacity()) this.waiters.shift()!()
+    if (this.outstanding < this.o.maxOutstandingBatches) for (const w of this.slotWaiters.splice(0)) w()
     if (this.outstanding === 0) for (const w of this.idleWaiters.splice(0)) w()
   }
 
@@ -171,7 +174,7 @@ export class Ingestion {
     tables.push(...this.sinks.definitions.rows(observations, nowMs))
     tables.push(...(await this.sinks.groups.rows(groupUpdates, nowMs)))
     await this.outcomes.deadLetters(letters)
-    this.batcher.add({ tables, segments, consumedBytes: bytes, messages: messages.length })
+    this.batcher.add({ tables, segments, consumedBytes: bytes, messages: messages.length, times: contributionTimes(messages, consumedAt) })
   }
 
   /** Claims group types through the control log; resolves once each claim is folded here (retried while Kafka is unreachable). */
@@ -206,6 +209,7 @@ export class Ingestion {
     try {
       const output = await this.pool.run(packMessages(messages), this.o.topic, this.control.snapshot(), claimsSettled)
       this.metrics.taskDuration.observe(Number(process.hrtime.bigint() - started) / 1e9)
+      if (output.header.workerSeconds !== undefined) this.metrics.workerTaskDuration.observe(output.header.workerSeconds)
       return [{ output, messages }]
     } catch (err) {
       if (messages.length === 1) {

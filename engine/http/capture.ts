@@ -135,7 +135,7 @@ export async function startCaptureServer(o: CaptureServerOptions): Promise<Runni
 
   const server = http.createServer((req, res) => {
     handle(req, res)
-      .catch((err) => sendError(res, err, o.log, { method: req.method, path: req.url?.split('?')[0], capture: true }))
+      .catch((err) => sendError(res, err, o.log, { method: req.method, path: req.url?.split('?')[0], capture: true }, 'debug'))
       .finally(() => o.metrics.captureRequests.inc({ status: String(res.statusCode) }))
   })
   server.requestTimeout = 30_000

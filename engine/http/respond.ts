@@ -1,5 +1,7 @@
 // The one place that turns results and errors into HTTP responses. 4xx are
-// logged at info (the client's mistake), everything else at error.
+// logged at info (the client's mistake), everything else at error; the public
+// capture port logs its 4xx at debug instead: SDKs send many requests, and
+// sluice_capture_requests_total{status} already counts them.
 import type { ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import { SluiceError } from '../errors'
@@ -10,10 +12,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text)
 }
 
-export function sendError(res: ServerResponse, err: unknown, log: Logger, context: Record<string, unknown>): void {
+export function sendError(res: ServerResponse, err: unknown, log: Logger, context: Record<string, unknown>, clientErrorLevel: 'info' | 'debug' = 'info'): void {
   const e = err instanceof SluiceError ? err : new SluiceError('SLUICE_ERR_INTERNAL')
   if (e.status >= 500) log.error({ ...context, err }, 'request failed')
-  else log.info({ ...context, code: e.code, status: e.status }, e.message)
+  else log[clientErrorLevel]({ ...context, code: e.code, status: e.status }, e.message)
   const body: { code: string; message: string; field?: string } = { code: e.code, message: e.message }
   const field = (e as SluiceError & { field?: string }).field
   if (field !== undefined) body.field = field

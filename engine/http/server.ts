@@ -13,7 +13,13 @@ import { parseJsonObject, readBody } from './body'
 import { sendError, sendJson } from './respond'
 import type { Router } from './router'
 
-export interface HealthCheck { ok: boolean; checks: Record<string, { ok: boolean; detail?: string }> }
+/** A /healthz or /readyz answer (engine/health.ts): `failing` names the checks that failed. */
+export interface HealthCheck {
+  ok: boolean
+  status?: 'ok' | 'unavailable'
+  failing?: string[]
+  checks: Record<string, { ok: boolean; detail?: string }>
+}
 
 export interface AdminServerOptions {
   host: string

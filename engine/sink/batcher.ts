@@ -7,7 +7,9 @@
 // offset segments are handed back for committing. A retried insert sends the
 // same bytes again. Rows ClickHouse rejects permanently (bad data) are
 // isolated by bisection and reported one by one instead of stalling the stream.
+import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
+import type { ContributionTimes } from '../dispatch/lag'
 import type { Metrics } from '../metrics'
 import type { Segment } from '../source/offsets'
 import { backoffMs, isRetriable } from './retry'
@@ -25,12 +27,15 @@ export interface Contribution {
   /** consumed bytes this contribution accounts for, released on acknowledgement */
   consumedBytes: number
   messages: number
+  /** consumption time and Kafka timestamps, for the lag histograms at acknowledgement (engine/dispatch/lag.ts) */
+  times?: ContributionTimes
 }
 
 export interface AckedFlush {
   segments: Segment[]
   consumedBytes: number
   messages: number
+  times: ContributionTimes[]
 }
 
 interface PendingTable { chunks: Uint8Array[]; rows: number; bytes: number }
@@ -43,15 +48,25 @@ interface FlushUnit {
   rows: number
   bytes: number
   firstAt: number
+  times: ContributionTimes[]
 }
 
 export interface BatcherOptions {
   maxRows: number
   maxBytes: number
   intervalMs: number
+  /** send insert_deduplication_token (the server understands it) */
+  dedupTokens?: boolean
 }
 
-const emptyUnit = (): FlushUnit => ({ tables: new Map(), segments: [], consumedBytes: 0, messages: 0, rows: 0, bytes: 0, firstAt: 0 })
+/** Same rows, same token: a retried insert that had in fact landed is not stored twice. */
+export function dedupToken(table: string, chunks: readonly Uint8Array[]): string {
+  const h = createHash('sha256').update(table)
+  for (const c of chunks) h.update(c)
+  return h.digest('base64url')
+}
+
+const emptyUnit = (): FlushUnit => ({ tables: new Map(), segments: [], consumedBytes: 0, messages: 0, rows: 0, bytes: 0, firstAt: 0, times: [] })
 
 export class InsertBatcher {
   private current = emptyUnit()
@@ -86,6 +101,7 @@ export class InsertBatcher {
     for (const s of c.segments) u.segments.push(s)
     u.consumedBytes += c.consumedBytes
     u.messages += c.messages
+    if (c.times) u.times.push(c.times)
     this.schedule()
   }
 
@@ -114,15 +130,16 @@ export class InsertBatcher {
 
   private async flush(unit: FlushUnit): Promise<void> {
     await Promise.all([...unit.tables].map(([table, p]) => this.insertTable(table, p.chunks, p.rows)))
-    this.onAcked({ segments: unit.segments, consumedBytes: unit.consumedBytes, messages: unit.messages })
+    this.onAcked({ segments: unit.segments, consumedBytes: unit.consumedBytes, messages: unit.messages, times: unit.times })
   }
 
   /** Inserts until acknowledged; permanent rejections are bisected down to single rows. */
   private async insertTable(table: string, chunks: Uint8Array[], rows: number): Promise<void> {
+    const token = this.opts.dedupTokens ? dedupToken(table, chunks) : undefined
     for (let attempt = 0; ; attempt++) {
       const started = process.hrtime.bigint()
       try {
-        await this.store.insert(table, chunks)
+        await this.store.insert(table, chunks, token)
         this.metrics.insertDuration.observe({ table }, Number(process.hrtime.bigint() - started) / 1e9)
         this.metrics.insertRows.observe(rows)
         this.metrics.eventsInserted.inc({ table }, rows)

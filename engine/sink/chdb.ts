@@ -34,9 +34,9 @@ export async function openChdb(dataDir: string): Promise<ClickHouseStore> {
       await session.queryAsync(sql)
     },
     query,
-    async insert(table, chunks) {
+    async insert(table, chunks, dedupToken) {
       const values = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
-      await session.insert({ table, values, format: 'JSONEachRow' })
+      await session.insert({ table, values, format: 'JSONEachRow', settings: dedupToken ? { insert_deduplication_token: dedupToken } : undefined })
     },
     async close() {
       session.close()

@@ -44,8 +44,12 @@ export async function connectClickHouseServer(opts: ServerOptions): Promise<Clic
       await client.command({ query: sql })
     },
     query,
-    async insert(table, chunks) {
-      const res = await client.exec({ query: `INSERT INTO ${table} FORMAT JSONEachRow`, values: Readable.from(chunks) })
+    async insert(table, chunks, dedupToken) {
+      const res = await client.exec({
+        query: `INSERT INTO ${table} FORMAT JSONEachRow`,
+        values: Readable.from(chunks),
+        clickhouse_settings: dedupToken ? { insert_deduplication_token: dedupToken } : undefined,
+      })
       await drain(res.stream)
     },
     async close() {

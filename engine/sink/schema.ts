@@ -8,6 +8,8 @@ import { parseVersion, type ClickHouseStore } from './store'
 export interface Schema {
   readonly database: string
   readonly dateTime: DateTimeFlavor
+  /** insert_deduplication_token is understood (ClickHouse ≥ 22.2; not 18.16) */
+  readonly dedupTokens: boolean
   readonly tables: {
     readonly events: string; readonly projects: string; readonly environments: string; readonly groupTypes: string
     readonly groups: string; readonly warnings: string; readonly eventDefinitions: string; readonly propertyDefinitions: string; readonly eventProperties: string
@@ -19,7 +21,14 @@ export function dateTimeFlavorFor(version: string): DateTimeFlavor {
   return major >= 20 ? 'DateTime64' : 'DateTime'
 }
 
-export function schemaStatements(database: string, flavor: DateTimeFlavor): string[] {
+export function supportsDedupTokens(version: string): boolean {
+  const [major, minor] = parseVersion(version)
+  return major > 22 || (major === 22 && minor >= 2)
+}
+
+export function schemaStatements(database: string, flavor: DateTimeFlavor, dedupTokens = false): string[] {
+  // without a window, non-replicated tables ignore insert_deduplication_token
+  const dedup = dedupTokens ? '\nSETTINGS non_replicated_deduplication_window = 10000' : ''
   const dt = flavor === 'DateTime64' ? "DateTime64(6, 'UTC')" : "DateTime('UTC')"
   // 18.16's cityHash64 does not take a UUID
   const uuidHash = flavor === 'DateTime64' ? 'cityHash64(uuid)' : 'cityHash64(toString(uuid))'
@@ -42,7 +51,7 @@ export function schemaStatements(database: string, flavor: DateTimeFlavor): stri
   _offset UInt64
 ) ENGINE = ReplacingMergeTree(_timestamp)
 PARTITION BY toYYYYMM(timestamp)
-ORDER BY (team_id, toDate(timestamp), event, cityHash64(distinct_id), ${uuidHash})`,
+ORDER BY (team_id, toDate(timestamp), event, cityHash64(distinct_id), ${uuidHash})${dedup}`,
     // Control-plane tables: the folded control log, for SQL users and for
     // re-seeding an empty log. `_version` is the control-log offset.
     `CREATE TABLE IF NOT EXISTS ${database}.projects (
@@ -126,10 +135,12 @@ ORDER BY (project_id, event, property)`,
 
 export async function createSchema(store: ClickHouseStore, database: string): Promise<Schema> {
   const dateTime = dateTimeFlavorFor(store.version)
-  for (const sql of schemaStatements(database, dateTime)) await store.command(sql)
+  const dedupTokens = supportsDedupTokens(store.version)
+  for (const sql of schemaStatements(database, dateTime, dedupTokens)) await store.command(sql)
   return {
     database,
     dateTime,
+    dedupTokens,
     tables: { events: `${database}.events`, projects: `${database}.projects`, environments: `${database}.environments`, groupTypes: `${database}.group_type_mappings`,
       groups: `${database}.groups`,
       warnings: `${database}.ingestion_warnings`,

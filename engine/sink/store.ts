@@ -10,8 +10,12 @@ export interface ClickHouseStore {
   command(sql: string): Promise<void>
   /** a SELECT; rows come back as JSONEachRow objects (64-bit integers may be strings) */
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>
-  /** `INSERT INTO table FORMAT JSONEachRow` with the given body chunks */
-  insert(table: string, chunks: readonly Uint8Array[]): Promise<void>
+  /**
+   * `INSERT INTO table FORMAT JSONEachRow` with the given body chunks. With a
+   * dedupToken (servers ≥ 22.2), a retry of an insert that in fact succeeded
+   * is recognised and not stored twice.
+   */
+  insert(table: string, chunks: readonly Uint8Array[], dedupToken?: string): Promise<void>
   close(): Promise<void>
 }
 

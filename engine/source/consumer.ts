@@ -2,8 +2,12 @@
 // SLUICE_KAFKA_TOPIC, consumed in batches on the main thread. It never
 // commits on its own: offsets are committed only through commit(), called
 // after ClickHouse acknowledged the rows (engine/source/offsets.ts).
-// Backpressure: before each fetch the loop waits for capacity (in-flight
-// bytes and outstanding tasks), so nothing piles up while ClickHouse is slow.
+//
+// Backpressure: when in-flight bytes or outstanding tasks reach their bound
+// the assigned partitions are paused, but the loop keeps polling, so the
+// member keeps its place in the group however long ClickHouse is away
+// (max.poll.interval.ms would otherwise evict it). Rebalances are
+// cooperative-sticky: only the partitions that move are revoked.
 import Kafka from 'node-rdkafka'
 import type { Logger } from 'pino'
 import { baseKafkaConfig } from '../kafka'
@@ -16,8 +20,10 @@ export interface ConsumerOptions {
   batchSize: number
   maxMessageBytes: number
   log: Logger
-  /** resolves when another batch may be fetched */
-  waitForCapacity: () => Promise<void>
+  /** false while the engine holds as much unacknowledged data as it may: partitions pause */
+  hasCapacity: () => boolean
+  /** resolves when a worker slot is free (or soon, so that polling goes on): no pause, just pacing */
+  waitForSlot: () => Promise<void>
   onBatch: (messages: Kafka.Message[]) => void
   onRevoked: (partitions: number[]) => void
   onAssigned: (partitions: number[]) => void
@@ -26,10 +32,11 @@ export interface ConsumerOptions {
 export class IngestionConsumer {
   private readonly consumer: Kafka.KafkaConsumer
   private running = false
+  private paused = false
   private loopDone: Promise<void> | undefined
   /** ms timestamp of the last loop iteration (liveness) */
   lastLoopAt = Date.now()
-  assigned: number[] = []
+  private readonly assignedSet = new Set<number>()
 
   constructor(private readonly o: ConsumerOptions) {
     this.consumer = new Kafka.KafkaConsumer({
@@ -37,6 +44,7 @@ export class IngestionConsumer {
       'group.id': o.group,
       'enable.auto.commit': false,
       'enable.auto.offset.store': false,
+      'partition.assignment.strategy': 'cooperative-sticky',
       // librdkafka ≥ 2.2 otherwise idles 1 s whenever its prefetch queue fills (../shared/INFRA.md)
       'fetch.queue.backoff.ms': 10,
       'fetch.message.max.bytes': Math.max(1_048_576, o.maxMessageBytes + 1024),
@@ -47,21 +55,39 @@ export class IngestionConsumer {
     } as Kafka.ConsumerGlobalConfig, { 'auto.offset.reset': 'earliest' })
   }
 
+  get assigned(): number[] {
+    return [...this.assignedSet].sort((a, b) => a - b)
+  }
+
+  private toppars(partitions: Iterable<number>): Kafka.TopicPartition[] {
+    return [...partitions].map((partition) => ({ topic: this.o.topic, partition }))
+  }
+
   private rebalance(err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]): void {
     const partitions = assignment.map((a) => a.partition)
-    if (err.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
-      this.consumer.assign(assignment)
-      this.assigned = partitions
-      this.o.log.info({ partitions }, 'partitions assigned')
-      this.o.onAssigned(partitions)
-    } else if (err.code === Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
-      // forget in-flight segments first: their acknowledgements must not commit for the next owner
-      this.o.onRevoked(partitions)
-      this.consumer.unassign()
-      this.assigned = []
-      this.o.log.info({ partitions }, 'partitions revoked')
-    } else {
-      this.o.log.error({ err: err.message }, 'rebalance error')
+    const cooperative = this.consumer.rebalanceProtocol() === 'COOPERATIVE'
+    try {
+      if (err.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
+        if (cooperative) this.consumer.incrementalAssign(assignment)
+        else this.consumer.assign(assignment)
+        if (!cooperative) this.assignedSet.clear()
+        for (const p of partitions) this.assignedSet.add(p)
+        if (this.paused && partitions.length > 0) this.consumer.pause(this.toppars(partitions))
+        this.o.log.info({ partitions, assigned: this.assigned }, 'partitions assigned')
+        this.o.onAssigned(partitions)
+      } else if (err.code === Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
+        // forget in-flight segments first: their acknowledgements must not commit for the next owner
+        this.o.onRevoked(partitions)
+        if (cooperative) this.consumer.incrementalUnassign(assignment)
+        else this.consumer.unassign()
+        for (const p of partitions) this.assignedSet.delete(p)
+        if (!cooperative) this.assignedSet.clear()
+        this.o.log.info({ partitions, assigned: this.assigned }, 'partitions revoked')
+      } else {
+        this.o.log.error({ err: err.message }, 'rebalance error')
+      }
+    } catch (e) {
+      this.o.log.error({ err: (e as Error).message }, 'could not apply a rebalance')
     }
   }
 
@@ -82,14 +108,28 @@ export class IngestionConsumer {
     })
   }
 
+  private applyBackpressure(): void {
+    const capacity = this.o.hasCapacity()
+    if (!capacity && !this.paused) {
+      this.paused = true
+      this.consumer.pause(this.toppars(this.assignedSet))
+      this.o.log.info({ partitions: this.assigned }, 'pausing consumption: in-flight limit reached')
+    } else if (capacity && this.paused) {
+      this.paused = false
+      this.consumer.resume(this.toppars(this.assignedSet))
+      this.o.log.info({ partitions: this.assigned }, 'resuming consumption')
+    }
+  }
+
   private async loop(): Promise<void> {
     while (this.running) {
       this.lastLoopAt = Date.now()
-      await this.o.waitForCapacity()
-      if (!this.running) break
       let messages: Kafka.Message[]
       try {
-        messages = await this.fetch(this.o.batchSize)
+        await this.o.waitForSlot()
+        this.applyBackpressure()
+        // paused: still poll (rebalances, group liveness); a few already-fetched messages may still arrive
+        messages = await this.fetch(this.paused ? 1 : this.o.batchSize)
       } catch (err) {
         this.o.log.warn({ err: (err as Error).message }, 'consume failed; retrying')
         await new Promise((r) => setTimeout(r, 500))
@@ -106,6 +146,17 @@ export class IngestionConsumer {
     } catch (err) {
       // a commit that fails is repeated by the next one (they are cumulative); at worst the batch is redelivered
       this.o.log.warn({ err: (err as Error).message }, 'offset commit failed')
+    }
+  }
+
+  /** The last commit before leaving: synchronous, so that it is on the broker before the group is left. */
+  commitSync(points: readonly CommitPoint[]): void {
+    const owned = points.filter((p) => this.assignedSet.has(p.partition))
+    if (owned.length === 0) return
+    try {
+      this.consumer.commitSync(owned.map((p) => ({ topic: this.o.topic, partition: p.partition, offset: p.offset })))
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, 'final offset commit failed; the uncommitted messages will be redelivered')
     }
   }
 

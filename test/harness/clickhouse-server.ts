@@ -83,14 +83,14 @@ export async function startClickHouseServer(): Promise<ClickHouseServer> {
     url,
     httpPort,
     dir,
-    pid: () => (child && child.exitCode === null ? child.pid : undefined),
+    pid: () => (child && child.exitCode === null && child.signalCode === null ? child.pid : undefined),
     async start() {
       child = spawn(CLICKHOUSE_BINARY, [`--config-file=${configFile}`], { cwd: dir, stdio: 'ignore' })
       await waitReady(url, child, 30_000)
     },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       const c = child
-      if (!c || c.exitCode !== null) return
+      if (!c || c.exitCode !== null || c.signalCode !== null) return
       const exited = new Promise<void>((r) => c.once('exit', () => r()))
       c.kill(signal)
       const hard = setTimeout(() => c.kill('SIGKILL'), 15_000)

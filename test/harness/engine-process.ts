@@ -27,8 +27,9 @@ export function baseEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, SLUICE_ADMIN_PORT: '0', SLUICE_CAPTURE_PORT: '0', SLUICE_CAPTURE_HOST: '127.0.0.1', SLUICE_ADMIN_TOKEN: TEST_ADMIN_TOKEN, SLUICE_LOG_LEVEL: 'info', SLUICE_WORKERS: '1', SLUICE_INSERT_INTERVAL_MS: '200', ...extra }
 }
 
-export async function startEngineProcess(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<EngineProcess> {
-  const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+/** `nodeArgs` go before the script (e.g. --cpu-prof, which NODE_OPTIONS does not allow). */
+export async function startEngineProcess(env: NodeJS.ProcessEnv, timeoutMs = 60_000, nodeArgs: readonly string[] = []): Promise<EngineProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout!.on('data', (d) => { out += d })
   child.stderr!.on('data', (d) => { out += d })
@@ -70,7 +71,7 @@ export async function startEngineProcess(env: NodeJS.ProcessEnv, timeoutMs = 60_
       return 0
     },
     stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null) return Promise.resolve(child.exitCode)
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
       return new Promise((resolve) => {
         child.once('exit', (code) => resolve(code))
         child.kill(signal)

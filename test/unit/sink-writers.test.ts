@@ -12,6 +12,7 @@ import type { Observations, WarningRecord } from '../../workers/protocol'
 const SCHEMA: Schema = {
   database: 'db',
   dateTime: 'DateTime',
+  dedupTokens: false,
   tables: {
     events: 'db.events', projects: 'db.projects', environments: 'db.environments', groupTypes: 'db.group_type_mappings',
     groups: 'db.groups', warnings: 'db.ingestion_warnings', eventDefinitions: 'db.event_definitions',

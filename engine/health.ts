@@ -1,0 +1,86 @@
+// What /healthz and /readyz answer (engine/http/server.ts serves them).
+//
+// Liveness (/healthz): is this process still doing its job, or should it be
+// restarted? Only the consume loop counts: it iterates every ~100 ms even
+// while partitions are paused for backpressure, so ClickHouse or Kafka being
+// away never makes an instance "dead" (a restart would not bring them back).
+//
+// Readiness (/readyz): can this instance do useful work now?
+//   consumer     partitions assigned, or waiting for an assignment (more
+//                instances than partitions is a normal state); fails only
+//                once shutdown began
+//   clickhouse   `SELECT 1` answers within CLICKHOUSE_PROBE_MS, and the
+//                batcher's inserts are not failing
+//   control_log  this instance folded everything the control log held at
+//                some moment in the last CONTROL_FRESH_MS (the high watermark
+//                is re-read every 5 s by engine/control/log.ts)
+//
+// Both answer JSON: {ok, status, failing: [names], checks: {name: {ok, detail}}}.
+import type { ControlLog } from './control/log'
+import type { HealthCheck } from './http/server'
+import type { InsertBatcher } from './sink/batcher'
+import type { ClickHouseStore } from './sink/store'
+import type { IngestionConsumer } from './source/consumer'
+
+export const LOOP_STALE_MS = 30_000
+export const CLICKHOUSE_PROBE_MS = 2_000
+export const CONTROL_FRESH_MS = 30_000
+
+export interface HealthSources {
+  consumer: Pick<IngestionConsumer, 'lastLoopAt' | 'assigned'>
+  control: Pick<ControlLog, 'ready' | 'caughtUpAt' | 'state'>
+  store: Pick<ClickHouseStore, 'query'>
+  batcher: Pick<InsertBatcher, 'failingSince'>
+  /** true once shutdown began */
+  stopping: () => boolean
+}
+
+function verdict(checks: HealthCheck['checks']): HealthCheck {
+  const failing = Object.keys(checks).filter((k) => !checks[k].ok)
+  return { ok: failing.length === 0, status: failing.length === 0 ? 'ok' : 'unavailable', failing, checks }
+}
+
+export function liveness(s: HealthSources, now = Date.now()): HealthCheck {
+  const age = now - s.consumer.lastLoopAt
+  if (s.stopping()) return verdict({ consume_loop: { ok: true, detail: `stopping; last iteration ${age} ms ago` } })
+  const ok = age < LOOP_STALE_MS
+  return verdict({ consume_loop: { ok, detail: ok ? `last iteration ${age} ms ago` : `no iteration for ${age} ms (limit ${LOOP_STALE_MS} ms)` } })
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms) })
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
+}
+
+async function clickhouseCheck(s: HealthSources): Promise<{ ok: boolean; detail?: string }> {
+  try {
+    await withTimeout(s.store.query('SELECT 1 AS ok'), CLICKHOUSE_PROBE_MS, 'SELECT 1')
+  } catch (err) {
+    return { ok: false, detail: `unreachable: ${(err as Error).message}` }
+  }
+  const since = s.batcher.failingSince
+  if (since !== 0) return { ok: false, detail: `reachable, but inserts failing since ${new Date(since).toISOString()}` }
+  return { ok: true }
+}
+
+function controlCheck(s: HealthSources, now: number): { ok: boolean; detail: string } {
+  const offset = s.control.state.offset
+  if (!s.control.ready) return { ok: false, detail: 'not caught up since start' }
+  const age = now - s.control.caughtUpAt
+  const ok = age < CONTROL_FRESH_MS
+  return { ok, detail: `folded offset ${offset}; last caught up ${age} ms ago${ok ? '' : ` (limit ${CONTROL_FRESH_MS} ms)`}` }
+}
+
+export async function readiness(s: HealthSources): Promise<HealthCheck> {
+  const clickhouse = await clickhouseCheck(s)
+  const now = Date.now()
+  const assigned = s.consumer.assigned
+  return verdict({
+    consumer: s.stopping()
+      ? { ok: false, detail: 'shutting down' }
+      : { ok: true, detail: assigned.length > 0 ? `partitions ${assigned.join(',')}` : 'waiting for assignment' },
+    clickhouse,
+    control_log: controlCheck(s, now),
+  })
+}

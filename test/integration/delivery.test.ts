@@ -1,0 +1,169 @@
+// Delivery guarantees under faults (DESIGN §6), on the harness's real broker
+// and ClickHouse server. Each scenario has its own topic, group and
+// database, and the count oracle: produced uuids vs count() vs
+// uniqExact(uuid). Streams stay well under the mock broker's 5 MiB per
+// partition retention (../shared/INFRA.md).
+import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import { connectClickHouseServer } from '../../engine/sink/clickhouse'
+import type { ClickHouseStore } from '../../engine/sink/store'
+import { startMockKafkaCluster, type MockKafkaCluster } from '../../engine/embedded/mock-kafka'
+import { startClickHouseServer, type ClickHouseServer } from '../harness/clickhouse-server'
+import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { capturedMessage } from '../harness/events'
+import { testProducer, type TestProducer } from '../harness/kafka'
+import { complete, oracle, rssBytes } from '../harness/oracle'
+
+let kafka: MockKafkaCluster
+let ch: ClickHouseServer
+let store: ClickHouseStore
+let producer: TestProducer
+const engines: EngineProcess[] = []
+
+t.before(async () => {
+  kafka = await startMockKafkaCluster()
+  ch = await startClickHouseServer()
+  store = await connectClickHouseServer({ url: ch.url })
+  producer = await testProducer(kafka.bootstrapServers)
+})
+t.teardown(async () => {
+  await producer?.close()
+  await Promise.all(engines.map((e) => e.stop('SIGKILL')))
+  await store?.close()
+  await ch?.destroy()
+  await kafka?.stop()
+})
+
+interface Scenario { topic: string; db: string; env: NodeJS.ProcessEnv; token: string; produced: string[] }
+
+/** A fresh topic, group and database, a project, and an engine environment that ingests slowly enough to be interrupted. */
+async function scenario(name: string, extra: Record<string, string> = {}): Promise<Scenario & { first: EngineProcess }> {
+  const topic = `delivery_${name}`
+  const db = `d_${name}`
+  const env = baseEnv({
+    SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_CLICKHOUSE_URL: ch.url, SLUICE_CLICKHOUSE_DATABASE: db,
+    SLUICE_KAFKA_TOPIC: topic, SLUICE_KAFKA_GROUP: `g_${name}`, SLUICE_CONTROL_TOPIC: `control_${name}`,
+    SLUICE_CONSUME_BATCH: '100', SLUICE_INSERT_MAX_ROWS: '500', SLUICE_INSERT_INTERVAL_MS: '100', SLUICE_LOG_LEVEL: 'info', ...extra,
+  })
+  const first = await startEngineProcess(env)
+  engines.push(first)
+  const token = (await first.api('POST', '/api/projects', { name })).body.environments[0].api_token
+  return { topic, db, env, token, produced: [], first }
+}
+
+async function produce(s: Scenario, n: number): Promise<void> {
+  for (let done = 0; done < n; done += 2000) {
+    const batch: string[] = []
+    for (let i = 0; i < Math.min(2000, n - done); i++) {
+      const uuid = randomUUID()
+      s.produced.push(uuid)
+      batch.push(capturedMessage({ uuid, token: s.token, distinct_id: `u${(done + i) % 300}`, properties: { n: done + i, pad: 'p'.repeat(100) } }))
+    }
+    await producer.send(s.topic, batch, () => randomUUID())
+  }
+}
+
+const consumed = (e: EngineProcess) => e.metric('sluice_messages_consumed_total')
+
+async function allStored(s: Scenario, timeoutMs = 90_000) {
+  await eventually(async () => complete(await oracle(store, `${s.db}.events`, s.produced)), timeoutMs, 500)
+  return oracle(store, `${s.db}.events`, s.produced)
+}
+
+async function afterMerge(s: Scenario) {
+  await store.command(`OPTIMIZE TABLE ${s.db}.events FINAL`)
+  return oracle(store, `${s.db}.events`, s.produced)
+}
+
+t.test('negative control: the oracle flags rows that are missing', async (t) => {
+  const s = await scenario('control')
+  await produce(s, 500)
+  t.ok(complete(await allStored(s)), 'the 500 produced events are there')
+  const lost = [...s.produced, randomUUID(), randomUUID(), randomUUID()]
+  const r = await oracle(store, `${s.db}.events`, lost)
+  t.equal(r.missing, 3, 'three uuids that never landed are reported missing')
+  t.notOk(complete(r), 'the run is flagged')
+  await s.first.stop('SIGTERM')
+})
+
+for (const fraction of [0.1, 0.5, 0.9]) {
+  t.test(`kill -9 at about ${fraction * 100} % of the stream, then restart: nothing lost, duplicates collapse`, async (t) => {
+    const s = await scenario(`kill${fraction * 100}`, { SLUICE_INSERT_MAX_ROWS: '300' })
+    const N = 20_000
+    await produce(s, N)
+    const reached = await eventually(async () => (await consumed(s.first)) >= fraction * N, 60_000, 10)
+    t.ok(reached, 'the engine got that far')
+    const at = await consumed(s.first)
+    await s.first.stop('SIGKILL')
+    t.comment(`killed after consuming ${at} of ${N}`)
+    const second = await startEngineProcess(s.env)
+    engines.push(second)
+    const r = await allStored(s)
+    t.equal(r.missing, 0, 'every uuid is present after the restart')
+    const merged = await afterMerge(s)
+    t.same({ count: merged.count, unique: merged.unique }, { count: N, unique: N }, 'after OPTIMIZE … FINAL, count = N')
+    await second.stop('SIGTERM')
+  })
+}
+
+t.test('ClickHouse stopped for 30 s mid-stream: nothing lost, memory bounded, resumes by itself', async (t) => {
+  const limit = 2 * 1024 * 1024
+  const s = await scenario('outage', { SLUICE_MAX_INFLIGHT_BYTES: String(limit) })
+  await produce(s, 5000)
+  t.ok(await eventually(async () => (await consumed(s.first)) >= 5000, 60_000), 'the first part is consumed')
+  await ch.stop()
+  await produce(s, 15_000)
+  const pid = s.first.child.pid!
+  let maxRss = 0
+  let maxInflight = 0
+  let notReady = false
+  const until = Date.now() + 30_000
+  while (Date.now() < until) {
+    maxRss = Math.max(maxRss, rssBytes(pid))
+    maxInflight = Math.max(maxInflight, await s.first.metric('sluice_inflight_bytes'))
+    if ((await fetch(s.first.adminUrl + '/readyz')).status === 503) notReady = true
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+  t.equal(s.first.child.exitCode, null, 'the engine is still running')
+  t.ok(notReady, '/readyz reported the outage')
+  t.ok(maxInflight < limit + 512 * 1024, `in-flight bytes stayed near the bound (max ${maxInflight} for a bound of ${limit})`)
+  t.ok(maxRss < 400 * 1024 * 1024, `RSS stayed bounded (max ${Math.round(maxRss / 1048576)} MiB)`)
+  t.ok((await consumed(s.first)) < 20_000, 'consumption paused: not everything was taken while ClickHouse was away')
+  await ch.start()
+  const r = await allStored(s, 120_000)
+  t.equal(r.missing, 0, 'every uuid arrived once ClickHouse was back, without a restart')
+  const merged = await afterMerge(s)
+  t.same({ count: merged.count, unique: merged.unique }, { count: 20_000, unique: 20_000 })
+  await s.first.stop('SIGTERM')
+})
+
+t.test('SIGTERM mid-stream, restart: nothing lost and nothing inserted twice', async (t) => {
+  const s = await scenario('sigterm')
+  const N = 20_000
+  await produce(s, N)
+  t.ok(await eventually(async () => (await consumed(s.first)) >= N / 2, 60_000, 10), 'half-way')
+  t.equal(await s.first.stop('SIGTERM'), 0, 'a clean exit')
+  t.match(s.first.logs(), /"msg":"stopped"/)
+  const second = await startEngineProcess(s.env)
+  engines.push(second)
+  const r = await allStored(s)
+  t.same({ missing: r.missing, count: r.count, unique: r.unique }, { missing: 0, count: N, unique: N }, 'every uuid exactly once, before any merge')
+  await second.stop('SIGTERM')
+})
+
+t.test('a second instance joins mid-stream and later leaves: nothing lost', async (t) => {
+  const s = await scenario('joinleave')
+  await produce(s, 6000)
+  t.ok(await eventually(async () => (await consumed(s.first)) >= 2000, 60_000, 10), 'the first instance is consuming')
+  const second = await startEngineProcess(s.env)
+  engines.push(second)
+  await produce(s, 6000)
+  t.ok(await eventually(async () => (await consumed(second)) > 0, 60_000), 'the second instance took partitions and consumed')
+  t.equal(await second.stop('SIGTERM'), 0, 'the second instance leaves cleanly')
+  await produce(s, 6000)
+  const r = await allStored(s)
+  t.equal(r.missing, 0, 'every uuid is present')
+  const merged = await afterMerge(s)
+  t.same({ count: merged.count, unique: merged.unique }, { count: 18_000, unique: 18_000 })
+  await s.first.stop('SIGTERM')
+})
