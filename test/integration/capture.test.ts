@@ -99,6 +99,14 @@ t.test('posthog-node capture, identify and groupIdentify land in ClickHouse unde
   t.ok(Math.abs(Number(signedUp.ts) - at.getTime() / 1000) <= 1, `timestamp kept: ${new Date(Number(signedUp.ts) * 1000).toISOString()} vs ${at.toISOString()}`)
   t.match(identify.props, { $set: { email: 'node@example.com' }, $set_once: { first_seen: 'x' } })
   t.match(group.props, { $group_type: 'company', $group_key: 'acme', $group_set: { name: 'Acme', employees: 50 } })
+  // the group itself, in this environment, under the project's index for "company"
+  const types = await engine.api('GET', `/api/projects/${teamId}/group_types`)
+  t.same(types.body, { results: [{ group_type: 'company', group_type_index: 0 }] }, 'the group type got index 0 in the project')
+  const groupRows = await eventually(async () => {
+    const r = await store.query<{ team_id: string; group_type_index: number; group_properties: string }>(`SELECT team_id, group_type_index, group_properties FROM ${DB}.groups FINAL WHERE group_key = 'acme'`)
+    return r.length > 0 ? r : undefined
+  }, 30_000)
+  t.same(groupRows?.map((r) => [Number(r.team_id), Number(r.group_type_index), JSON.parse(r.group_properties)]), [[teamId, 0, { name: 'Acme', employees: 50 }]])
   t.equal(await engine.metric('sluice_capture_events_total'), 4)
 })
 
