@@ -63,7 +63,8 @@ export class Ingestion {
     this.batcher = batcher
   }
 
-  hasCapacity = (): boolean => this.inflightBytes < this.o.maxInflightBytes
+  /** Hysteresis: pause at the bound, resume below 80 % of it, so that a saturated engine does not flip every flush. */
+  hasCapacity = (paused: boolean): boolean => this.inflightBytes < (paused ? 0.8 : 1) * this.o.maxInflightBytes
 
   waitForSlot = (): Promise<void> => {
     if (this.outstanding < this.o.maxOutstandingBatches) return Promise.resolve()

@@ -21,7 +21,7 @@ export interface ConsumerOptions {
   maxMessageBytes: number
   log: Logger
   /** false while the engine holds as much unacknowledged data as it may: partitions pause */
-  hasCapacity: () => boolean
+  hasCapacity: (paused: boolean) => boolean
   /** resolves when a worker slot is free (or soon, so that polling goes on): no pause, just pacing */
   waitForSlot: () => Promise<void>
   onBatch: (messages: Kafka.Message[]) => void
@@ -109,7 +109,7 @@ export class IngestionConsumer {
   }
 
   private applyBackpressure(): void {
-    const capacity = this.o.hasCapacity()
+    const capacity = this.o.hasCapacity(this.paused)
     if (!capacity && !this.paused) {
       this.paused = true
       this.consumer.pause(this.toppars(this.assignedSet))
