@@ -154,6 +154,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       routes: adminRoutes(control, new TaxonomyReader(store, schema)),
       registry: metrics.registry,
       ready: () => control.ready,
+      caughtUpSince: (since) => control.caughtUpSince(since),
       liveness: () => liveness(health),
       readiness: () => readiness(health),
       log,

@@ -14,6 +14,13 @@ import { sendError, sendJson } from './respond'
 import type { Router } from './router'
 
 /** A /healthz or /readyz answer (engine/health.ts): `failing` names the checks that failed. */
+const CATCH_UP_BOUND_MS = 2_000
+
+function bounded(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([p, new Promise<void>((r) => { timer = setTimeout(r, ms) })]).finally(() => clearTimeout(timer))
+}
+
 export interface HealthCheck {
   ok: boolean
   status?: 'ok' | 'unavailable'
@@ -29,6 +36,8 @@ export interface AdminServerOptions {
   routes: Router<AdminHandler>
   registry: Registry
   ready: () => boolean
+  /** resolves once everything appended to the control log before `since` (ms) is folded here */
+  caughtUpSince: (since: number) => Promise<void>
   liveness: () => HealthCheck
   readiness: () => Promise<HealthCheck>
   log: Logger
@@ -38,6 +47,7 @@ export interface RunningServer { url: string; port: number; close(): Promise<voi
 
 export async function startAdminServer(o: AdminServerOptions): Promise<RunningServer> {
   const server = http.createServer(async (req, res) => {
+    const started = Date.now()
     const url = new URL(req.url ?? '/', 'http://admin')
     const method = req.method ?? 'GET'
     const path = url.pathname
@@ -60,6 +70,9 @@ export async function startAdminServer(o: AdminServerOptions): Promise<RunningSe
       if (!bearerMatches(req.headers.authorization, o.token)) throw new SluiceError('SLUICE_ERR_UNAUTHORIZED')
       const match = o.routes.match(method, path)
       if (!o.ready()) throw new SluiceError('SLUICE_ERR_NOT_READY')
+      // Read after any write: a change acknowledged by another instance before this request is
+      // visible in its answer. Bounded, so that reads stay available (possibly stale) while Kafka is away.
+      await bounded(o.caughtUpSince(started), CATCH_UP_BOUND_MS)
       const result = await match.handler({
         params: match.params,
         query: url.searchParams,
