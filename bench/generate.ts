@@ -1,7 +1,8 @@
-// Realistic PostHog capture messages (~1.2 KB, DESIGN §4 input format): web
-// properties, ~17 custom properties of mixed types, `$groups` with two types
-// and about 1 % `$groupidentify`. Deterministic for a given seed.
-import { randomUUID } from 'node:crypto'
+// Realistic PostHog capture messages (DESIGN §4 input format, ~1.4 KB with
+// PostHog-length tokens): web properties, ~17 custom properties of mixed
+// types, `$groups` with two types and about 1 % `$groupidentify`, UUIDv7
+// uuids. Deterministic for a given seed, except for the clock (timestamps and
+// the uuids' time bits).
 
 const BROWSERS = ['Chrome', 'Firefox', 'Safari', 'Edge']
 const OSES = ['Mac OS X', 'Windows', 'Linux', 'iOS', 'Android']
@@ -18,6 +19,20 @@ function rng(seed: number) {
 
 export interface GeneratorOptions { tokens: string[]; seed?: number; users?: number }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+/** RFC 9562 UUIDv7: 48-bit unix ms, version 7, variant 10, 74 bits from `random`. */
+export function uuidv7(ms: number, random: () => number): string {
+  const b = new Array<number>(16)
+  let t = ms
+  for (let i = 5; i >= 0; i--) { b[i] = t % 256; t = Math.floor(t / 256) }
+  for (let i = 6; i < 16; i++) b[i] = Math.floor(random() * 256)
+  b[6] = 0x70 | (b[6] & 0x0f)
+  b[8] = 0x80 | (b[8] & 0x3f)
+  const h = b.map((x) => HEX[x]).join('')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}
+
 export function messageGenerator(o: GeneratorOptions): () => string {
   const r = rng(o.seed ?? 42)
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]
@@ -26,8 +41,8 @@ export function messageGenerator(o: GeneratorOptions): () => string {
     const token = pick(o.tokens)
     const user = Math.floor(r() * users)
     const distinct_id = `user-${user}`
-    const uuid = randomUUID()
     const now = new Date()
+    const uuid = uuidv7(now.getTime(), r)
     const groupIdentify = r() < 0.01
     const properties: Record<string, unknown> = groupIdentify
       ? { $group_type: 'company', $group_key: `company-${user % 500}`, $group_set: { name: `Company ${user % 500}`, plan: pick(['free', 'pro', 'enterprise']), seats: Math.floor(r() * 500) } }

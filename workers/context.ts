@@ -6,6 +6,7 @@ import type { ResolvedEnvironment } from './environment'
 import type { WorkingEvent } from './event'
 import type { GroupUpdate, Observations, WarningRecord } from './protocol'
 import type { StepResult, WarningType } from './result'
+import type { ReportedKey } from './steps/extract-definitions'
 
 export interface StepContext {
   readonly environmentsByToken: ReadonlyMap<string, ResolvedEnvironment>
@@ -19,7 +20,7 @@ export interface StepContext {
   readonly groupUpdates: GroupUpdate[]
   readonly observations: Observations
   /** de-dup keys of this message's observations, remembered once its row is encoded */
-  readonly reportedKeys: string[]
+  readonly reportedKeys: ReportedKey[]
 }
 
 export type Step = (event: WorkingEvent, ctx: StepContext) => StepResult

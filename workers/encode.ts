@@ -9,12 +9,29 @@ import { pack, unpack } from 'msgpackr'
 import type { WorkingEvent } from './event'
 import type { DateTimeFlavor, TaskHeader, TaskOutput } from './protocol'
 
+// The last two times formatted, per flavor: an event's timestamp and its
+// Kafka timestamp mostly fall in the same second (DateTime) or millisecond as
+// the previous message's, so a Date and an ISO string per call are rarely needed.
+const recent: Record<DateTimeFlavor, { key: number[]; text: string[] }> = {
+  DateTime: { key: [NaN, NaN], text: ['', ''] },
+  DateTime64: { key: [NaN, NaN], text: ['', ''] },
+}
+
 /** ClickHouse text form of a time: 18.16's DateTime has seconds; DateTime64(6) takes microseconds. */
 export function formatDateTime(ms: number, flavor: DateTimeFlavor): string {
+  const key = flavor === 'DateTime64' ? ms : Math.floor(ms / 1000)
+  const c = recent[flavor]
+  if (key === c.key[0]) return c.text[0]
+  if (key === c.key[1]) return c.text[1]
   const iso = new Date(ms).toISOString() // 2026-11-21T13:41:49.123Z
-  return flavor === 'DateTime64'
+  const text = flavor === 'DateTime64'
     ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}000`
     : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`
+  c.key[1] = c.key[0]
+  c.text[1] = c.text[0]
+  c.key[0] = key
+  c.text[0] = text
+  return text
 }
 
 export function encodeEventRow(

@@ -30,11 +30,32 @@ function isRecentUnixTime(n: number, nowMs: number): boolean {
   return ms >= nowMs - SIX_MONTHS_MS && ms <= nowMs + 24 * 3600 * 1000
 }
 
-export function detectPropertyType(key: string, value: unknown, nowMs: number): PropertyType | null {
+const KEY_PLAIN = 0
+const KEY_STRING = 1 // always String, whatever the value
+const KEY_TIME_HINT = 2 // a date-like value makes it DateTime
+
+function keyClass(key: string): number {
   const k = key.toLowerCase()
-  for (const p of STRING_PREFIXES) if (k.startsWith(p)) return 'String'
-  if (k === '$feature_flag_response') return 'String'
-  if (TIME_HINTS.some((h) => k.includes(h))) {
+  for (const p of STRING_PREFIXES) if (k.startsWith(p)) return KEY_STRING
+  if (k === '$feature_flag_response') return KEY_STRING
+  return TIME_HINTS.some((h) => k.includes(h)) ? KEY_TIME_HINT : KEY_PLAIN
+}
+
+// What the key says is decided once per key, not per event (lowercasing and
+// six substring searches for every property of every event showed in
+// bench/parse.bench.ts profiles). Bounded: cleared when full.
+const keyClasses = new Map<string, number>()
+const MAX_KEY_CLASSES = 50_000
+
+export function detectPropertyType(key: string, value: unknown, nowMs: number): PropertyType | null {
+  let cls = keyClasses.get(key)
+  if (cls === undefined) {
+    cls = keyClass(key)
+    if (keyClasses.size >= MAX_KEY_CLASSES) keyClasses.clear()
+    keyClasses.set(key, cls)
+  }
+  if (cls === KEY_STRING) return 'String'
+  if (cls === KEY_TIME_HINT) {
     if (typeof value === 'string' && isDateLike(value)) return 'DateTime'
     if (typeof value === 'number' && isRecentUnixTime(value, nowMs)) return 'DateTime'
   }

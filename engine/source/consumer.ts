@@ -47,6 +47,10 @@ export class IngestionConsumer {
       'partition.assignment.strategy': 'cooperative-sticky',
       // librdkafka ≥ 2.2 otherwise idles 1 s whenever its prefetch queue fills (../shared/INFRA.md)
       'fetch.queue.backoff.ms': 10,
+      // A fetch that finds no new data waits this long at the broker. Kafka answers it as soon as data
+      // arrives; librdkafka's mock cluster does not, so its default 500 ms stalled every catch-up
+      // (bench/end-to-end.bench.ts). Only an idle consumer's request rate depends on it.
+      'fetch.wait.max.ms': 50,
       'fetch.message.max.bytes': Math.max(1_048_576, o.maxMessageBytes + 1024),
       'queued.max.messages.kbytes': 65_536,
       'session.timeout.ms': 10_000,

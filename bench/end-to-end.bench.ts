@@ -1,0 +1,717 @@
+// End-to-end benchmark: Sluice against two reference pipelines, on the same
+// messages, the same broker and the same ClickHouse, in one run.
+//
+//   npm run bench -- [--events 300000] [--clickhouse server|chdb] [--workers N]
+//                    [--latency-seconds 15] [--skip-references] [--bound-mib 12]
+//                    [--json bench/results/latest.json] [--cpu-prof DIR] [--label TEXT]
+//
+//   --events N          messages per throughput phase (default 300000, ~1.4 KB each)
+//   --clickhouse K      `server`: a private Debian clickhouse-server on free ports
+//                       (the default when /usr/sbin/clickhouse-server exists);
+//                       `chdb`: embedded chDB inside each pipeline's process
+//                       (ClickHouse CPU is then part of the pipeline's, and
+//                       row counts are not re-checked by query)
+//   --workers N         SLUICE_WORKERS for Sluice (default: Sluice's own, cores − 1)
+//   --latency-seconds S length of each latency phase; 0 skips them (default 15)
+//   --skip-references   run Sluice only
+//   --bound-mib M       most produced-but-unconsumed data, all partitions (default 12)
+//   --json PATH         results as JSON (default bench/results/latest.json)
+//   --cpu-prof DIR      run Sluice's throughput phase under `node --cpu-prof`
+//                       (main thread and every worker) and print the top
+//                       self-time functions (bench/profile.ts)
+//   --label TEXT        stored with the JSON results (what was measured, e.g. a commit)
+//
+// What runs (all on this machine):
+//  - librdkafka's mock Kafka cluster, in this process (4 partitions per topic,
+//    5 MiB kept per partition), and ClickHouse (see --clickhouse);
+//  - the message stream: bench/generate.ts messages generated once, up front
+//    (bench/stream.ts), for two projects with five environments;
+//  - per pipeline, a throughput phase: a fresh topic, the closed-loop
+//    producer (bench/kafka-load.ts) keeping the pipeline within the broker's
+//    retention, N messages as fast as the pipeline takes them; then a latency
+//    phase: another fresh topic, 2,000 warm-up messages, then messages paced
+//    at half the rate the pipeline reached, for S seconds;
+//  - every consumer (Sluice's and the references') uses fetch.wait.max.ms 50:
+//    the mock broker answers a fetch that found no data only when that wait
+//    expires, not when data arrives (librdkafka's default 500 ms made every
+//    catch-up stall and capped all pipelines near 17k events/s);
+//  - pipelines: Sluice as an operator runs it (`node dist/engine/main.js`,
+//    configured by SLUICE_* variables, projects made through its admin API,
+//    SLUICE_STOP_AFTER_EVENTS=N in the throughput phase); the raw pass-through
+//    and the straightforward consumer (bench/reference-pipeline.ts).
+//
+// What is measured:
+//  - events/s and MB/s from the first message consumed (the pipeline's own
+//    count: Sluice's /metrics scraped every 50 ms, the references' reports
+//    every 20 ms) to the moment the group's committed offsets
+//    (read from the broker) cover all N messages. Every pipeline commits only
+//    after ClickHouse acknowledged, so the end is "all N queryable";
+//  - CPU seconds per million events over that window: the pipeline's
+//    processes (utime + stime from /proc, all threads: Sluice's workers
+//    included) and the ClickHouse server process; the harness's own CPU
+//    (producer + mock broker) and the machine's total busy CPU are recorded
+//    to show how much else ran on the shared cores;
+//  - peak RSS: VmHWM of the pipeline's processes (summed over processes);
+//  - produce→queryable latency: every message of the latency phase, from the
+//    producer's send call to the first 25 ms poll of the group's committed
+//    offsets that covers it (an upper bound on produce→queryable: committed
+//    implies acknowledged by ClickHouse); p50/p99/max;
+//  - row counts in ClickHouse after each throughput phase (server mode).
+//
+// Timing is reported, never asserted: on a 2-core machine shared with other
+// work the numbers are noisy; run it a few times before drawing conclusions.
+import { execFileSync, fork, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { parseArgs } from 'node:util'
+import { createClient, type ClickHouseClient } from '@clickhouse/client'
+import { startMockKafkaCluster, type MockKafkaCluster } from '../engine/embedded/mock-kafka'
+import { ensureTopic } from '../engine/kafka'
+import { CLICKHOUSE_BINARY, startClickHouseServer, type ClickHouseServer } from '../test/harness/clickhouse-server'
+import { baseEnv, startEngineProcess, type EngineProcess } from '../test/harness/engine-process'
+import { BenchProducer, CommitWatcher, PARTITIONS } from './kafka-load'
+import { cpuSeconds, peakRssBytes, sumOf, systemCpu } from './proc'
+import { formatThread, monotonicMicros, profileFiles, summarizeProfiles } from './profile'
+import { Progress } from './progress'
+import { BENCH_PROJECTS, BENCH_TOKENS } from './projects'
+import { referenceTableSql, type ReferenceKind, type ReferenceMessage, type ReferenceOptions } from './reference-pipeline'
+import { generateStream, type BenchStream } from './stream'
+
+const ROOT = path.resolve(__dirname, '..', '..')
+const SAMPLE_MS = 25
+/** Sluice's /metrics is scraped less often: each scrape costs its main thread ~1 ms (default process metrics) */
+const SCRAPE_MS = 50
+const WARMUP = 2_000
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+// ── configuration ───────────────────────────────────────────────────────────
+
+interface Options {
+  events: number
+  clickhouse: 'server' | 'chdb'
+  workers: number | undefined
+  latencySeconds: number
+  skipReferences: boolean
+  boundBytes: number
+  json: string
+  cpuProf: string | undefined
+  label: string | undefined
+}
+
+function options(): Options {
+  const { values } = parseArgs({ options: {
+    events: { type: 'string', default: '300000' },
+    clickhouse: { type: 'string' },
+    workers: { type: 'string' },
+    'latency-seconds': { type: 'string', default: '15' },
+    'skip-references': { type: 'boolean', default: false },
+    'bound-mib': { type: 'string', default: '12' },
+    json: { type: 'string', default: path.join(ROOT, 'bench', 'results', 'latest.json') },
+    'cpu-prof': { type: 'string' },
+    label: { type: 'string' },
+  } })
+  const int = (name: string, v: string | undefined, min: number): number => {
+    const n = Number(v)
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${v}`)
+    return n
+  }
+  const clickhouse = values.clickhouse ?? (fs.existsSync(CLICKHOUSE_BINARY) ? 'server' : 'chdb')
+  if (clickhouse !== 'server' && clickhouse !== 'chdb') throw new Error('--clickhouse must be server or chdb')
+  return {
+    events: int('events', values.events, 1000),
+    clickhouse,
+    workers: values.workers === undefined ? undefined : int('workers', values.workers, 1),
+    latencySeconds: int('latency-seconds', values['latency-seconds'], 0),
+    skipReferences: values['skip-references']!,
+    boundBytes: int('bound-mib', values['bound-mib'], 1) * 1024 * 1024,
+    json: path.resolve(values.json!),
+    cpuProf: values['cpu-prof'] === undefined ? undefined : path.resolve(values['cpu-prof']),
+    label: values.label,
+  }
+}
+
+const PROJECTS = BENCH_PROJECTS
+const TOKENS = [...BENCH_TOKENS]
+
+// ── pipelines ───────────────────────────────────────────────────────────────
+
+/** A pipeline process (or processes) consuming one topic. */
+interface Running {
+  pids(): number[]
+  /** messages taken from Kafka so far (the pipeline's own count) */
+  consumed(): number
+  /** why it died, if it did */
+  failure(): string | undefined
+  stop(): Promise<void>
+}
+
+interface Pipeline {
+  id: 'sluice' | 'raw' | 'parse'
+  label: string
+  start(phase: string, topic: string, group: string, stopAfter?: number): Promise<Running>
+  /** rows the throughput phase left in ClickHouse (server mode) */
+  rows(phase: string): Promise<number | undefined>
+}
+
+interface Env {
+  o: Options
+  kafka: MockKafkaCluster
+  ch: ClickHouseServer | undefined
+  query: ClickHouseClient | undefined
+  tmp: string
+}
+
+const SLUICE_DB = 'sluice_bench'
+const REF_DB = 'sluice_bench_ref'
+
+async function count(env: Env, table: string): Promise<number | undefined> {
+  if (!env.query) return undefined
+  const rs = await env.query.query({ query: `SELECT count() AS n FROM ${table}`, format: 'JSONEachRow' })
+  return Number(((await rs.json()) as { n: string }[])[0].n)
+}
+
+function sluicePipeline(env: Env): Pipeline {
+  let projectsMade = false
+  const workers = env.o.workers ?? Math.max(1, Math.min(8, os.availableParallelism() - 1 || 1))
+  return {
+    id: 'sluice',
+    label: `Sluice (${workers} worker${workers > 1 ? 's' : ''})`,
+    async start(phase, topic, group, stopAfter) {
+      const vars = baseEnv({
+        SLUICE_KAFKA_BROKERS: env.kafka.bootstrapServers,
+        SLUICE_KAFKA_TOPIC: topic,
+        SLUICE_KAFKA_GROUP: group,
+        SLUICE_CLICKHOUSE_DATABASE: SLUICE_DB,
+        SLUICE_LOG_LEVEL: 'warn',
+        ...(env.ch ? { SLUICE_CLICKHOUSE_URL: env.ch.url } : { SLUICE_DATA_DIR: path.join(env.tmp, 'sluice-chdb') }),
+        ...(stopAfter ? { SLUICE_STOP_AFTER_EVENTS: String(stopAfter) } : {}),
+      })
+      // Sluice's own defaults, not the test harness's conveniences
+      delete vars.SLUICE_INSERT_INTERVAL_MS
+      if (env.o.workers === undefined) delete vars.SLUICE_WORKERS
+      else vars.SLUICE_WORKERS = String(env.o.workers)
+      const profiling = phase === 'throughput' && env.o.cpuProf
+      const nodeArgs = profiling ? ['--cpu-prof', `--cpu-prof-dir=${env.o.cpuProf}`] : []
+      const engine: EngineProcess = await startEngineProcess(vars, 120_000, nodeArgs)
+      if (!projectsMade) {
+        await makeProjects(engine)
+        projectsMade = true
+      }
+      let consumed = 0
+      let exited = false
+      engine.child.once('exit', () => { exited = true })
+      void (async () => {
+        // Sluice's count of consumed messages, from /metrics
+        while (!exited) {
+          try {
+            const text = await (await fetch(`${engine.adminUrl}/metrics`)).text()
+            const m = /^sluice_messages_consumed_total (\d+)/m.exec(text)
+            if (m) consumed = Number(m[1])
+          } catch { /* stopping */ }
+          await sleep(SCRAPE_MS)
+        }
+      })()
+      const pid = engine.child.pid!
+      return {
+        pids: () => [pid],
+        consumed: () => consumed,
+        failure: () => (exited && engine.child.exitCode !== 0 ? `Sluice exited with ${engine.child.exitCode}:\n${engine.logs().slice(-3000)}` : undefined),
+        async stop() {
+          const code = await engine.stop('SIGTERM')
+          if (code !== 0 && code !== null) process.stderr.write(`Sluice exited with ${code}:\n${engine.logs().slice(-3000)}\n`)
+        },
+      }
+    },
+    rows: () => count(env, `${SLUICE_DB}.events`),
+  }
+}
+
+async function makeProjects(engine: EngineProcess): Promise<void> {
+  const must = async (method: string, p: string, body: unknown) => {
+    const r = await engine.api(method, p, body)
+    if (r.status >= 300) throw new Error(`${method} ${p} → ${r.status} ${JSON.stringify(r.body)}`)
+    return r.body
+  }
+  for (const p of PROJECTS) {
+    const [first, ...more] = p.environments
+    const project = await must('POST', '/api/projects', { name: p.name, api_token: first.token })
+    if (Object.keys(p.settings).length > 0) await must('PATCH', `/api/projects/${project.id}`, { settings: p.settings })
+    const envs: { id: number; settings: object }[] = [{ id: project.environments[0].id, settings: first.settings }]
+    for (const e of more) {
+      const created = await must('POST', `/api/projects/${project.id}/environments`, { name: e.name, api_token: e.token })
+      envs.push({ id: created.id, settings: e.settings })
+    }
+    for (const e of envs) if (Object.keys(e.settings).length > 0) await must('PATCH', `/api/environments/${e.id}`, { settings: e.settings })
+  }
+}
+
+function referencePipeline(env: Env, kind: ReferenceKind): Pipeline {
+  // raw: one process per partition on a server (4 × kcat | clickhouse-client); one process with chDB (one data directory per process)
+  const processes = kind === 'raw' && env.ch ? PARTITIONS.map((p) => [p]) : [PARTITIONS]
+  const table = (phase: string) => `${REF_DB}.${kind}_${phase}`
+  return {
+    id: kind,
+    label: kind === 'raw' ? `raw pass-through (${processes.length} proc.)` : 'straightforward consumer',
+    async start(phase, topic, group) {
+      if (env.query) {
+        await env.query.command({ query: `CREATE DATABASE IF NOT EXISTS ${REF_DB}` })
+        await env.query.command({ query: referenceTableSql(kind, table(phase)) })
+      }
+      const children: { child: ChildProcess; consumed: number; output: string; error?: string }[] = []
+      const ready: Promise<void>[] = []
+      for (const partitions of processes) {
+        const opts: ReferenceOptions = {
+          kind, brokers: env.kafka.bootstrapServers, topic, group, partitions, table: table(phase),
+          clickhouse: env.ch ? { kind: 'server', url: env.ch.url } : { kind: 'chdb', dir: path.join(env.tmp, `ref-${kind}-chdb`) },
+        }
+        const child = fork(path.join(__dirname, 'reference-pipeline.js'), [JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+        const c: (typeof children)[number] = { child, consumed: 0, output: '' }
+        children.push(c)
+        child.stdout!.on('data', (d) => { c.output += d })
+        child.stderr!.on('data', (d) => { c.output += d })
+        const kill = () => child.kill('SIGKILL')
+        process.once('exit', kill)
+        child.once('exit', (code) => {
+          process.removeListener('exit', kill)
+          if (code !== 0 && !c.error) c.error = `exited with ${code}: ${c.output.slice(-2000)}`
+        })
+        ready.push(new Promise((resolve, reject) => {
+          child.on('message', (m: ReferenceMessage) => {
+            if (m.type === 'ready') resolve()
+            else if (m.type === 'progress') c.consumed = m.consumed
+            else if (m.type === 'error') { c.error = m.message; reject(new Error(m.message)) }
+          })
+          child.once('exit', (code) => reject(new Error(`reference pipeline exited with ${code} before it was ready: ${c.output.slice(-2000)}`)))
+        }))
+      }
+      await Promise.all(ready)
+      return {
+        pids: () => children.map((c) => c.child.pid!),
+        consumed: () => children.reduce((n, c) => n + c.consumed, 0),
+        failure: () => children.find((c) => c.error)?.error,
+        async stop() {
+          await Promise.all(children.map((c) => new Promise<void>((resolve) => {
+            if (c.child.exitCode !== null) return resolve()
+            const hard = setTimeout(() => c.child.kill('SIGKILL'), 30_000)
+            c.child.once('exit', () => { clearTimeout(hard); resolve() })
+            c.child.send({ type: 'stop' })
+          })))
+        },
+      }
+    },
+    rows: (phase) => count(env, table(phase)),
+  }
+}
+
+// ── measurement ─────────────────────────────────────────────────────────────
+
+interface Reading {
+  t: number
+  /** monotonic µs, the clock of CPU profiles */
+  mono: number
+  consumed: number
+  committed: number
+  engineCpu: number
+  clickhouseCpu: number
+  harnessCpu: number
+  boxCpu: number
+  peakRss: number
+}
+
+export interface ThroughputResult {
+  events: number
+  bytes: number
+  seconds: number
+  eventsPerSecond: number
+  megabytesPerSecond: number
+  /** CPU seconds over the measured window */
+  cpuSeconds: { engine: number; clickhouse: number | null; harness: number; machine: number; other: number }
+  cpuSecondsPerMillion: { engine: number; clickhouse: number | null }
+  peakRssBytes: number
+  /** rows found in ClickHouse afterwards (null: not checked) */
+  rows: number | null
+}
+
+export interface LatencyResult {
+  rate: number
+  events: number
+  p50Ms: number
+  p90Ms: number
+  p99Ms: number
+  maxMs: number
+}
+
+export interface PipelineResult {
+  pipeline: Pipeline['id']
+  label: string
+  throughput: ThroughputResult
+  latency: LatencyResult | null
+}
+
+class Sampler {
+  private lastCpu = new Map<number, number>()
+  private lastRss = new Map<number, number>()
+  private readonly harness0 = process.cpuUsage()
+
+  constructor(private readonly running: Running, private readonly watcher: CommitWatcher, private readonly ch: ClickHouseServer | undefined) {}
+
+  /** CPU and RSS of a pid, or its last reading once it is gone (Sluice exits by itself at the end). */
+  private perPid(pids: number[]): { cpu: number; rss: number } {
+    let cpu = 0
+    let rss = 0
+    for (const pid of pids) {
+      const c = cpuSeconds(pid)
+      const r = peakRssBytes(pid)
+      if (c !== undefined) this.lastCpu.set(pid, c)
+      if (r !== undefined) this.lastRss.set(pid, r)
+      cpu += this.lastCpu.get(pid) ?? 0
+      rss += this.lastRss.get(pid) ?? 0
+    }
+    return { cpu, rss }
+  }
+
+  async read(): Promise<Reading & { perPartition: number[] }> {
+    const perPartition = await this.watcher.committed()
+    const { cpu, rss } = this.perPid(this.running.pids())
+    const chPid = this.ch?.pid()
+    const h = process.cpuUsage(this.harness0)
+    return {
+      t: performance.now(),
+      mono: monotonicMicros(),
+      consumed: this.running.consumed(),
+      committed: perPartition.reduce((a, b) => a + b, 0),
+      perPartition,
+      engineCpu: cpu,
+      clickhouseCpu: chPid ? sumOf([chPid], cpuSeconds) : 0,
+      harnessCpu: (h.user + h.system) / 1e6,
+      boxCpu: systemCpu().busy,
+      peakRss: rss,
+    }
+  }
+}
+
+async function untilCommitted(
+  sampler: Sampler, running: Running, target: number, progress: Progress, label: string, onReading?: (r: Reading & { perPartition: number[] }) => void,
+): Promise<{ first?: Reading; last: Reading }> {
+  let first: Reading | undefined
+  let lastProgressAt = performance.now()
+  let lastCommitted = -1
+  let lastConsumed = -1
+  for (;;) {
+    const r = await sampler.read()
+    onReading?.(r)
+    if (!first && r.consumed > 0) first = r
+    if (r.committed >= target) return { first, last: r }
+    const failure = running.failure()
+    if (failure) throw new Error(`${label}: ${failure}`)
+    if (r.committed !== lastCommitted || r.consumed !== lastConsumed) {
+      lastProgressAt = r.t
+      lastCommitted = r.committed
+      lastConsumed = r.consumed
+    } else if (r.t - lastProgressAt > 60_000) {
+      throw new Error(`${label}: no progress for 60 s at ${r.committed}/${target} committed, ${r.consumed} consumed ` +
+        '(messages lost to the mock broker\'s 5 MiB-per-partition retention would look like this: lower --bound-mib)')
+    }
+    const rate = first && r.t > first.t ? (r.committed / ((r.t - first.t) / 1000)) : 0
+    progress.update(label, r.committed, target, rate > 0 ? `${Math.round(rate).toLocaleString('en-US')} ev/s committed` : 'waiting for the consumer')
+    await sleep(SAMPLE_MS)
+  }
+}
+
+async function throughputPhase(env: Env, p: Pipeline, stream: BenchStream, progress: Progress, run: string): Promise<{ result: ThroughputResult; window: [number, number] }> {
+  const n = env.o.events
+  const topic = `bench_${run}_${p.id}_throughput`
+  const group = `bench-${run}-${p.id}-throughput`
+  await ensureTopic(env.kafka.bootstrapServers, topic, 'auto')
+  const running = await p.start('throughput', topic, group, n)
+  const watcher = await CommitWatcher.open(env.kafka.bootstrapServers, group, topic)
+  const producer = await BenchProducer.connect(env.kafka.bootstrapServers)
+  const sampler = new Sampler(running, watcher, env.ch)
+  const label = `${p.label}: throughput`
+  try {
+    let failed = false
+    const producing = producer.produce({ topic, stream, from: 0, count: n, boundBytes: env.o.boundBytes, consumed: running.consumed, aborted: () => failed })
+    const measured = untilCommitted(sampler, running, n, progress, label).catch((err) => { failed = true; throw err })
+    await producing
+    const { first, last } = await measured
+    const start = first ?? last
+    const seconds = (last.t - start.t) / 1000
+    const bytes = stream.bytesOf(0, n)
+    const engineCpu = last.engineCpu - start.engineCpu
+    const chCpu = env.ch ? last.clickhouseCpu - start.clickhouseCpu : null
+    const harness = last.harnessCpu - start.harnessCpu
+    const machine = last.boxCpu - start.boxCpu
+    await running.stop()
+    const rows = await p.rows('throughput')
+    const result: ThroughputResult = {
+      events: n,
+      bytes,
+      seconds,
+      eventsPerSecond: n / seconds,
+      megabytesPerSecond: bytes / 1e6 / seconds,
+      cpuSeconds: { engine: engineCpu, clickhouse: chCpu, harness, machine, other: Math.max(0, machine - engineCpu - (chCpu ?? 0) - harness) },
+      cpuSecondsPerMillion: { engine: (engineCpu / n) * 1e6, clickhouse: chCpu === null ? null : (chCpu / n) * 1e6 },
+      peakRssBytes: last.peakRss,
+      rows: rows ?? null,
+    }
+    progress.line(`${label}: ${fmt(result.eventsPerSecond)} events/s, ${result.megabytesPerSecond.toFixed(1)} MB/s over ${seconds.toFixed(2)} s` +
+      (rows === undefined ? '' : `, ${rows.toLocaleString('en-US')} rows in ClickHouse${rows === n ? '' : ` (expected ${n.toLocaleString('en-US')}!)`}`))
+    return { result, window: [start.mono, last.mono] }
+  } finally {
+    await running.stop()
+    await producer.close()
+    await watcher.close()
+  }
+}
+
+async function latencyPhase(env: Env, p: Pipeline, stream: BenchStream, progress: Progress, run: string, rate: number): Promise<LatencyResult> {
+  const topic = `bench_${run}_${p.id}_latency`
+  const group = `bench-${run}-${p.id}-latency`
+  const count = Math.max(1, Math.round(rate * env.o.latencySeconds))
+  const from = env.o.events // past the throughput stream: later cycles, fresh uuids
+  await ensureTopic(env.kafka.bootstrapServers, topic, 'auto')
+  const running = await p.start('latency', topic, group)
+  const watcher = await CommitWatcher.open(env.kafka.bootstrapServers, group, topic)
+  const sampler = new Sampler(running, watcher, env.ch)
+  const label = `${p.label}: latency`
+  const warm = await BenchProducer.connect(env.kafka.bootstrapServers)
+  const paced = await BenchProducer.connect(env.kafka.bootstrapServers, count)
+  try {
+    // warm-up: the group join (3 s on the mock) and JIT compilation stay out of the figures
+    await warm.produce({ topic, stream, from, count: WARMUP, boundBytes: env.o.boundBytes, consumed: running.consumed })
+    await untilCommitted(sampler, running, WARMUP, progress, `${label} (warm-up)`)
+    const polls: { t: number; committed: number[] }[] = []
+    let failed = false
+    const producing = paced.produce({ topic, stream, from: from + WARMUP, count, rate, boundBytes: env.o.boundBytes, consumed: () => running.consumed() - WARMUP, aborted: () => failed })
+    const measured = untilCommitted(sampler, running, WARMUP + count, progress, label, (r) => polls.push({ t: r.t, committed: r.perPartition }))
+      .catch((err) => { failed = true; throw err })
+    await producing
+    await paced.flush()
+    await measured
+    const d = paced.tracked!
+    const latencies: number[] = []
+    // per partition, walk the messages in offset order against the polls
+    const byPartition = PARTITIONS.map(() => [] as number[])
+    for (let i = 0; i < count; i++) if (d.partition[i] >= 0) byPartition[d.partition[i]].push(i)
+    for (const p of PARTITIONS) {
+      const idx = byPartition[p].sort((a, b) => d.offset[a] - d.offset[b])
+      let k = 0
+      for (const i of idx) {
+        while (k < polls.length && !(polls[k].committed[p] > d.offset[i] && polls[k].t >= d.sentAt[i])) k++
+        if (k < polls.length) latencies.push(polls[k].t - d.sentAt[i])
+      }
+    }
+    latencies.sort((a, b) => a - b)
+    const q = (f: number) => latencies[Math.min(latencies.length - 1, Math.floor(f * latencies.length))] ?? NaN
+    const result: LatencyResult = { rate, events: latencies.length, p50Ms: q(0.5), p90Ms: q(0.9), p99Ms: q(0.99), maxMs: latencies[latencies.length - 1] ?? NaN }
+    progress.line(`${label}: ${fmt(rate)} events/s for ${env.o.latencySeconds} s: p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms, max ${result.maxMs.toFixed(0)} ms`)
+    return result
+  } finally {
+    await running.stop()
+    await warm.close()
+    await paced.close()
+    await watcher.close()
+  }
+}
+
+/** Waits until ClickHouse's background merges of the previous phase are (mostly) done, so they are not billed to the next one. */
+async function quiesce(env: Env): Promise<void> {
+  const pid = env.ch?.pid()
+  if (!pid) return
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    const a = cpuSeconds(pid) ?? 0
+    await sleep(500)
+    if ((cpuSeconds(pid) ?? 0) - a < 0.05) return
+  }
+}
+
+// ── report ──────────────────────────────────────────────────────────────────
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US')
+const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MiB`
+
+function table(results: PipelineResult[]): string {
+  const sluice = results.find((r) => r.pipeline === 'sluice')
+  const header = ['pipeline', 'events/s', 'MB/s', 'CPU-s/1M engine', 'CPU-s/1M ClickHouse', 'peak RSS', 'latency rate', 'p50 ms', 'p99 ms', 'Sluice ×']
+  const rows = results.map((r) => {
+    const t = r.throughput
+    return [
+      r.label,
+      fmt(t.eventsPerSecond),
+      t.megabytesPerSecond.toFixed(1),
+      t.cpuSecondsPerMillion.engine.toFixed(1),
+      t.cpuSecondsPerMillion.clickhouse === null ? 'in engine' : t.cpuSecondsPerMillion.clickhouse.toFixed(1),
+      mb(t.peakRssBytes),
+      r.latency ? `${fmt(r.latency.rate)}/s` : '—',
+      r.latency ? r.latency.p50Ms.toFixed(0) : '—',
+      r.latency ? r.latency.p99Ms.toFixed(0) : '—',
+      !sluice || r === sluice ? '—' : (sluice.throughput.eventsPerSecond / t.eventsPerSecond).toFixed(2),
+    ]
+  })
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)))
+  const line = (cells: string[]) => '| ' + cells.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join(' | ') + ' |'
+  return [line(header), '|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|', ...rows.map(line)].join('\n')
+}
+
+function verdicts(results: PipelineResult[]): { text: string[]; ratios: Record<string, number> } {
+  const s = results.find((r) => r.pipeline === 'sluice')
+  const raw = results.find((r) => r.pipeline === 'raw')
+  const parse = results.find((r) => r.pipeline === 'parse')
+  const text: string[] = []
+  const ratios: Record<string, number> = {}
+  const mark = (ok: boolean) => (ok ? 'met' : 'NOT met')
+  if (s && raw) {
+    ratios.sluice_over_raw = s.throughput.eventsPerSecond / raw.throughput.eventsPerSecond
+    text.push(`Sluice / raw pass-through:         ${ratios.sluice_over_raw.toFixed(2)} (target ≥ 0.6: ${mark(ratios.sluice_over_raw >= 0.6)})`)
+  }
+  if (s && parse) {
+    ratios.sluice_over_straightforward = s.throughput.eventsPerSecond / parse.throughput.eventsPerSecond
+    text.push(`Sluice / straightforward consumer: ${ratios.sluice_over_straightforward.toFixed(2)} (target ≥ 4: ${mark(ratios.sluice_over_straightforward >= 4)})`)
+  }
+  if (s) {
+    text.push(`Sluice peak RSS: ${mb(s.throughput.peakRssBytes)} (target ≤ 512 MB: ${mark(s.throughput.peakRssBytes <= 512e6)})`)
+    if (s.latency) text.push(`Sluice p99 produce→queryable at half its max rate: ${s.latency.p99Ms.toFixed(0)} ms (target ≤ 2 s: ${mark(s.latency.p99Ms <= 2000)})`)
+  }
+  for (const r of results) {
+    const c = r.throughput.cpuSeconds
+    const secs = r.throughput.seconds
+    text.push(`${r.label}: the machine was busy ${(c.machine / secs).toFixed(2)} cores on average; ` +
+      `pipeline ${(c.engine / secs).toFixed(2)}, ClickHouse ${c.clickhouse === null ? 'in pipeline' : (c.clickhouse / secs).toFixed(2)}, ` +
+      `producer + mock broker ${(c.harness / secs).toFixed(2)}, other processes ${(c.other / secs).toFixed(2)}`)
+  }
+  return { text, ratios }
+}
+
+const BASELINE = path.join(ROOT, 'bench', 'results', 'baseline.json')
+
+/** One line per pipeline: events/s against the committed baseline (bench/results/baseline.json). */
+function compareWithBaseline(results: PipelineResult[]): string | undefined {
+  if (!fs.existsSync(BASELINE)) return undefined
+  let base: { label?: string; when?: string; results?: PipelineResult[] }
+  try {
+    base = JSON.parse(fs.readFileSync(BASELINE, 'utf8'))
+  } catch {
+    return undefined
+  }
+  const lines = [`against bench/results/baseline.json (${base.when ?? '?'}${base.label ? `, ${base.label}` : ''}):`]
+  for (const r of results) {
+    const b = base.results?.find((x) => x.pipeline === r.pipeline)
+    if (!b) continue
+    const d = (r.throughput.eventsPerSecond / b.throughput.eventsPerSecond - 1) * 100
+    lines.push(`  ${r.label}: ${fmt(r.throughput.eventsPerSecond)} events/s vs ${fmt(b.throughput.eventsPerSecond)} (${d >= 0 ? '+' : ''}${d.toFixed(0)} %)`)
+  }
+  return lines.length > 1 ? lines.join('\n') : undefined
+}
+
+function gitDescribe(): { commit: string; dirty: boolean } {
+  try {
+    const git = (args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const commit = git(['rev-parse', '--short', 'HEAD'])
+    const dirty = git(['status', '--porcelain', '--untracked-files=no']).length > 0
+    return { commit, dirty }
+  } catch {
+    return { commit: 'unknown', dirty: false }
+  }
+}
+
+// ── main ────────────────────────────────────────────────────────────────────
+
+async function main(): Promise<void> {
+  // Ctrl-C: exit through process.exit so that the 'exit' hooks kill Sluice, the references and ClickHouse
+  process.once('SIGINT', () => process.exit(130))
+  process.once('SIGTERM', () => process.exit(143))
+  const o = options()
+  const progress = new Progress()
+  const run = Date.now().toString(36)
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'))
+  if (o.cpuProf) fs.mkdirSync(o.cpuProf, { recursive: true })
+  const load0 = os.loadavg()
+  progress.line(`sluice bench: ${fmt(o.events)} events per phase, ClickHouse ${o.clickhouse}, ${os.availableParallelism()} cores (load average ${load0.map((l) => l.toFixed(2)).join(' ')})`)
+
+  const t0 = performance.now()
+  // one cycle of N messages; latency phases continue the stream in later cycles
+  const stream = generateStream(o.events, TOKENS)
+  progress.line(`generated ${fmt(stream.pool)} messages (${(stream.poolBytes / 1e6).toFixed(0)} MB, ${stream.averageBytes.toFixed(0)} bytes on average) in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+
+  const kafka = await startMockKafkaCluster()
+  let ch: ClickHouseServer | undefined
+  let query: ClickHouseClient | undefined
+  const results: PipelineResult[] = []
+  try {
+    if (o.clickhouse === 'server') {
+      ch = await startClickHouseServer()
+      query = createClient({ url: ch.url, compression: { request: false, response: false } })
+    }
+    const env: Env = { o, kafka, ch, query, tmp }
+    const pipelines = [sluicePipeline(env), ...(o.skipReferences ? [] : [referencePipeline(env, 'raw'), referencePipeline(env, 'parse')])]
+    let profiles: string[] = []
+    let profiled: [number, number] | undefined
+    for (const p of pipelines) {
+      await quiesce(env)
+      const { result: throughput, window } = await throughputPhase(env, p, stream, progress, run)
+      if (p.id === 'sluice' && o.cpuProf) {
+        profiles = profileFiles([o.cpuProf])
+        profiled = window
+      }
+      let latency: LatencyResult | null = null
+      if (o.latencySeconds > 0) {
+        await quiesce(env)
+        latency = await latencyPhase(env, p, stream, progress, run, Math.max(100, Math.round(throughput.eventsPerSecond / 2)))
+      }
+      results.push({ pipeline: p.id, label: p.label, throughput, latency })
+    }
+
+    const { text, ratios } = verdicts(results)
+    const out = [
+      '',
+      table(results),
+      '',
+      ...text,
+      '',
+      'CPU-s/1M: CPU seconds per million events over the measured window (engine: all threads of the pipeline\'s processes).',
+      'Latency: producer send → the group\'s committed offset covers the message (committed only after ClickHouse acknowledged), polled every 25 ms.',
+      `Noisy: ${os.availableParallelism()} cores shared with ClickHouse, the mock broker, the producer and anything else running; compare runs, not single numbers.`,
+      '',
+    ]
+    process.stdout.write(out.join('\n'))
+    const vsBaseline = compareWithBaseline(results)
+    if (vsBaseline) process.stdout.write(vsBaseline + '\n')
+    if (o.cpuProf && profiles.length > 0) {
+      const { threads, all } = summarizeProfiles(profiles, 20, profiled)
+      process.stdout.write(`\nCPU profile of Sluice's throughput phase, measured window only (${o.cpuProf}):\n\n` + [...threads, ...(threads.length > 1 ? [all] : [])].map(formatThread).join('\n\n') + '\n')
+    }
+
+    const report = {
+      when: new Date().toISOString(),
+      label: o.label ?? null,
+      git: gitDescribe(),
+      machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model, memoryBytes: os.totalmem(), node: process.version, loadAverageAtStart: load0 },
+      options: { events: o.events, clickhouse: o.clickhouse, clickhouseVersion: ch ? await version(query!) : 'chdb', workers: o.workers ?? null, latencySeconds: o.latencySeconds, boundBytes: o.boundBytes },
+      stream: { averageMessageBytes: stream.averageBytes, projects: PROJECTS.length, environments: TOKENS.length },
+      results,
+      ratios,
+      targets: { sluice_over_raw: 0.6, sluice_over_straightforward: 4, peak_rss_bytes: 512e6, p99_ms: 2000 },
+    }
+    fs.mkdirSync(path.dirname(o.json), { recursive: true })
+    fs.writeFileSync(o.json, JSON.stringify(report, null, 2) + '\n')
+    progress.line(`results written to ${path.relative(process.cwd(), o.json) || o.json}`)
+  } finally {
+    await query?.close()
+    await ch?.destroy()
+    await kafka.stop()
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+}
+
+async function version(client: ClickHouseClient): Promise<string> {
+  const rs = await client.query({ query: 'SELECT version() AS v', format: 'JSONEachRow' })
+  return ((await rs.json()) as { v: string }[])[0].v
+}
+
+main().then(() => process.exit(0), (err) => {
+  process.stderr.write(`\nbench failed: ${(err as Error).stack ?? err}\n`)
+  process.exit(1)
+})
