@@ -36,7 +36,7 @@ t.test('an empty environment yields the documented defaults', async (t) => {
     adminHost: '127.0.0.1',
     adminToken: undefined,
     // cores − 1, at least 1, at most 8
-    workers: Math.max(1, Math.min(8, os.availableParallelism() - 1)),
+    workers: Math.max(2, Math.min(8, os.availableParallelism() - 1)),
     consumeBatch: 2000,
     insertMaxRows: 50000,
     insertMaxBytes: 33554432,
