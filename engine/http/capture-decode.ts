@@ -118,6 +118,14 @@ export function decodeDataField(value: string, maxBytes: number): string {
   return bytes.toString('utf8')
 }
 
+function startsLikeJson(body: Buffer): boolean {
+  for (const byte of body) {
+    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue
+    return byte === 0x7b || byte === 0x5b // { or [
+  }
+  return false
+}
+
 /** The envelope: the JSON text of the payload, from a JSON body, a form body or the GET query. */
 export function payloadText(input: CaptureInput, maxBytes: number): string {
   if (input.method === 'GET') {
@@ -128,7 +136,8 @@ export function payloadText(input: CaptureInput, maxBytes: number): string {
   const body = decompressBody(input, maxBytes)
   const type = (input.contentType ?? '').toLowerCase()
   const form = type.includes('application/x-www-form-urlencoded') || (body.length > 5 && body.subarray(0, 5).toString('latin1') === 'data=')
-  if (!form) return body.toString('utf8')
+  // curl -d and some HTTP clients label a JSON body as a form: like PostHog, a body that is JSON is read as JSON
+  if (!form || startsLikeJson(body)) return body.toString('utf8')
   const fields = new URLSearchParams(body.toString('utf8'))
   checkCompressionParam(fields.get('compression'))
   const data = fields.get('data')

@@ -54,6 +54,11 @@ t.test('a posthog-node batch: api_key at the top applies to every event, sent_at
   t.same(decode(input(JSON.stringify(nodeBatch), { contentType: 'application/json' })), nodeExpected)
 })
 
+t.test('a JSON body labelled as a form (curl -d) is read as JSON, as PostHog does', async (t) => {
+  t.same(decode(input(JSON.stringify(nodeBatch), { contentType: 'application/x-www-form-urlencoded' })), nodeExpected)
+  t.same(decode(input('  \n' + JSON.stringify(nodeBatch), { contentType: 'application/x-www-form-urlencoded' })), nodeExpected)
+})
+
 t.test('the same batch gzipped with Content-Encoding: gzip decodes identically', async (t) => {
   const body = zlib.gzipSync(JSON.stringify(nodeBatch))
   t.same(decode(input(body, { contentType: 'application/json', contentEncoding: 'gzip' })), nodeExpected)
