@@ -11,7 +11,7 @@
 // here: ingestion drops unknown ones, as PostHog does.
 import { randomUUID } from 'node:crypto'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listen } from './listen'
 import type { Logger } from 'pino'
 import { SluiceError } from '../errors'
 import type { AckingProducer, ProducerTuning } from '../kafka'
@@ -138,17 +138,9 @@ export async function startCaptureServer(o: CaptureServerOptions): Promise<Runni
       .catch((err) => sendError(res, err, o.log, { method: req.method, path: req.url?.split('?')[0], capture: true }, 'debug'))
       .finally(() => o.metrics.captureRequests.inc({ status: String(res.statusCode) }))
   })
-  server.requestTimeout = 30_000
-  server.headersTimeout = 10_000
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(o.port, o.host, () => resolve())
-  })
-  const port = (server.address() as AddressInfo).port
-  // a wildcard address is not somewhere to send to: show loopback
-  const shown = o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host.includes(':') ? `[${o.host}]` : o.host
+  const { port, url } = await listen(server, o.port, o.host)
   return {
-    url: `http://${shown}:${port}`,
+    url,
     port,
     close: () => new Promise<void>((resolve) => {
       // let requests waiting for Kafka finish; idle keep-alive connections go now, stragglers after the produce timeout

@@ -3,7 +3,7 @@
 // /readyz). One bad request never affects another: every error is answered
 // by respond.ts and the server keeps serving.
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listen } from './listen'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { SluiceError } from '../errors'
@@ -88,16 +88,9 @@ export async function startAdminServer(o: AdminServerOptions): Promise<RunningSe
       sendError(res, err, o.log, { method, path })
     }
   })
-  server.requestTimeout = 30_000
-  server.headersTimeout = 10_000
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(o.port, o.host, () => resolve())
-  })
-  const port = (server.address() as AddressInfo).port
-  const host = o.host.includes(':') ? `[${o.host}]` : o.host
+  const { port, url } = await listen(server, o.port, o.host)
   return {
-    url: `http://${host}:${port}`,
+    url,
     port,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve())
