@@ -1,11 +1,12 @@
 // workers/index.ts processBatch: a hand-built task (concatenated values, meta,
 // a control snapshot) through parse → steps → encode, without threads.
 import t from 'tap'
+import { taskOf } from '../harness/tasks'
 import { foldAll } from '../../engine/control/fold'
 import { buildSnapshot } from '../../engine/control/snapshot'
 import { processBatch } from '../../workers/index'
 import { forgetReportedDefinitions } from '../../workers/steps/extract-definitions'
-import { META_END, META_OFFSET, META_PARTITION, META_STRIDE, META_TIMESTAMP, type DateTimeFlavor, type TaskHeader } from '../../workers/protocol'
+import type { DateTimeFlavor, TaskHeader } from '../../workers/protocol'
 import type { WarningType } from '../../workers/result'
 
 const UUID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'
@@ -25,19 +26,7 @@ const { state } = foldAll([
 const SNAPSHOT = buildSnapshot(state, 1)
 
 function run(values: string[], flavor: DateTimeFlavor = 'DateTime64') {
-  const bytes = values.map((v) => Buffer.from(v, 'utf8'))
-  const buffer = new ArrayBuffer(bytes.reduce((n, b) => n + b.length, 0))
-  const meta = new Float64Array(values.length * META_STRIDE)
-  let end = 0
-  bytes.forEach((b, i) => {
-    new Uint8Array(buffer).set(b, end)
-    end += b.length
-    meta[i * META_STRIDE + META_END] = end
-    meta[i * META_STRIDE + META_PARTITION] = 0
-    meta[i * META_STRIDE + META_OFFSET] = FIRST_OFFSET + i
-    meta[i * META_STRIDE + META_TIMESTAMP] = KAFKA_TS
-  })
-  return processBatch({ values: buffer, meta, topic: 'events_plugin_ingestion', snapshot: SNAPSHOT, nowMs: NOW_MS, claimsSettled: false }, flavor)
+  return processBatch(taskOf(values, { snapshot: SNAPSHOT, nowMs: NOW_MS, kafkaTimestamp: KAFKA_TS, firstOffset: FIRST_OFFSET }), flavor)
 }
 
 // each test sees its own definitions: the worker's de-dup would hide a repeated name

@@ -3,11 +3,12 @@
 // workers/index.ts processBatch with snapshots folded from real commands:
 // settings reach the worker only through the control state.
 import t from 'tap'
+import { taskOf } from '../harness/tasks'
 import type { Command } from '../../engine/control/commands'
 import { foldAll } from '../../engine/control/fold'
 import { buildSnapshot } from '../../engine/control/snapshot'
 import { processBatch } from '../../workers/index'
-import { META_END, META_OFFSET, META_PARTITION, META_STRIDE, META_TIMESTAMP, type SnapshotRef, type TaskHeader } from '../../workers/protocol'
+import type { SnapshotRef, TaskHeader } from '../../workers/protocol'
 
 const UUID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'
 /** task clock: processing time */
@@ -47,19 +48,7 @@ function snapshotAfter(commands: Command[]): SnapshotRef {
 }
 
 function run(snapshot: SnapshotRef, values: string[]) {
-  const bytes = values.map((v) => Buffer.from(v, 'utf8'))
-  const buffer = new ArrayBuffer(bytes.reduce((n, b) => n + b.length, 0))
-  const meta = new Float64Array(values.length * META_STRIDE)
-  let end = 0
-  bytes.forEach((b, i) => {
-    new Uint8Array(buffer).set(b, end)
-    end += b.length
-    meta[i * META_STRIDE + META_END] = end
-    meta[i * META_STRIDE + META_PARTITION] = 0
-    meta[i * META_STRIDE + META_OFFSET] = i
-    meta[i * META_STRIDE + META_TIMESTAMP] = KAFKA_TS
-  })
-  return processBatch({ values: buffer, meta, topic: 'events_plugin_ingestion', snapshot, nowMs: NOW_MS, claimsSettled: false }, 'DateTime64')
+  return processBatch(taskOf(values, { snapshot, nowMs: NOW_MS, kafkaTimestamp: KAFKA_TS }), 'DateTime64')
 }
 
 type HeaderWithoutObservations = Omit<TaskHeader, 'observations'>
