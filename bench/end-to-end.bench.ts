@@ -11,7 +11,7 @@
 //                       `chdb`: embedded chDB inside each pipeline's process
 //                       (ClickHouse CPU is then part of the pipeline's, and
 //                       row counts are not re-checked by query)
-//   --workers N         SLUICE_WORKERS for Sluice (default: Sluice's own, cores − 1)
+//   --workers N         SLUICE_WORKERS for Sluice (default: Sluice's own, cores − 1, at least 2)
 //   --latency-seconds S length of each latency phase; 0 skips them (default 15)
 //   --skip-references   run Sluice only
 //   --bound-mib M       most produced-but-unconsumed data, all partitions (default 12)
@@ -69,6 +69,7 @@ import { parseArgs } from 'node:util'
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
 import { startMockKafkaCluster, type MockKafkaCluster } from '../engine/embedded/mock-kafka'
 import { ensureTopic } from '../engine/kafka'
+import { DEFAULT_WORKERS } from '../config/schema'
 import { CLICKHOUSE_BINARY, startClickHouseServer, type ClickHouseServer } from '../test/harness/clickhouse-server'
 import { baseEnv, startEngineProcess, type EngineProcess } from '../test/harness/engine-process'
 import { BenchProducer, CommitWatcher, PARTITIONS } from './kafka-load'
@@ -174,7 +175,7 @@ async function count(env: Env, table: string): Promise<number | undefined> {
 
 function sluicePipeline(env: Env): Pipeline {
   let projectsMade = false
-  const workers = env.o.workers ?? Math.max(1, Math.min(8, os.availableParallelism() - 1 || 1))
+  const workers = env.o.workers ?? DEFAULT_WORKERS
   return {
     id: 'sluice',
     label: `Sluice (${workers} worker${workers > 1 ? 's' : ''})`,

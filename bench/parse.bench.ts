@@ -5,7 +5,8 @@
 // consumer pays: UTF-8 decode and JSON.parse of the message and of its `data`.
 //
 //   npm run bench:parse -- [--messages 20000] [--batch 2000] [--seconds 5]
-//                          [--flavor DateTime|DateTime64] [--json PATH] [--only floor|worker|task]
+//                          [--flavor DateTime|DateTime64] [--format RowBinary|JSONEachRow]
+//                          [--json PATH] [--only floor|worker|task]
 //   node --cpu-prof --cpu-prof-dir=prof dist/bench/parse.bench.js --only worker   (then: node dist/bench/profile.js prof)
 //
 // Messages come from bench/generate.ts for bench/projects.ts's environments,
@@ -20,7 +21,7 @@ import { foldAll } from '../engine/control/fold'
 import { buildSnapshot } from '../engine/control/snapshot'
 import { encodeTaskOutput } from '../workers/encode'
 import { processBatch } from '../workers/index'
-import { META_END, META_OFFSET, META_PARTITION, META_STRIDE, META_TIMESTAMP, type DateTimeFlavor, type TaskInput } from '../workers/protocol'
+import { META_END, META_OFFSET, META_PARTITION, META_STRIDE, META_TIMESTAMP, type DateTimeFlavor, type RowEncoding, type RowFormat, type TaskInput } from '../workers/protocol'
 import { messageGenerator } from './generate'
 import { benchCommands, BENCH_TOKENS } from './projects'
 
@@ -67,11 +68,15 @@ function main(): void {
     batch: { type: 'string', default: '2000' },
     seconds: { type: 'string', default: '5' },
     flavor: { type: 'string', default: 'DateTime' },
+    format: { type: 'string', default: 'RowBinary' },
     json: { type: 'string' },
     only: { type: 'string' },
   } })
   const flavor = values.flavor as DateTimeFlavor
   if (flavor !== 'DateTime' && flavor !== 'DateTime64') throw new Error('--flavor must be DateTime (ClickHouse 18.16) or DateTime64')
+  const format = values.format as RowFormat
+  if (format !== 'RowBinary' && format !== 'JSONEachRow') throw new Error('--format must be RowBinary (a ClickHouse server) or JSONEachRow (chDB)')
+  const enc: RowEncoding = { dateTime: flavor, format }
   const { state, outcomes } = foldAll(benchCommands())
   const failed = outcomes.find((o) => !o.ok)
   if (failed) throw new Error(`bench projects did not fold: ${JSON.stringify(failed)}`)
@@ -103,7 +108,7 @@ function main(): void {
     {
       name: 'worker: processBatch (parse, steps, row encoding)',
       run(task) {
-        const { header, rows } = processBatch(task, flavor)
+        const { header, rows } = processBatch(task, enc)
         sink += rows.length
         return header.messages
       },
@@ -111,17 +116,17 @@ function main(): void {
     {
       name: 'task: processBatch + encodeTaskOutput',
       run(task) {
-        const { header, rows } = processBatch(task, flavor)
+        const { header, rows } = processBatch(task, enc)
         sink += encodeTaskOutput(header, rows).byteLength
         return header.messages
       },
     },
   ]
   // a check that the worker really ingests these messages: every one becomes a row
-  const probe = processBatch(all[0], flavor).header
+  const probe = processBatch(all[0], enc).header
   if (probe.eventRows !== probe.messages) throw new Error(`only ${probe.eventRows} of ${probe.messages} messages became rows: ${JSON.stringify({ drops: probe.drops, deadLetters: probe.deadLetters.slice(0, 3), unresolved: probe.unresolved.length, pending: probe.pendingClaims.indexes.length })}`)
 
-  process.stdout.write(`parse bench: ${messages.length} messages (${bytesPerEvent.toFixed(0)} bytes on average) in tasks of ${values.batch}, ${seconds} s per scenario, ${flavor}, one thread\n\n`)
+  process.stdout.write(`parse bench: ${messages.length} messages (${bytesPerEvent.toFixed(0)} bytes on average) in tasks of ${values.batch}, ${seconds} s per scenario, ${flavor}, ${format}, one thread\n\n`)
   const chosen = values.only ? scenarios.filter((s) => s.name.startsWith(values.only + ':') || s.name.startsWith(values.only + ' ')) : scenarios
   if (chosen.length === 0) throw new Error('--only must be floor, worker or task')
   const results = chosen.map((s) => measure(s, all, seconds, bytesPerEvent))
@@ -135,7 +140,7 @@ function main(): void {
   if (values.json) {
     const file = path.resolve(values.json)
     fs.mkdirSync(path.dirname(file), { recursive: true })
-    fs.writeFileSync(file, JSON.stringify({ when: new Date().toISOString(), node: process.version, messages: messages.length, batch: Number(values.batch), flavor, bytesPerEvent, results }, null, 2) + '\n')
+    fs.writeFileSync(file, JSON.stringify({ when: new Date().toISOString(), node: process.version, messages: messages.length, batch: Number(values.batch), flavor, format, bytesPerEvent, results }, null, 2) + '\n')
   }
 }
 

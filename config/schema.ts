@@ -18,7 +18,7 @@ export interface VarSpec {
 }
 
 // cores − 1 leaves a core to the main thread, but at least 2: measured on 2 cores, 2 workers beat 1 by ~13 % (bench/README)
-const defaultWorkers = Math.max(2, Math.min(8, os.availableParallelism() - 1))
+export const DEFAULT_WORKERS = Math.max(2, Math.min(8, os.availableParallelism() - 1))
 
 export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_KAFKA_BROKERS', type: 'string', unset: 'start the embedded in-memory mock Kafka cluster (dev/demo only: it dies with the process)', doc: 'Kafka bootstrap servers, comma-separated `host:port`.' },
@@ -37,7 +37,7 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_ADMIN_PORT', type: 'integer', default: '8001', min: 0, doc: 'Admin API, `/metrics`, `/healthz`, `/readyz`. 0 picks a free port.' },
   { name: 'SLUICE_ADMIN_HOST', type: 'host', default: '127.0.0.1', doc: 'Interface the admin port listens on. Anything but loopback requires `SLUICE_ADMIN_TOKEN`.' },
   { name: 'SLUICE_ADMIN_TOKEN', type: 'string', unset: 'a random token is generated and printed at start-up (allowed only when the admin port listens on loopback)', doc: 'Bearer token the admin API requires (at least 16 characters).', secret: true },
-  { name: 'SLUICE_WORKERS', type: 'integer', default: String(defaultWorkers), min: 1, doc: 'Worker threads of the processing pool.' },
+  { name: 'SLUICE_WORKERS', type: 'integer', default: String(DEFAULT_WORKERS), min: 1, doc: 'Worker threads of the processing pool.' },
   { name: 'SLUICE_CONSUME_BATCH', type: 'integer', default: '2000', min: 1, doc: 'Messages taken from Kafka per consume call; one worker task carries one such batch.' },
   { name: 'SLUICE_INSERT_MAX_ROWS', type: 'integer', default: '50000', min: 1, doc: 'An insert is sent once it holds this many rows…' },
   { name: 'SLUICE_INSERT_MAX_BYTES', type: 'integer', default: '33554432', min: 1024, doc: '…or this many encoded bytes…' },

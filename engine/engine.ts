@@ -21,6 +21,9 @@ import { liveness, readiness, type HealthSources } from './health'
 import { connectProducer, ensureTopic, type AckingProducer } from './kafka'
 import { createMetrics, type Metrics } from './metrics'
 import { InsertBatcher } from './sink/batcher'
+import { JSON_EACH_ROW } from './sink/row-format'
+import { eventColumns } from '../workers/encode'
+import type { RowEncoding } from '../workers/protocol'
 import { DefinitionsWriter } from './sink/definitions'
 import { GroupMerger } from './sink/groups'
 import { WarningsWriter } from './sink/warnings'
@@ -89,13 +92,16 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     await reseedIfEmpty(control, store, schema, log)
 
     const adminToken = config.adminToken ?? randomToken('sla_')
-    const pool = new WorkerPool(config.workers, schema.dateTime)
+    // RowBinary to a server: nothing to escape here, nothing to parse there; chDB takes text formats only
+    const encoding: RowEncoding = { dateTime: schema.dateTime, format: store.kind === 'server' ? 'RowBinary' : 'JSONEachRow' }
+    const pool = new WorkerPool(config.workers, encoding)
     cleanups.push(() => pool.close())
     const tracker = new OffsetTracker()
     const outcomes = new OutcomeRecorder(producer, config.dlqTopic, metrics, log)
     const ingestion = new Ingestion({
       topic: config.kafkaTopic,
       eventsTable: schema.tables.events,
+      eventsFormat: encoding.format === 'RowBinary' ? { kind: 'RowBinary', columns: eventColumns(schema.dateTime) } : JSON_EACH_ROW,
       maxMessageBytes: config.maxMessageBytes,
       maxInflightBytes: config.maxInflightBytes,
       maxOutstandingBatches: config.workers * 2,

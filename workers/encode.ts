@@ -1,13 +1,14 @@
-// Encodes processed events as JSONEachRow rows of the `events` table
-// (DESIGN §5), and a task's answer as one transferable buffer:
+// Encodes processed events as rows of the `events` table (DESIGN §5), in
+// RowBinary or JSONEachRow (protocol.ts RowEncoding), and a task's answer as
+// one transferable buffer:
 //
-//   [u32 header length][header: msgpack TaskHeader][events rows: UTF-8 JSONEachRow]
+//   [u32 header length][header: msgpack TaskHeader][events rows]
 //
-// Rows are built by concatenation (no intermediate row object); `properties`
-// is a JSON string inside the JSON row, hence the double stringify.
+// Rows go straight into one RowWriter (no intermediate row object).
 import { pack, unpack } from 'msgpackr'
 import type { WorkingEvent } from './event'
-import type { DateTimeFlavor, TaskHeader, TaskOutput } from './protocol'
+import type { DateTimeFlavor, RowEncoding, TaskHeader, TaskOutput } from './protocol'
+import type { RowWriter } from './row-writer'
 
 // The last two times formatted, per flavor: an event's timestamp and its
 // Kafka timestamp mostly fall in the same second (DateTime) or millisecond as
@@ -34,24 +35,73 @@ export function formatDateTime(ms: number, flavor: DateTimeFlavor): string {
   return text
 }
 
+/** ClickHouse types of the `events` columns Sluice writes, as RowBinary lays them out. */
+export type ColumnType = 'UUID' | 'String' | 'Int64' | 'UInt64' | 'DateTime' | 'DateTime64'
+
+/**
+ * The `events` columns of an insert, in row order (engine/sink/schema.ts
+ * creates them; `elements_chain` is left to its default). RowBinary rows
+ * carry no names, so the insert names these columns and the batcher splits
+ * rows by these types.
+ */
+export function eventColumns(flavor: DateTimeFlavor): readonly (readonly [string, ColumnType])[] {
+  return [
+    ['uuid', 'UUID'], ['event', 'String'], ['properties', 'String'], ['timestamp', flavor], ['team_id', 'Int64'], ['project_id', 'Int64'],
+    ['distinct_id', 'String'], ['created_at', flavor],
+    ['$group_0', 'String'], ['$group_1', 'String'], ['$group_2', 'String'], ['$group_3', 'String'], ['$group_4', 'String'],
+    ['_timestamp', flavor], ['_offset', 'UInt64'],
+  ]
+}
+
+/** RowBinary time: DateTime is UInt32 seconds, DateTime64(6) Int64 microseconds. */
+function binaryTime(w: RowWriter, ms: number, flavor: DateTimeFlavor): void {
+  if (flavor === 'DateTime64') w.int64(Math.round(ms) * 1000)
+  else w.uint32(Math.floor(ms / 1000))
+}
+
+/**
+ * One `events` row. `properties` is the event's own JSON text when no step
+ * changed it (parse.ts keeps it; add-ip.ts prepends `$ip`), so the common
+ * event serializes no object; RowBinary then writes it as it is, JSONEachRow
+ * quotes it once.
+ */
 export function encodeEventRow(
+  w: RowWriter,
   e: WorkingEvent,
-  createdAt: string,
-  kafkaTimestamp: string,
+  enc: RowEncoding,
+  createdAtMs: number,
+  kafkaTimestampMs: number,
   kafkaOffset: number,
-  flavor: DateTimeFlavor,
-): string {
-  return '{"uuid":"' + e.uuid +
+): void {
+  const properties = e.propertiesText ?? JSON.stringify(e.properties)
+  const distinctId = e.distinctId as string // validate-distinct-id leaves a string
+  const flavor = enc.dateTime
+  if (enc.format === 'RowBinary') {
+    w.uuid(e.uuid)
+    w.string(e.eventName)
+    w.string(properties)
+    binaryTime(w, e.timestampMs, flavor)
+    w.int64(e.teamId)
+    w.int64(e.projectId)
+    w.string(distinctId)
+    binaryTime(w, createdAtMs, flavor)
+    const g = e.groups
+    for (let i = 0; i < 5; i++) w.string(g === undefined ? '' : g[i] ?? '')
+    binaryTime(w, kafkaTimestampMs, flavor)
+    w.int64(kafkaOffset)
+    return
+  }
+  w.utf8('{"uuid":"' + e.uuid +
     '","event":' + JSON.stringify(e.eventName) +
-    ',"properties":' + JSON.stringify(JSON.stringify(e.properties)) +
+    ',"properties":' + JSON.stringify(properties) +
     ',"timestamp":"' + formatDateTime(e.timestampMs, flavor) +
     '","team_id":' + e.teamId +
     ',"project_id":' + e.projectId +
-    ',"distinct_id":' + JSON.stringify(e.distinctId) +
+    ',"distinct_id":' + JSON.stringify(distinctId) +
     (e.groups === undefined ? '' : encodeGroups(e.groups)) +
-    ',"created_at":"' + createdAt +
-    '","_timestamp":"' + kafkaTimestamp +
-    '","_offset":' + kafkaOffset + '}\n'
+    ',"created_at":"' + formatDateTime(createdAtMs, flavor) +
+    '","_timestamp":"' + formatDateTime(kafkaTimestampMs, flavor) +
+    '","_offset":' + kafkaOffset + '}\n')
 }
 
 function encodeGroups(groups: (string | undefined)[]): string {
@@ -61,13 +111,12 @@ function encodeGroups(groups: (string | undefined)[]): string {
 }
 
 /** One ArrayBuffer for the whole answer, so Piscina can transfer it (only a top-level movable is transferred). */
-export function encodeTaskOutput(header: TaskHeader, eventRows: string): ArrayBuffer {
+export function encodeTaskOutput(header: TaskHeader, eventRows: Uint8Array): ArrayBuffer {
   const head = pack(header)
-  const rowsBytes = Buffer.byteLength(eventRows, 'utf8')
-  const out = Buffer.from(new ArrayBuffer(4 + head.length + rowsBytes))
+  const out = Buffer.from(new ArrayBuffer(4 + head.length + eventRows.byteLength))
   out.writeUInt32LE(head.length, 0)
   head.copy(out, 4)
-  out.write(eventRows, 4 + head.length, 'utf8')
+  out.set(eventRows, 4 + head.length)
   return out.buffer as ArrayBuffer
 }
 

@@ -11,6 +11,13 @@ export interface WorkingEvent {
   rawEvent: unknown
   eventName: string
   properties: Record<string, unknown>
+  /**
+   * `properties` as JSON text while it still says exactly what `properties`
+   * holds: the event's own text, or with `$ip` prepended (add-ip.ts). A step
+   * that changes `properties` in any other way sets it to undefined, and the
+   * encoder serializes the object instead.
+   */
+  propertiesText: string | undefined
   ip: string | undefined
   /** capture-server receive time (outer `now`), raw */
   now: unknown

@@ -5,14 +5,15 @@
 import { move, workerData } from 'piscina'
 import { unpack } from 'msgpackr'
 import { newContext, type StepContext } from './context'
-import { encodeEventRow, encodeTaskOutput, formatDateTime } from './encode'
+import { encodeEventRow, encodeTaskOutput } from './encode'
 import { environmentsByToken, type ResolvedEnvironment } from './environment'
 import { parseCapturedMessage } from './parse'
 import { PIPELINE } from './pipeline'
+import { RowWriter } from './row-writer'
 import { rememberReported } from './steps/extract-definitions'
 import {
   META_END, META_OFFSET, META_STRIDE, META_TIMESTAMP,
-  type ControlSnapshot, type DateTimeFlavor, type SnapshotRef, type TaskHeader, type TaskInput, type WorkerData,
+  type ControlSnapshot, type RowEncoding, type SnapshotRef, type TaskHeader, type TaskInput,
 } from './protocol'
 
 let cachedVersion = -1
@@ -29,12 +30,12 @@ function environmentsFor(ref: SnapshotRef): Map<string, ResolvedEnvironment> {
   return cachedEnvironments
 }
 
-/** One message: parse → steps → encoded row, or undefined when it stopped (tallied in the header). */
-function processMessage(text: string, i: number, ctx: StepContext, header: TaskHeader, createdAt: string, meta: Float64Array, m: number, flavor: DateTimeFlavor): string | undefined {
+/** One message: parse → steps → a row written to `out`; false when it stopped (tallied in the header). */
+function processMessage(text: string, i: number, ctx: StepContext, header: TaskHeader, out: RowWriter, enc: RowEncoding, meta: Float64Array, m: number): boolean {
   const parsed = parseCapturedMessage(text)
   if ('kind' in parsed) {
     header.deadLetters.push({ index: i, reason: parsed.reason, error: parsed.error })
-    return undefined
+    return false
   }
   const warningsBefore = ctx.warnings.length
   for (let s = 0; s < PIPELINE.length; s++) {
@@ -48,14 +49,14 @@ function processMessage(text: string, i: number, ctx: StepContext, header: TaskH
       // the message runs again: its warnings are raised then, not twice
       ctx.warnings.length = warningsBefore
     }
-    return undefined
+    return false
   }
-  const row = encodeEventRow(parsed, createdAt, formatDateTime(meta[m + META_TIMESTAMP], flavor), meta[m + META_OFFSET], flavor)
+  encodeEventRow(out, parsed, enc, ctx.nowMs, meta[m + META_TIMESTAMP], meta[m + META_OFFSET])
   rememberReported(ctx.reportedKeys)
-  return row
+  return true
 }
 
-export function processBatch(task: TaskInput, flavor: DateTimeFlavor): { header: TaskHeader; rows: string } {
+export function processBatch(task: TaskInput, enc: RowEncoding): { header: TaskHeader; rows: Uint8Array } {
   const values = Buffer.from(task.values)
   const meta = task.meta
   const count = meta.length / META_STRIDE
@@ -64,20 +65,17 @@ export function processBatch(task: TaskInput, flavor: DateTimeFlavor): { header:
     snapshotVersion: task.snapshot.version, messages: count, eventRows: 0, drops: {}, deadLetters: [], unresolved: [],
     pendingClaims: { indexes: [], claims: [] }, warnings: ctx.warnings, groupUpdates: ctx.groupUpdates, observations: ctx.observations,
   }
-  const createdAt = formatDateTime(task.nowMs, flavor)
-  let rows = ''
+  // rows are about as long as the messages they come from
+  const out = new RowWriter(values.length + count * 64)
   let start = 0
   const obs = ctx.observations
   for (let i = 0; i < count; i++) {
     const m = i * META_STRIDE
     const end = meta[m + META_END]
     const marks = [ctx.warnings.length, ctx.groupUpdates.length, obs.eventDefinitions.length, obs.propertyDefinitions.length, obs.eventProperties.length]
+    const rowStart = out.pos
     try {
-      const row = processMessage(values.toString('utf8', start, end), i, ctx, header, createdAt, meta, m, flavor)
-      if (row !== undefined) {
-        rows += row
-        header.eventRows++
-      }
+      if (processMessage(values.toString('utf8', start, end), i, ctx, header, out, enc, meta, m)) header.eventRows++
     } catch (err) {
       // An unexpected throw is this message's problem alone: undo what it left behind, dead-letter it, go on.
       ctx.warnings.length = marks[0]
@@ -86,19 +84,20 @@ export function processBatch(task: TaskInput, flavor: DateTimeFlavor): { header:
       obs.propertyDefinitions.length = marks[3]
       obs.eventProperties.length = marks[4]
       ctx.reportedKeys.length = 0
+      out.pos = rowStart
       header.deadLetters.push({ index: i, reason: 'processing_error', error: `${(err as Error)?.name}: ${(err as Error)?.message}`.slice(0, 500) })
     }
     start = end
   }
   header.pendingClaims.claims = [...ctx.claims.values()]
-  return { header, rows }
+  return { header, rows: out.bytes() }
 }
 
-const flavor: DateTimeFlavor = (workerData as WorkerData | undefined)?.dateTime ?? 'DateTime64'
+const encoding: RowEncoding = (workerData as RowEncoding | undefined) ?? { dateTime: 'DateTime64', format: 'JSONEachRow' }
 
 export default function runTask(task: TaskInput): ArrayBuffer {
   const started = process.hrtime.bigint()
-  const { header, rows } = processBatch(task, flavor)
+  const { header, rows } = processBatch(task, encoding)
   header.workerSeconds = Number(process.hrtime.bigint() - started) / 1e9
   return move(encodeTaskOutput(header, rows)) as ArrayBuffer
 }

@@ -1,7 +1,9 @@
 // The only code that sees `unknown`: turns one Kafka message value (DESIGN §4:
 // outer JSON with `data`, a JSON string of the raw event) into a WorkingEvent.
 // One JSON.parse for the outer value and one for `data`; outer fields win.
+// The text of `properties` is kept for encoding (properties-text.ts).
 import type { WorkingEvent } from './event'
+import { findPropertiesText } from './properties-text'
 import { deadLetter, type DeadLetter } from './result'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -40,8 +42,9 @@ export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
   const rawData = outer.data
   if (typeof rawData !== 'string') return deadLetter('invalid_data', '`data` must be a JSON string of the event')
   let data: unknown
+  const dataText = replaceNul(rawData)
   try {
-    data = JSON.parse(replaceNul(rawData))
+    data = JSON.parse(dataText)
   } catch (err) {
     return deadLetter('invalid_data', `\`data\` is not JSON: ${(err as Error).message}`)
   }
@@ -51,11 +54,16 @@ export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
   if (uuid === undefined || uuid === null || uuid === '') return deadLetter('invalid_uuid', 'the event has no uuid')
   if (typeof uuid !== 'string' || !UUID.test(uuid)) return deadLetter('invalid_uuid', `uuid ${JSON.stringify(uuid).slice(0, 80)} is not a UUID`)
 
-  const properties: Obj = isObject(data.properties) ? data.properties : {}
+  const hasProperties = isObject(data.properties)
+  const properties: Obj = hasProperties ? data.properties as Obj : {}
+  let propertiesText = hasProperties ? findPropertiesText(dataText) : '{}'
   // PostHog's normalization: top-level $set/$set_once move into properties (top-level keys win)
   for (const k of ['$set', '$set_once'] as const) {
     const top = data[k]
-    if (isObject(top)) properties[k] = isObject(properties[k]) ? { ...(properties[k] as Obj), ...top } : top
+    if (isObject(top)) {
+      properties[k] = isObject(properties[k]) ? { ...(properties[k] as Obj), ...top } : top
+      propertiesText = undefined
+    }
   }
   return {
     uuid: uuid.toLowerCase(),
@@ -64,6 +72,7 @@ export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
     rawEvent: data.event,
     eventName: '',
     properties,
+    propertiesText,
     ip: optionalString(outer.ip),
     now: outer.now,
     sentAt: outer.sent_at ?? data.sent_at,

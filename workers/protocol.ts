@@ -104,13 +104,21 @@ export interface Observations {
 
 export interface TaskOutput {
   header: TaskHeader
-  /** JSONEachRow rows for the `events` table */
+  /** rows for the `events` table, in the pool's RowEncoding */
   events: Uint8Array
 }
 
 export type DateTimeFlavor = 'DateTime' | 'DateTime64'
 
-export interface WorkerData {
-  /** how timestamps are written: 18.16 has no DateTime64 */
+/**
+ * RowBinary for a ClickHouse server (no escaping on our side, no text parsing
+ * on its side); JSONEachRow for chDB, whose insert API takes text formats only.
+ */
+export type RowFormat = 'JSONEachRow' | 'RowBinary'
+
+/** How workers write `events` rows; the pool passes it as Piscina's workerData. */
+export interface RowEncoding {
+  /** how times are written: 18.16 has no DateTime64 */
   dateTime: DateTimeFlavor
+  format: RowFormat
 }

@@ -15,6 +15,7 @@ import type { GroupUpdate, Observations, TaskOutput, WarningRecord } from '../..
 import type { ControlLog } from '../control/log'
 import type { Metrics } from '../metrics'
 import type { AckedFlush, InsertBatcher, TableRows } from '../sink/batcher'
+import type { InsertFormat } from '../sink/row-format'
 import type { DefinitionsWriter } from '../sink/definitions'
 import type { GroupMerger } from '../sink/groups'
 import { backoffMs } from '../sink/retry'
@@ -34,6 +35,8 @@ export interface IngestSinks {
 export interface IngestOptions {
   topic: string
   eventsTable: string
+  /** how the workers encode `events` rows */
+  eventsFormat: InsertFormat
   maxMessageBytes: number
   maxInflightBytes: number
   maxOutstandingBatches: number
@@ -170,7 +173,7 @@ export class Ingestion {
     for (const m of todo) letters.push(deadLetterOf(m, 'processing_error', 'process', 'the message did not settle after its token check and group type claims'))
 
     const nowMs = Date.now()
-    const tables: TableRows[] = rows > 0 ? [{ table: this.o.eventsTable, chunk: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), rows }] : []
+    const tables: TableRows[] = rows > 0 ? [{ table: this.o.eventsTable, chunk: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), rows, format: this.o.eventsFormat }] : []
     tables.push(...this.sinks.warnings.rows(warnings, nowMs))
     tables.push(...this.sinks.definitions.rows(observations, nowMs))
     tables.push(...(await this.sinks.groups.rows(groupUpdates, nowMs)))

@@ -4,7 +4,7 @@
 import path from 'node:path'
 import Piscina from 'piscina'
 import { decodeTaskOutput } from '../../workers/encode'
-import type { DateTimeFlavor, SnapshotRef, TaskInput, TaskOutput, WorkerData } from '../../workers/protocol'
+import type { RowEncoding, SnapshotRef, TaskInput, TaskOutput } from '../../workers/protocol'
 import type { PackedBatch } from './pack'
 
 export const WORKER_FILE = path.join(__dirname, '..', '..', 'workers', 'index.js')
@@ -12,9 +12,8 @@ export const WORKER_FILE = path.join(__dirname, '..', '..', 'workers', 'index.js
 export class WorkerPool {
   private readonly pool: Piscina
 
-  constructor(threads: number, dateTime: DateTimeFlavor) {
-    const workerData: WorkerData = { dateTime }
-    this.pool = new Piscina({ filename: WORKER_FILE, minThreads: threads, maxThreads: threads, workerData, idleTimeout: 60_000 })
+  constructor(threads: number, readonly encoding: RowEncoding) {
+    this.pool = new Piscina({ filename: WORKER_FILE, minThreads: threads, maxThreads: threads, workerData: encoding, idleTimeout: 60_000 })
   }
 
   async run(batch: PackedBatch, topic: string, snapshot: SnapshotRef, claimsSettled = false): Promise<TaskOutput> {

@@ -13,12 +13,15 @@ import type { ContributionTimes } from '../dispatch/lag'
 import type { Metrics } from '../metrics'
 import type { Segment } from '../source/offsets'
 import { backoffMs, isRetriable } from './retry'
+import { JSON_EACH_ROW, splitRows, type InsertFormat } from './row-format'
 import type { ClickHouseStore } from './store'
 
 export interface TableRows {
   table: string
   chunk: Uint8Array
   rows: number
+  /** JSONEachRow unless told */
+  format?: InsertFormat
 }
 
 export interface Contribution {
@@ -38,7 +41,7 @@ export interface AckedFlush {
   times: ContributionTimes[]
 }
 
-interface PendingTable { chunks: Uint8Array[]; rows: number; bytes: number }
+interface PendingTable { chunks: Uint8Array[]; rows: number; bytes: number; format: InsertFormat }
 
 interface FlushUnit {
   tables: Map<string, PendingTable>
@@ -91,7 +94,7 @@ export class InsertBatcher {
     for (const t of c.tables) {
       if (t.rows === 0) continue
       let p = u.tables.get(t.table)
-      if (!p) u.tables.set(t.table, (p = { chunks: [], rows: 0, bytes: 0 }))
+      if (!p) u.tables.set(t.table, (p = { chunks: [], rows: 0, bytes: 0, format: t.format ?? JSON_EACH_ROW }))
       p.chunks.push(t.chunk)
       p.rows += t.rows
       p.bytes += t.chunk.byteLength
@@ -129,17 +132,17 @@ export class InsertBatcher {
   }
 
   private async flush(unit: FlushUnit): Promise<void> {
-    await Promise.all([...unit.tables].map(([table, p]) => this.insertTable(table, p.chunks, p.rows)))
+    await Promise.all([...unit.tables].map(([table, p]) => this.insertTable(table, p.format, p.chunks, p.rows)))
     this.onAcked({ segments: unit.segments, consumedBytes: unit.consumedBytes, messages: unit.messages, times: unit.times })
   }
 
   /** Inserts until acknowledged; permanent rejections are bisected down to single rows. */
-  private async insertTable(table: string, chunks: Uint8Array[], rows: number): Promise<void> {
+  private async insertTable(table: string, format: InsertFormat, chunks: Uint8Array[], rows: number): Promise<void> {
     const token = this.opts.dedupTokens ? dedupToken(table, chunks) : undefined
     for (let attempt = 0; ; attempt++) {
       const started = process.hrtime.bigint()
       try {
-        await this.store.insert(table, chunks, token)
+        await this.store.insert(table, chunks, token, format)
         this.metrics.insertDuration.observe({ table }, Number(process.hrtime.bigint() - started) / 1e9)
         this.metrics.insertRows.observe(rows)
         this.metrics.eventsInserted.inc({ table }, rows)
@@ -150,7 +153,7 @@ export class InsertBatcher {
         const retriable = isRetriable(err)
         this.metrics.insertErrors.inc({ table, retriable: String(retriable) })
         if (!retriable) {
-          await this.isolateRejected(table, chunks, rows, err as Error)
+          await this.isolateRejected(table, format, chunks, rows, err as Error)
           return
         }
         if (this.failingSince === 0) this.failingSince = Date.now()
@@ -161,16 +164,16 @@ export class InsertBatcher {
     }
   }
 
-  private async isolateRejected(table: string, chunks: Uint8Array[], rows: number, err: Error): Promise<void> {
-    const lines = splitLines(chunks)
+  private async isolateRejected(table: string, format: InsertFormat, chunks: Uint8Array[], rows: number, err: Error): Promise<void> {
+    const lines = splitRows(chunks, format)
     if (lines.length <= 1) {
       if (lines.length === 1) await this.onRejectedRow(table, lines[0], err.message)
       return
     }
     this.log.warn({ table, rows, err: err.message }, 'insert rejected as bad data; isolating the rejected rows')
     const mid = lines.length >> 1
-    await this.insertTable(table, lines.slice(0, mid), mid)
-    await this.insertTable(table, lines.slice(mid), lines.length - mid)
+    await this.insertTable(table, format, lines.slice(0, mid), mid)
+    await this.insertTable(table, format, lines.slice(mid), lines.length - mid)
   }
 
   /** Flushes everything pending (shutdown); resolves when acknowledged. */
@@ -186,20 +189,4 @@ export class InsertBatcher {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
   }
-}
-
-/** JSONEachRow rows are newline-terminated and never contain a raw newline. */
-function splitLines(chunks: Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = []
-  for (const c of chunks) {
-    let start = 0
-    for (let i = 0; i < c.length; i++) {
-      if (c[i] === 10) {
-        out.push(c.subarray(start, i + 1))
-        start = i + 1
-      }
-    }
-    if (start < c.length) out.push(c.subarray(start))
-  }
-  return out
 }

@@ -34,7 +34,9 @@ export async function openChdb(dataDir: string): Promise<ClickHouseStore> {
       await session.queryAsync(sql)
     },
     query,
-    async insert(table, chunks, dedupToken) {
+    async insert(table, chunks, dedupToken, format) {
+      // the engine asks workers for JSONEachRow when the store is chDB
+      if (format && format.kind !== 'JSONEachRow') throw new Error(`chDB inserts take text formats, not ${format.kind}`)
       const values = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
       await session.insert({ table, values, format: 'JSONEachRow', settings: dedupToken ? { insert_deduplication_token: dedupToken } : undefined })
     },

@@ -1,9 +1,10 @@
 // ClickHouse server over HTTP through @clickhouse/client. Inserts go through
-// `exec` with a body stream so that the rows the workers encoded are sent as
-// they are (the client would otherwise re-encode objects). Works with
+// `exec` with a body stream so that the rows the workers encoded (RowBinary
+// for `events`) are sent as they are (the client would otherwise re-encode objects). Works with
 // Debian's 18.16 (POST for DDL and inserts; no query parameters needed).
 import { Readable } from 'node:stream'
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client'
+import { insertStatement, JSON_EACH_ROW } from './row-format'
 import type { ClickHouseStore } from './store'
 
 export interface ServerOptions {
@@ -44,9 +45,9 @@ export async function connectClickHouseServer(opts: ServerOptions): Promise<Clic
       await client.command({ query: sql })
     },
     query,
-    async insert(table, chunks, dedupToken) {
+    async insert(table, chunks, dedupToken, format = JSON_EACH_ROW) {
       const res = await client.exec({
-        query: `INSERT INTO ${table} FORMAT JSONEachRow`,
+        query: insertStatement(table, format),
         values: Readable.from(chunks),
         clickhouse_settings: dedupToken ? { insert_deduplication_token: dedupToken } : undefined,
       })

@@ -1,6 +1,7 @@
 // What the engine needs from ClickHouse, whichever one it is: a server over
 // HTTP (engine/sink/clickhouse.ts) or embedded chDB (engine/sink/chdb.ts).
-// Data always travels as rows (JSONEachRow bodies), never inside SQL text.
+// Data always travels as rows (JSONEachRow or RowBinary bodies), never inside SQL text.
+import type { InsertFormat } from './row-format'
 
 export interface ClickHouseStore {
   readonly kind: 'server' | 'chdb'
@@ -11,11 +12,11 @@ export interface ClickHouseStore {
   /** a SELECT; rows come back as JSONEachRow objects (64-bit integers may be strings) */
   query<T = Record<string, unknown>>(sql: string): Promise<T[]>
   /**
-   * `INSERT INTO table FORMAT JSONEachRow` with the given body chunks. With a
-   * dedupToken (servers ≥ 22.2), a retry of an insert that in fact succeeded
-   * is recognised and not stored twice.
+   * An insert of the given body chunks (JSONEachRow unless told; chDB takes
+   * text formats only). With a dedupToken (servers ≥ 22.2), a retry of an
+   * insert that in fact succeeded is recognised and not stored twice.
    */
-  insert(table: string, chunks: readonly Uint8Array[], dedupToken?: string): Promise<void>
+  insert(table: string, chunks: readonly Uint8Array[], dedupToken?: string, format?: InsertFormat): Promise<void>
   close(): Promise<void>
 }
 

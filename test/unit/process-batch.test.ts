@@ -1,10 +1,9 @@
 // workers/index.ts processBatch: a hand-built task (concatenated values, meta,
 // a control snapshot) through parse → steps → encode, without threads.
 import t from 'tap'
-import { taskOf } from '../harness/tasks'
+import { processToJsonRows, taskOf } from '../harness/tasks'
 import { foldAll } from '../../engine/control/fold'
 import { buildSnapshot } from '../../engine/control/snapshot'
-import { processBatch } from '../../workers/index'
 import { forgetReportedDefinitions } from '../../workers/steps/extract-definitions'
 import type { DateTimeFlavor, TaskHeader } from '../../workers/protocol'
 import type { WarningType } from '../../workers/result'
@@ -26,7 +25,7 @@ const { state } = foldAll([
 const SNAPSHOT = buildSnapshot(state, 1)
 
 function run(values: string[], flavor: DateTimeFlavor = 'DateTime64') {
-  return processBatch(taskOf(values, { snapshot: SNAPSHOT, nowMs: NOW_MS, kafkaTimestamp: KAFKA_TS, firstOffset: FIRST_OFFSET }), flavor)
+  return processToJsonRows(taskOf(values, { snapshot: SNAPSHOT, nowMs: NOW_MS, kafkaTimestamp: KAFKA_TS, firstOffset: FIRST_OFFSET }), flavor)
 }
 
 // each test sees its own definitions: the worker's de-dup would hide a repeated name
@@ -77,7 +76,7 @@ t.test('writes a DateTime64 row with the environment\'s team_id and project_id f
         eventProperties: [[1, '$pageview', 'path'], [1, '$pageview', '$ip']],
       },
     },
-    rows: '{"uuid":"' + UUID + '","event":"$pageview","properties":"{\\"path\\":\\"/home\\",\\"$ip\\":\\"203.0.113.7\\"}",' +
+    rows: '{"uuid":"' + UUID + '","event":"$pageview","properties":"{\\"$ip\\":\\"203.0.113.7\\",\\"path\\":\\"/home\\"}",' +
       '"timestamp":"2025-03-04 05:05:00.123000","team_id":2,"project_id":1,"distinct_id":"user-1",' +
       '"created_at":"2025-03-04 05:10:00.000000","_timestamp":"2025-03-04 05:06:01.500000","_offset":100}\n',
   })

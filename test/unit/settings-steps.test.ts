@@ -3,11 +3,10 @@
 // workers/index.ts processBatch with snapshots folded from real commands:
 // settings reach the worker only through the control state.
 import t from 'tap'
-import { taskOf } from '../harness/tasks'
+import { processToJsonRows, taskOf } from '../harness/tasks'
 import type { Command } from '../../engine/control/commands'
 import { foldAll } from '../../engine/control/fold'
 import { buildSnapshot } from '../../engine/control/snapshot'
-import { processBatch } from '../../workers/index'
 import type { SnapshotRef, TaskHeader } from '../../workers/protocol'
 
 const UUID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'
@@ -48,7 +47,7 @@ function snapshotAfter(commands: Command[]): SnapshotRef {
 }
 
 function run(snapshot: SnapshotRef, values: string[]) {
-  return processBatch(taskOf(values, { snapshot, nowMs: NOW_MS, kafkaTimestamp: KAFKA_TS }), 'DateTime64')
+  return processToJsonRows(taskOf(values, { snapshot, nowMs: NOW_MS, kafkaTimestamp: KAFKA_TS }))
 }
 
 type HeaderWithoutObservations = Omit<TaskHeader, 'observations'>

@@ -5,11 +5,10 @@
 // folded from real commands: group types reach the worker only through the
 // control state.
 import t from 'tap'
-import { taskOf } from '../harness/tasks'
+import { processToJsonRows, taskOf } from '../harness/tasks'
 import type { Command } from '../../engine/control/commands'
 import { foldAll } from '../../engine/control/fold'
 import { buildSnapshot } from '../../engine/control/snapshot'
-import { processBatch } from '../../workers/index'
 import { forgetReportedDefinitions } from '../../workers/steps/extract-definitions'
 import type { Observations, SnapshotRef, TaskHeader } from '../../workers/protocol'
 
@@ -58,9 +57,9 @@ function snapshotAfter(commands: Command[] = []): SnapshotRef {
 const SNAPSHOT = snapshotAfter()
 
 function run(values: string[], opts: { snapshot?: SnapshotRef; claimsSettled?: boolean; nowMs?: number } = {}) {
-  return processBatch(taskOf(values, {
+  return processToJsonRows(taskOf(values, {
     snapshot: opts.snapshot ?? SNAPSHOT, nowMs: opts.nowMs ?? NOW_MS, kafkaTimestamp: KAFKA_TS, claimsSettled: opts.claimsSettled,
-  }), 'DateTime64')
+  }))
 }
 
 function message(token: string, data: Record<string, unknown>, outer: Record<string, unknown> = {}): string {

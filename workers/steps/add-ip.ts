@@ -2,13 +2,22 @@
 // when the event does not carry one, and is removed altogether when the
 // environment has `anonymize_ips`.
 import type { Step } from '../context'
+import { prependMember } from '../properties-text'
 import { ok } from '../result'
 
 export const addIp: Step = (event) => {
+  const props = event.properties
   if (event.env?.anonymizeIps) {
-    delete event.properties.$ip
+    if (props.$ip !== undefined) {
+      delete props.$ip
+      event.propertiesText = undefined
+    }
     return ok()
   }
-  if (event.ip !== undefined && event.properties.$ip === undefined) event.properties.$ip = event.ip
+  if (event.ip !== undefined && props.$ip === undefined) {
+    props.$ip = event.ip
+    // the stored text gains the same member, without serializing the rest again
+    if (event.propertiesText !== undefined) event.propertiesText = prependMember(event.propertiesText, '$ip', JSON.stringify(event.ip))
+  }
   return ok()
 }

@@ -5,6 +5,14 @@ import { ok } from '../result'
 
 export const redactProperties: Step = (event) => {
   const names = event.env?.project.redactPropertyNames
-  if (names) for (const n of names) delete event.properties[n]
+  if (!names) return ok()
+  const props = event.properties
+  for (const n of names) {
+    if (Object.hasOwn(props, n)) {
+      delete props[n]
+      // the event's own text still holds it
+      event.propertiesText = undefined
+    }
+  }
   return ok()
 }

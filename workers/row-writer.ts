@@ -1,0 +1,126 @@
+// A growable byte buffer that rows are written into, in either insert format:
+// JSONEachRow text, or ClickHouse's RowBinary (length-prefixed strings,
+// little-endian integers, no escaping, no parsing on the server). Numbers are
+// written byte by byte: ids, offsets and times are below 2^53, so two 32-bit
+// halves carry them without BigInt.
+const TWO_32 = 4294967296
+
+// hex digit value by char code (0xff: not hex); the uuid was validated in parse.ts
+const HEX = new Uint8Array(128).fill(0xff)
+for (let i = 0; i < 10; i++) HEX[48 + i] = i
+for (let i = 0; i < 6; i++) { HEX[97 + i] = 10 + i; HEX[65 + i] = 10 + i }
+
+// Buffer#write without its argument checks (Node's own fast path for 'utf8')
+type Utf8Writable = Buffer & { utf8Write(text: string, offset: number): number }
+
+function varintLength(n: number): number {
+  let len = 1
+  while (n >= 0x80) { n = Math.floor(n / 128); len++ }
+  return len
+}
+
+export class RowWriter {
+  buf: Utf8Writable
+  pos = 0
+
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(256, capacity)) as Utf8Writable
+  }
+
+  /** The rows written so far (a view of the writer's memory). */
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.pos)
+  }
+
+  private ensure(extra: number): void {
+    if (this.pos + extra <= this.buf.length) return
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + extra)) as Utf8Writable
+    this.buf.copy(next, 0, 0, this.pos)
+    this.buf = next
+  }
+
+  /** Text as UTF-8, no prefix (JSONEachRow rows). */
+  utf8(text: string): void {
+    this.ensure(text.length * 3)
+    this.pos += this.buf.utf8Write(text, this.pos)
+  }
+
+  private varint(n: number): void {
+    const b = this.buf
+    while (n >= 0x80) {
+      b[this.pos++] = (n & 0x7f) | 0x80
+      n = Math.floor(n / 128)
+    }
+    b[this.pos++] = n
+  }
+
+  /** RowBinary String: LEB128 byte length, then UTF-8 bytes. */
+  string(text: string): void {
+    const max = text.length * 3
+    this.ensure(max + 5)
+    const b = this.buf
+    const start = this.pos
+    if (max < 0x80) {
+      // one length byte is enough: short strings (names, ids, group keys),
+      // copied here when ASCII (cheaper than a call into the encoder)
+      const len = text.length
+      let p = start + 1
+      for (let i = 0; i < len; i++) {
+        const c = text.charCodeAt(i)
+        if (c >= 0x80) {
+          p = start + 1 + b.utf8Write(text, start + 1)
+          break
+        }
+        b[p++] = c
+      }
+      b[start] = p - start - 1
+      this.pos = p
+      return
+    }
+    // reserve the prefix for the longest possible encoding, shift if shorter
+    const reserved = varintLength(max)
+    const n = b.utf8Write(text, start + reserved)
+    const needed = varintLength(n)
+    if (needed < reserved) b.copyWithin(start + needed, start + reserved, start + reserved + n)
+    this.varint(n)
+    this.pos = start + needed + n
+  }
+
+  /** RowBinary UInt32 */
+  uint32(n: number): void {
+    this.ensure(4)
+    this.buf.writeUInt32LE(n >>> 0, this.pos)
+    this.pos += 4
+  }
+
+  /** RowBinary Int64/UInt64 of a safe integer (negative: two's complement). */
+  int64(n: number): void {
+    this.ensure(8)
+    let hi = Math.floor(n / TWO_32)
+    const lo = n - hi * TWO_32
+    if (hi < 0) hi += TWO_32 // two's complement of the high half (floor already borrowed)
+    this.buf.writeUInt32LE(lo, this.pos)
+    this.buf.writeUInt32LE(hi, this.pos + 4)
+    this.pos += 8
+  }
+
+  /**
+   * RowBinary UUID: two little-endian UInt64 halves, the first 16 hex digits
+   * first, so each half's bytes are reversed from their text order.
+   */
+  uuid(text: string): void {
+    this.ensure(16)
+    const b = this.buf
+    let p = this.pos + 7
+    let half = 0
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      if (c === 45) continue // '-'
+      const hi = HEX[c]
+      const lo = HEX[text.charCodeAt(++i)]
+      b[p--] = (hi << 4) | lo
+      if (++half === 8) p = this.pos + 15
+    }
+    this.pos += 16
+  }
+}
