@@ -73,13 +73,14 @@ export function encodeEventRow(
   kafkaTimestampMs: number,
   kafkaOffset: number,
 ): void {
-  const properties = e.propertiesText ?? JSON.stringify(e.properties)
+  const text = e.propertiesText
   const distinctId = e.distinctId as string // validate-distinct-id leaves a string
   const flavor = enc.dateTime
   if (enc.format === 'RowBinary') {
     w.uuid(e.uuid)
     w.string(e.eventName)
-    w.string(properties)
+    if (text === undefined) w.string(JSON.stringify(e.properties))
+    else w.strings(e.propertiesHead, text)
     binaryTime(w, e.timestampMs, flavor)
     w.int64(e.teamId)
     w.int64(e.projectId)
@@ -93,7 +94,7 @@ export function encodeEventRow(
   }
   w.utf8('{"uuid":"' + e.uuid +
     '","event":' + JSON.stringify(e.eventName) +
-    ',"properties":' + JSON.stringify(properties) +
+    ',"properties":' + JSON.stringify(text === undefined ? JSON.stringify(e.properties) : e.propertiesHead + text) +
     ',"timestamp":"' + formatDateTime(e.timestampMs, flavor) +
     '","team_id":' + e.teamId +
     ',"project_id":' + e.projectId +

@@ -12,12 +12,14 @@ export interface WorkingEvent {
   eventName: string
   properties: Record<string, unknown>
   /**
-   * `properties` as JSON text while it still says exactly what `properties`
-   * holds: the event's own text, or with `$ip` prepended (add-ip.ts). A step
-   * that changes `properties` in any other way sets it to undefined, and the
+   * `properties` as JSON text, propertiesHead + propertiesText, while it
+   * still says exactly what `properties` holds: the event's own text, or
+   * with `$ip` prepended (add-ip.ts sets the head). A step that changes
+   * `properties` in any other way sets the text to undefined, and the
    * encoder serializes the object instead.
    */
   propertiesText: string | undefined
+  propertiesHead: string
   ip: string | undefined
   /** capture-server receive time (outer `now`), raw */
   now: unknown

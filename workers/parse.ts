@@ -31,7 +31,9 @@ export function replaceNul(text: string): string {
 }
 
 export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
-  const text = replaceNul(raw)
+  // `data` can hold the escape only where the message text does: one scan decides both
+  const mayHaveNul = raw.includes('u0000')
+  const text = mayHaveNul ? raw.replace(NUL_ESCAPE, '\\ufffd') : raw
   let outer: unknown
   try {
     outer = JSON.parse(text)
@@ -42,7 +44,7 @@ export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
   const rawData = outer.data
   if (typeof rawData !== 'string') return deadLetter('invalid_data', '`data` must be a JSON string of the event')
   let data: unknown
-  const dataText = replaceNul(rawData)
+  const dataText = mayHaveNul ? replaceNul(rawData) : rawData
   try {
     data = JSON.parse(dataText)
   } catch (err) {
@@ -73,6 +75,7 @@ export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
     eventName: '',
     properties,
     propertiesText,
+    propertiesHead: '',
     ip: optionalString(outer.ip),
     now: outer.now,
     sentAt: outer.sent_at ?? data.sent_at,

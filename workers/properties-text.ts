@@ -92,10 +92,14 @@ export function findPropertiesText(data: string): string | undefined {
   return undefined
 }
 
-/** The object text `objectText` with `"name":valueJson` as its first member. */
-export function prependMember(objectText: string, name: string, valueJson: string): string {
+/**
+ * The object text `objectText` with `"name":valueJson` as its first member,
+ * as [head, rest]: written one after the other, the 1 kB rest is never
+ * copied into a joined string.
+ */
+export function prependMember(objectText: string, name: string, valueJson: string): [string, string] {
   let i = 1
   while (objectText.charCodeAt(i) <= 32) i++
   const empty = objectText.charCodeAt(i) === CLOSE_BRACE
-  return '{' + JSON.stringify(name) + ':' + valueJson + (empty ? '}' : ',' + objectText.slice(1))
+  return ['{' + JSON.stringify(name) + ':' + valueJson + (empty ? '' : ','), objectText.slice(1)]
 }

@@ -86,6 +86,22 @@ export class RowWriter {
     this.pos = start + needed + n
   }
 
+  /** One RowBinary String made of two texts, written one after the other (no joined copy). */
+  strings(head: string, rest: string): void {
+    if (head.length === 0) return this.string(rest)
+    const max = (head.length + rest.length) * 3
+    this.ensure(max + 5)
+    const b = this.buf
+    const start = this.pos
+    const reserved = varintLength(max)
+    const h = b.utf8Write(head, start + reserved)
+    const n = h + b.utf8Write(rest, start + reserved + h)
+    const needed = varintLength(n)
+    if (needed < reserved) b.copyWithin(start + needed, start + reserved, start + reserved + n)
+    this.varint(n)
+    this.pos = start + needed + n
+  }
+
   /** RowBinary UInt32 */
   uint32(n: number): void {
     this.ensure(4)

@@ -13,8 +13,9 @@ export interface PackedBatch {
 export function packMessages(messages: readonly Kafka.Message[]): PackedBatch {
   let bytes = 0
   for (const m of messages) bytes += m.value ? m.value.length : 0
-  const values = new ArrayBuffer(bytes)
-  const view = new Uint8Array(values)
+  // not zero-filled (every byte is written below) and not from Buffer's shared pool (it is transferred)
+  const view = Buffer.allocUnsafeSlow(bytes)
+  const values = view.buffer as ArrayBuffer
   const meta = new Float64Array(messages.length * META_STRIDE)
   let pos = 0
   for (let i = 0; i < messages.length; i++) {

@@ -23,7 +23,7 @@ function jsonError(text: string): string {
 /** The messages here are made by JSON.stringify, so the kept properties text is the stringified object. */
 function working(fields: Partial<WorkingEvent>): WorkingEvent {
   return {
-    uuid: UUID, token: undefined, distinctId: undefined, rawEvent: undefined, eventName: '', properties: {}, propertiesText: JSON.stringify(fields.properties ?? {}),
+    uuid: UUID, token: undefined, distinctId: undefined, rawEvent: undefined, eventName: '', properties: {}, propertiesText: JSON.stringify(fields.properties ?? {}), propertiesHead: '',
     ip: undefined, now: undefined, sentAt: undefined, timestamp: undefined, offset: undefined,
     env: undefined, groups: undefined, groupIdentifyIndex: -1, teamId: 0, projectId: 0, timestampMs: 0,
     ...fields,

@@ -63,3 +63,9 @@ t.test('splitRows: JSONEachRow by newline; RowBinary by the column types; a trun
   t.same(splitRows([w.bytes()], format).map((r) => r.length), [16 + 2 + 4 + 8, 16 + 2 + 300 + 4 + 8])
   t.same(splitRows([w.bytes().subarray(0, 40)], format).map((r) => r.length), [30, 10])
 })
+
+t.test('strings(head, rest) writes the same bytes as string(head + rest)', async (t) => {
+  for (const [head, rest] of [['', 'abc'], ['{"$ip":"1.2.3.4",', '"a":1}'], ['é', 'x'.repeat(126)], ['{"k":', '☕'.repeat(6000) + '}'], ['h'.repeat(200), 'r'.repeat(16_200)]]) {
+    t.same(bytesOf((w) => w.strings(head, rest)), bytesOf((w) => w.string(head + rest)), `${head.length} + ${rest.length} characters`)
+  }
+})

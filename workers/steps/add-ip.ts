@@ -17,7 +17,7 @@ export const addIp: Step = (event) => {
   if (event.ip !== undefined && props.$ip === undefined) {
     props.$ip = event.ip
     // the stored text gains the same member, without serializing the rest again
-    if (event.propertiesText !== undefined) event.propertiesText = prependMember(event.propertiesText, '$ip', JSON.stringify(event.ip))
+    if (event.propertiesText !== undefined) [event.propertiesHead, event.propertiesText] = prependMember(event.propertiesHead + event.propertiesText, '$ip', JSON.stringify(event.ip))
   }
   return ok()
 }
