@@ -109,7 +109,7 @@ function main(): void {
       name: 'worker: processBatch (parse, steps, row encoding)',
       run(task) {
         const { header, rows } = processBatch(task, enc)
-        sink += rows.length
+        sink += rows.pos
         return header.messages
       },
     },

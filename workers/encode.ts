@@ -1,37 +1,35 @@
 // Encodes processed events as rows of the `events` table (DESIGN §5), in
 // RowBinary or JSONEachRow (protocol.ts RowEncoding), and a task's answer as
-// one transferable buffer:
-//
-//   [u32 header length][header: msgpack TaskHeader][events rows]
+// one transferable buffer (encodeTaskOutput).
 //
 // Rows go straight into one RowWriter (no intermediate row object).
 import { pack, unpack } from 'msgpackr'
 import type { WorkingEvent } from './event'
 import type { DateTimeFlavor, RowEncoding, TaskHeader, TaskOutput } from './protocol'
-import type { RowWriter } from './row-writer'
+import { RowWriter } from './row-writer'
 
-// The last two times formatted, per flavor: an event's timestamp and its
-// Kafka timestamp mostly fall in the same second (DateTime) or millisecond as
-// the previous message's, so a Date and an ISO string per call are rarely needed.
-const recent: Record<DateTimeFlavor, { key: number[]; text: string[] }> = {
-  DateTime: { key: [NaN, NaN], text: ['', ''] },
-  DateTime64: { key: [NaN, NaN], text: ['', ''] },
+// The last few times formatted, per flavor: a row's timestamp, its Kafka
+// timestamp and the task's created_at mostly fall in the same second
+// (DateTime) or millisecond as the previous row's, so a Date and an ISO
+// string per call are rarely needed (JSONEachRow only: RowBinary writes numbers).
+const SLOTS = 4
+const recent: Record<DateTimeFlavor, { key: number[]; text: string[]; next: number }> = {
+  DateTime: { key: new Array<number>(SLOTS).fill(NaN), text: new Array<string>(SLOTS).fill(''), next: 0 },
+  DateTime64: { key: new Array<number>(SLOTS).fill(NaN), text: new Array<string>(SLOTS).fill(''), next: 0 },
 }
 
 /** ClickHouse text form of a time: 18.16's DateTime has seconds; DateTime64(6) takes microseconds. */
 export function formatDateTime(ms: number, flavor: DateTimeFlavor): string {
   const key = flavor === 'DateTime64' ? ms : Math.floor(ms / 1000)
   const c = recent[flavor]
-  if (key === c.key[0]) return c.text[0]
-  if (key === c.key[1]) return c.text[1]
+  for (let i = 0; i < SLOTS; i++) if (c.key[i] === key) return c.text[i]
   const iso = new Date(ms).toISOString() // 2026-11-21T13:41:49.123Z
   const text = flavor === 'DateTime64'
     ? `${iso.slice(0, 10)} ${iso.slice(11, 23)}000`
     : `${iso.slice(0, 10)} ${iso.slice(11, 19)}`
-  c.key[1] = c.key[0]
-  c.text[1] = c.text[0]
-  c.key[0] = key
-  c.text[0] = text
+  c.key[c.next] = key
+  c.text[c.next] = text
+  c.next = (c.next + 1) % SLOTS
   return text
 }
 
@@ -111,19 +109,28 @@ function encodeGroups(groups: (string | undefined)[]): string {
   return s
 }
 
-/** One ArrayBuffer for the whole answer, so Piscina can transfer it (only a top-level movable is transferred). */
-export function encodeTaskOutput(header: TaskHeader, eventRows: Uint8Array): ArrayBuffer {
+/**
+ * The task's answer in the rows' own memory, so Piscina transfers it without
+ * a copy (only a top-level movable is transferred): the header follows the
+ * rows, and the last 8 bytes of the buffer give both lengths (the writer's
+ * spare capacity lies between).
+ *
+ *   [events rows][msgpack TaskHeader] … [u32 rows length][u32 header length]
+ */
+export function encodeTaskOutput(header: TaskHeader, rows: RowWriter): ArrayBuffer {
+  const rowsLength = rows.pos
   const head = pack(header)
-  const out = Buffer.from(new ArrayBuffer(4 + head.length + eventRows.byteLength))
-  out.writeUInt32LE(head.length, 0)
-  head.copy(out, 4)
-  out.set(eventRows, 4 + head.length)
-  return out.buffer as ArrayBuffer
+  rows.raw(head)
+  const buf = rows.reserveTail(8)
+  buf.writeUInt32LE(rowsLength, buf.length - 8)
+  buf.writeUInt32LE(head.length, buf.length - 4)
+  return buf.buffer as ArrayBuffer
 }
 
 export function decodeTaskOutput(buf: ArrayBuffer): TaskOutput {
   const bytes = new Uint8Array(buf)
-  const headLength = Buffer.from(buf, 0, 4).readUInt32LE(0)
-  const header = unpack(bytes.subarray(4, 4 + headLength)) as TaskHeader
-  return { header, events: bytes.subarray(4 + headLength) }
+  const tail = Buffer.from(buf, buf.byteLength - 8, 8)
+  const rowsLength = tail.readUInt32LE(0)
+  const header = unpack(bytes.subarray(rowsLength, rowsLength + tail.readUInt32LE(4))) as TaskHeader
+  return { header, events: bytes.subarray(0, rowsLength) }
 }

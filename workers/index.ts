@@ -56,7 +56,7 @@ function processMessage(text: string, i: number, ctx: StepContext, header: TaskH
   return true
 }
 
-export function processBatch(task: TaskInput, enc: RowEncoding): { header: TaskHeader; rows: Uint8Array } {
+export function processBatch(task: TaskInput, enc: RowEncoding): { header: TaskHeader; rows: RowWriter } {
   const values = Buffer.from(task.values)
   const meta = task.meta
   const count = meta.length / META_STRIDE
@@ -65,7 +65,7 @@ export function processBatch(task: TaskInput, enc: RowEncoding): { header: TaskH
     snapshotVersion: task.snapshot.version, messages: count, eventRows: 0, drops: {}, deadLetters: [], unresolved: [],
     pendingClaims: { indexes: [], claims: [] }, warnings: ctx.warnings, groupUpdates: ctx.groupUpdates, observations: ctx.observations,
   }
-  // rows are about as long as the messages they come from
+  // rows are about as long as the messages they come from; the answer is sent in this memory
   const out = new RowWriter(values.length + count * 64)
   let start = 0
   const obs = ctx.observations
@@ -90,7 +90,7 @@ export function processBatch(task: TaskInput, enc: RowEncoding): { header: TaskH
     start = end
   }
   header.pendingClaims.claims = [...ctx.claims.values()]
-  return { header, rows: out.bytes() }
+  return { header, rows: out }
 }
 
 const encoding: RowEncoding = (workerData as RowEncoding | undefined) ?? { dateTime: 'DateTime64', format: 'JSONEachRow' }

@@ -1,7 +1,8 @@
 // The shapes that cross the thread boundary between engine/dispatch and the
 // workers (Piscina's common.ts). Bytes travel as transferred ArrayBuffers:
-// the main thread packs a consumed batch into one buffer, the worker answers
-// with one buffer, so neither side clones per-message objects.
+// the main thread hands a consumed batch over as one buffer (shared or
+// transferred), the worker answers with one transferred buffer, so neither
+// side clones per-message objects.
 import type { DeadLetterReason, DropReason } from './result'
 
 /** Values per message in TaskInput.meta */
@@ -12,8 +13,8 @@ export const META_OFFSET = 2
 export const META_TIMESTAMP = 3 // Kafka message timestamp, ms
 
 export interface TaskInput {
-  /** message values, concatenated */
-  values: ArrayBuffer
+  /** message values, concatenated: a whole batch's shared memory, or a transferred copy of a subset (engine/dispatch/pack.ts) */
+  values: ArrayBuffer | SharedArrayBuffer
   /** META_STRIDE float64 per message */
   meta: Float64Array
   topic: string

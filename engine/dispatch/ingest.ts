@@ -23,7 +23,7 @@ import type { WarningsWriter } from '../sink/warnings'
 import type { OffsetTracker, Segment } from '../source/offsets'
 import { contributionTimes } from './lag'
 import { deadLetterOf, type DeadLetter, type OutcomeRecorder } from './outcomes'
-import { packMessages } from './pack'
+import { compactValues, packMessages } from './pack'
 import type { WorkerPool } from './pool'
 
 export interface IngestSinks {
@@ -105,6 +105,8 @@ export class Ingestion {
 
   private async process(messages: Kafka.Message[]): Promise<void> {
     const consumedAt = Date.now()
+    // one shared buffer instead of a Buffer per message (engine/dispatch/pack.ts says why)
+    compactValues(messages)
     const segments = this.track(messages)
     let bytes = 0
     for (const m of messages) bytes += m.value ? m.value.length : 0

@@ -21,7 +21,8 @@ export interface DeadLetter {
 
 export function deadLetterOf(m: Kafka.Message, reason: DeadLetter['reason'], step: string, error: string): DeadLetter {
   return {
-    value: m.value ?? Buffer.alloc(0),
+    // a copy: the value may be a view of the batch's shared memory (engine/dispatch/pack.ts)
+    value: m.value ? Buffer.from(m.value) : Buffer.alloc(0),
     key: m.key === undefined || m.key === null ? null : String(m.key),
     reason,
     step,

@@ -1,27 +1,64 @@
-// Packs consumed Kafka messages into one transferable task: their values
-// copied once into a single ArrayBuffer (one memcpy each; the worker gets the
-// buffer by transfer, not clone) plus a Float64Array of per-message metadata.
+// Packs consumed Kafka messages into one task for a worker: their values in
+// a single buffer plus a Float64Array of per-message metadata.
+//
+// A consumed batch is compacted first (compactValues): node-rdkafka gives
+// every message its own Buffer, and thousands of those per batch, kept until
+// ClickHouse acknowledged, were a large share of the main thread's garbage
+// collection. One copy into shared memory frees them at once; each message's
+// value becomes a view of it (dead letters still carry their original bytes),
+// and the whole batch goes to the worker as that shared memory, neither
+// copied nor transferred. A subset (a retry round, a batch with a dropped
+// oversized message) is copied into a transferable buffer instead.
 import type Kafka from 'node-rdkafka'
 import { META_END, META_OFFSET, META_PARTITION, META_STRIDE, META_TIMESTAMP } from '../../workers/protocol'
 
 export interface PackedBatch {
-  values: ArrayBuffer
+  values: ArrayBuffer | SharedArrayBuffer
   meta: Float64Array
   bytes: number
+}
+
+/** Moves the batch's values into one shared buffer; `m.value` becomes a view of it. */
+export function compactValues(messages: readonly Kafka.Message[]): void {
+  let bytes = 0
+  for (const m of messages) bytes += m.value ? m.value.length : 0
+  const block = Buffer.from(new SharedArrayBuffer(bytes))
+  let pos = 0
+  for (const m of messages) {
+    const v = m.value
+    if (!v) continue
+    block.set(v, pos)
+    m.value = block.subarray(pos, pos + v.length)
+    pos += v.length
+  }
+}
+
+/** The shared buffer when the messages' values are exactly it, in order (a whole compacted batch). */
+function wholeBlock(messages: readonly Kafka.Message[], bytes: number): SharedArrayBuffer | undefined {
+  let shared: SharedArrayBuffer | undefined
+  let pos = 0
+  for (const m of messages) {
+    const v = m.value
+    if (!v) continue
+    if (!(v.buffer instanceof SharedArrayBuffer) || v.byteOffset !== pos || (shared !== undefined && v.buffer !== shared)) return undefined
+    shared = v.buffer
+    pos += v.length
+  }
+  return shared !== undefined && shared.byteLength === bytes ? shared : undefined
 }
 
 export function packMessages(messages: readonly Kafka.Message[]): PackedBatch {
   let bytes = 0
   for (const m of messages) bytes += m.value ? m.value.length : 0
-  // not zero-filled (every byte is written below) and not from Buffer's shared pool (it is transferred)
-  const view = Buffer.allocUnsafeSlow(bytes)
-  const values = view.buffer as ArrayBuffer
   const meta = new Float64Array(messages.length * META_STRIDE)
+  const shared = wholeBlock(messages, bytes)
+  // not zero-filled (every byte is written below) and not from Buffer's shared pool (it is transferred)
+  const view = shared ? undefined : Buffer.allocUnsafeSlow(bytes)
   let pos = 0
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]
     if (m.value) {
-      view.set(m.value, pos)
+      view?.set(m.value, pos)
       pos += m.value.length
     }
     const k = i * META_STRIDE
@@ -30,5 +67,5 @@ export function packMessages(messages: readonly Kafka.Message[]): PackedBatch {
     meta[k + META_OFFSET] = m.offset
     meta[k + META_TIMESTAMP] = m.timestamp ?? Date.now()
   }
-  return { values, meta, bytes }
+  return { values: shared ?? (view!.buffer as ArrayBuffer), meta, bytes }
 }

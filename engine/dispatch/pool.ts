@@ -1,6 +1,6 @@
-// The piscina pool running workers/index.ts. Each task is one packed batch;
-// its buffers are in the transfer list, so the main thread keeps nothing of
-// them (asserted by a test: byteLength 0 after run()).
+// The piscina pool running workers/index.ts. Each task is one packed batch:
+// its values are shared memory or in the transfer list, so they are never
+// cloned (engine/dispatch/pack.ts).
 import path from 'node:path'
 import Piscina from 'piscina'
 import { decodeTaskOutput } from '../../workers/encode'
@@ -18,7 +18,9 @@ export class WorkerPool {
 
   async run(batch: PackedBatch, topic: string, snapshot: SnapshotRef, claimsSettled = false): Promise<TaskOutput> {
     const task: TaskInput = { values: batch.values, meta: batch.meta, topic, snapshot, nowMs: Date.now(), claimsSettled }
-    const out = (await this.pool.run(task, { transferList: [batch.values, batch.meta.buffer as ArrayBuffer] })) as ArrayBuffer
+    // shared memory is passed as it is; a copied subset and the metadata are transferred
+    const transferList = batch.values instanceof ArrayBuffer ? [batch.values, batch.meta.buffer as ArrayBuffer] : [batch.meta.buffer as ArrayBuffer]
+    const out = (await this.pool.run(task, { transferList })) as ArrayBuffer
     return decodeTaskOutput(out)
   }
 

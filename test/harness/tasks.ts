@@ -27,5 +27,5 @@ export function taskOf(values: string[], o: TaskOptions): TaskInput {
 /** workers/index.ts processBatch with JSONEachRow rows, returned as text (what chDB is sent). */
 export function processToJsonRows(task: TaskInput, dateTime: DateTimeFlavor = 'DateTime64'): { header: TaskHeader; rows: string } {
   const { header, rows } = processBatch(task, { dateTime, format: 'JSONEachRow' })
-  return { header, rows: Buffer.from(rows).toString('utf8') }
+  return { header, rows: Buffer.from(rows.bytes()).toString('utf8') }
 }

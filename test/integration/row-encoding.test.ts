@@ -60,7 +60,7 @@ function messages(): string[] {
 function encode(enc: RowEncoding): { rows: Uint8Array; count: number } {
   forgetReportedDefinitions()
   const { header, rows } = processBatch(taskOf(messages(), { snapshot: SNAPSHOT, nowMs: NOW_MS, kafkaTimestamp: NOW_MS - 1000, firstOffset: 40 }), enc)
-  return { rows, count: header.eventRows }
+  return { rows: rows.bytes(), count: header.eventRows }
 }
 
 const rowBinary = (flavor: DateTimeFlavor): InsertFormat => ({ kind: 'RowBinary', columns: eventColumns(flavor) })
