@@ -27,7 +27,7 @@ export function compactValues(messages: readonly Kafka.Message[]): void {
   for (const m of messages) {
     const v = m.value
     if (!v) continue
-    block.set(v, pos)
+    v.copy(block, pos) // memcpy; TypedArray#set into shared memory copies byte-wise atomics (measured 2.5× slower)
     m.value = block.subarray(pos, pos + v.length)
     pos += v.length
   }
@@ -58,7 +58,7 @@ export function packMessages(messages: readonly Kafka.Message[]): PackedBatch {
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]
     if (m.value) {
-      view?.set(m.value, pos)
+      if (view) m.value.copy(view, pos)
       pos += m.value.length
     }
     const k = i * META_STRIDE
