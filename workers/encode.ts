@@ -85,7 +85,8 @@ export function encodeEventRow(
     w.string(distinctId)
     binaryTime(w, createdAtMs, flavor)
     const g = e.groups
-    for (let i = 0; i < 5; i++) w.string(g === undefined ? '' : g[i] ?? '')
+    if (g === undefined) w.emptyStrings(5)
+    else for (let i = 0; i < 5; i++) w.string(g[i] ?? '')
     binaryTime(w, kafkaTimestampMs, flavor)
     w.int64(kafkaOffset)
     return

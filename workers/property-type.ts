@@ -34,7 +34,8 @@ const KEY_PLAIN = 0
 const KEY_STRING = 1 // always String, whatever the value
 const KEY_TIME_HINT = 2 // a date-like value makes it DateTime
 
-function keyClass(key: string): number {
+/** What the key alone says about its type: KEY_PLAIN, KEY_STRING or KEY_TIME_HINT. */
+export function keyClass(key: string): number {
   const k = key.toLowerCase()
   for (const p of STRING_PREFIXES) if (k.startsWith(p)) return KEY_STRING
   if (k === '$feature_flag_response') return KEY_STRING
@@ -54,6 +55,11 @@ export function detectPropertyType(key: string, value: unknown, nowMs: number): 
     if (keyClasses.size >= MAX_KEY_CLASSES) keyClasses.clear()
     keyClasses.set(key, cls)
   }
+  return propertyTypeOf(cls, value, nowMs)
+}
+
+/** The type one value suggests, given its key's class (keyClass). */
+export function propertyTypeOf(cls: number, value: unknown, nowMs: number): PropertyType | null {
   if (cls === KEY_STRING) return 'String'
   if (cls === KEY_TIME_HINT) {
     if (typeof value === 'string' && isDateLike(value)) return 'DateTime'

@@ -22,7 +22,7 @@
 // and reported again (the sink's own de-duplication absorbs that).
 import type { StepContext, Step } from '../context'
 import type { WorkingEvent } from '../event'
-import { detectPropertyType, type PropertyType } from '../property-type'
+import { detectPropertyType, keyClass, propertyTypeOf, type PropertyType } from '../property-type'
 import { ok } from '../result'
 
 const SKIP = new Set(['$set', '$set_once', '$unset', '$groups', '$group_0', '$group_1', '$group_2', '$group_3', '$group_4'])
@@ -87,8 +87,25 @@ function keyTooLong(key: string): boolean {
   return key.length > MAX_KEY_BYTES || (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key) > MAX_KEY_BYTES)
 }
 
-function property(ctx: StepContext, projectId: number, known: Map<string, number> | undefined, slot: number, name: string, value: unknown, type: number, groupIndex: number): void {
-  const ptype = detectPropertyType(name, value, ctx.nowMs)
+// A top-level key's fate decided once, not per event: skipped (SKIP, too
+// long), or its key class for type detection. One lookup instead of three
+// per property (bench/parse.bench.ts). Bounded: cleared when full.
+const SKIPPED = -1
+const topLevelKeys = new Map<string, number>()
+const MAX_TOP_LEVEL_KEYS = 50_000
+
+function topLevelKind(key: string): number {
+  let kind = topLevelKeys.get(key)
+  if (kind === undefined) {
+    kind = SKIP.has(key) || keyTooLong(key) ? SKIPPED : keyClass(key)
+    if (topLevelKeys.size >= MAX_TOP_LEVEL_KEYS) topLevelKeys.clear()
+    topLevelKeys.set(key, kind)
+  }
+  return kind
+}
+
+function property(ctx: StepContext, projectId: number, known: Map<string, number> | undefined, slot: number, name: string, value: unknown, type: number, groupIndex: number, cls = -1): void {
+  const ptype = cls === -1 ? detectPropertyType(name, value, ctx.nowMs) : propertyTypeOf(cls, value, ctx.nowMs)
   // the type is part of what is remembered: a property first seen as null is reported again once a value has a type
   const bit = typeBit(ptype)
   if (known !== undefined && ((known.get(name) ?? 0) & bit) !== 0) return
@@ -120,8 +137,9 @@ export const extractDefinitions: Step = (event: WorkingEvent, ctx) => {
   const links = e?.links
   const props = event.properties
   for (const key in props) {
-    if (SKIP.has(key) || keyTooLong(key)) continue
-    property(ctx, projectId, known, 0, key, props[key], 1, -1)
+    const kind = topLevelKind(key)
+    if (kind === SKIPPED) continue
+    property(ctx, projectId, known, 0, key, props[key], 1, -1, kind)
     if (links === undefined || !links.has(key)) {
       ctx.reportedKeys.push([2, projectId, name, key])
       ctx.observations.eventProperties.push([projectId, name, key])
