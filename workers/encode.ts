@@ -111,21 +111,22 @@ function encodeGroups(groups: (string | undefined)[]): string {
 }
 
 /**
- * The task's answer in the rows' own memory, so Piscina transfers it without
- * a copy (only a top-level movable is transferred): the header follows the
- * rows, and the last 8 bytes of the buffer give both lengths (the writer's
- * spare capacity lies between).
+ * The task's answer as one exact-size ArrayBuffer, so Piscina transfers it
+ * (only a top-level movable is transferred) and the main thread, which keeps
+ * the rows until ClickHouse acknowledged them, holds no spare capacity. The
+ * last 8 bytes give both lengths.
  *
- *   [events rows][msgpack TaskHeader] … [u32 rows length][u32 header length]
+ *   [events rows][msgpack TaskHeader][u32 rows length][u32 header length]
  */
 export function encodeTaskOutput(header: TaskHeader, rows: RowWriter): ArrayBuffer {
   const rowsLength = rows.pos
   const head = pack(header)
-  rows.raw(head)
-  const buf = rows.reserveTail(8)
-  buf.writeUInt32LE(rowsLength, buf.length - 8)
-  buf.writeUInt32LE(head.length, buf.length - 4)
-  return buf.buffer as ArrayBuffer
+  const out = Buffer.allocUnsafeSlow(rowsLength + head.length + 8)
+  rows.buf.copy(out, 0, 0, rowsLength)
+  head.copy(out, rowsLength)
+  out.writeUInt32LE(rowsLength, out.length - 8)
+  out.writeUInt32LE(head.length, out.length - 4)
+  return out.buffer as ArrayBuffer
 }
 
 export function decodeTaskOutput(buf: ArrayBuffer): TaskOutput {

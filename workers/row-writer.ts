@@ -24,7 +24,6 @@ export class RowWriter {
   pos = 0
 
   constructor(capacity: number) {
-    // allocUnsafeSlow: never a slice of Buffer's shared pool, so the whole ArrayBuffer can be transferred
     this.buf = Buffer.allocUnsafeSlow(Math.max(256, capacity)) as Utf8Writable
   }
 
@@ -33,7 +32,7 @@ export class RowWriter {
     return this.buf.subarray(0, this.pos)
   }
 
-  ensure(extra: number): void {
+  private ensure(extra: number): void {
     if (this.pos + extra <= this.buf.length) return
     const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + extra)) as Utf8Writable
     this.buf.copy(next, 0, 0, this.pos)
@@ -45,12 +44,6 @@ export class RowWriter {
     this.ensure(bytes.length)
     this.buf.set(bytes, this.pos)
     this.pos += bytes.length
-  }
-
-  /** The whole buffer, with at least `n` bytes free after what was written (for a trailer at its very end). */
-  reserveTail(n: number): Buffer {
-    this.ensure(n)
-    return this.buf
   }
 
   /** Text as UTF-8, no prefix (JSONEachRow rows). */

@@ -23,7 +23,7 @@ import type { WarningsWriter } from '../sink/warnings'
 import type { OffsetTracker, Segment } from '../source/offsets'
 import { contributionTimes } from './lag'
 import { deadLetterOf, type DeadLetter, type OutcomeRecorder } from './outcomes'
-import { compactValues, packMessages } from './pack'
+import { BatchBuffers, compactValues, packMessages } from './pack'
 import type { WorkerPool } from './pool'
 
 export interface IngestSinks {
@@ -50,6 +50,7 @@ export class Ingestion {
   private batcher!: InsertBatcher
   private idleWaiters: (() => void)[] = []
   private slotWaiters: (() => void)[] = []
+  private readonly batchBuffers: BatchBuffers
 
   constructor(
     private readonly o: IngestOptions,
@@ -60,7 +61,10 @@ export class Ingestion {
     private readonly sinks: IngestSinks,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // at most maxOutstandingBatches batches are between the consumer and the batcher
+    this.batchBuffers = new BatchBuffers(o.maxOutstandingBatches + 1)
+  }
 
   attach(batcher: InsertBatcher): void {
     this.batcher = batcher
@@ -106,7 +110,13 @@ export class Ingestion {
   private async process(messages: Kafka.Message[]): Promise<void> {
     const consumedAt = Date.now()
     // one shared buffer instead of a Buffer per message (engine/dispatch/pack.ts says why)
-    compactValues(messages)
+    const block = compactValues(messages, this.batchBuffers)
+    await this.settle(messages, consumedAt)
+    // settled: dead letters hold copies, the rows are the workers' own memory
+    this.batchBuffers.give(block)
+  }
+
+  private async settle(messages: Kafka.Message[], consumedAt: number): Promise<void> {
     const segments = this.track(messages)
     let bytes = 0
     for (const m of messages) bytes += m.value ? m.value.length : 0

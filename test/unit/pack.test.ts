@@ -6,7 +6,7 @@ import t from 'tap'
 import type Kafka from 'node-rdkafka'
 import { foldAll } from '../../engine/control/fold'
 import { buildSnapshot } from '../../engine/control/snapshot'
-import { compactValues, packMessages } from '../../engine/dispatch/pack'
+import { BatchBuffers, compactValues, packMessages } from '../../engine/dispatch/pack'
 import { processBatch } from '../../workers/index'
 import { META_END, META_OFFSET, type TaskInput } from '../../workers/protocol'
 
@@ -54,4 +54,19 @@ t.test('a subset of a compacted batch is copied; the worker writes the same rows
   t.ok(subset.values instanceof ArrayBuffer, 'a subset is copied')
   t.same([...subset.meta.filter((_, i) => i % 4 === META_OFFSET)], [13, 11])
   t.same(Buffer.from(subset.values as ArrayBuffer), Buffer.concat([messages[3].value!, messages[1].value!]))
+})
+
+t.test('batch buffers are reused once given back; a reused buffer holds the next batch\'s bytes', async (t) => {
+  const buffers = new BatchBuffers(2)
+  const first = consumed()
+  const block = compactValues(first, buffers)
+  t.ok(block.byteLength >= 1 << 20, 'sized in powers of two from 1 MiB')
+  const firstRows = (() => { const p = packMessages(first); return rowsOf(p.values, p.meta) })()
+  buffers.give(block)
+  const second = consumed().reverse()
+  t.equal(compactValues(second, buffers), block, 'the same memory again')
+  const packed = packMessages(second)
+  t.equal(packed.values, block, 'handed over shared, though larger than the batch')
+  t.same(rowsOf(packed.values, packed.meta).split('\n').filter(Boolean).sort(), firstRows.split('\n').filter(Boolean).sort(), 'the worker reads only up to each message\'s end')
+  t.not(compactValues(consumed(), buffers), block, 'a buffer in use is not handed out twice')
 })
