@@ -13,10 +13,11 @@ export interface WorkingEvent {
   properties: Record<string, unknown>
   /**
    * `properties` as JSON text, propertiesHead + propertiesText, while it
-   * still says exactly what `properties` holds: the event's own text, or
-   * with `$ip` prepended (add-ip.ts sets the head). A step that changes
-   * `properties` in any other way sets the text to undefined, and the
-   * encoder serializes the object instead.
+   * still says exactly what `properties` holds: the event's own text, with
+   * `$ip` prepended (add-ip.ts sets the head) or members left out
+   * (add-ip.ts, redact-properties.ts: properties-text.ts withoutMembers). A
+   * step that changes `properties` in any other way sets the text to
+   * undefined, and the encoder serializes the object instead.
    */
   propertiesText: string | undefined
   propertiesHead: string

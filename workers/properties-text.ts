@@ -103,3 +103,44 @@ export function prependMember(objectText: string, name: string, valueJson: strin
   const empty = objectText.charCodeAt(i) === CLOSE_BRACE
   return ['{' + JSON.stringify(name) + ':' + valueJson + (empty ? '' : ','), objectText.slice(1)]
 }
+
+function skipWhitespace(s: string, i: number): number {
+  while (i < s.length && s.charCodeAt(i) <= 32) i++
+  return i
+}
+
+/**
+ * The object text without its top-level members named in `names` (every
+ * occurrence, as JSON.parse would keep the last); undefined when the text is
+ * not as expected or a key is escaped (the caller then serializes the object).
+ * The kept members are joined as they are written (whitespace between them is
+ * dropped).
+ */
+export function withoutMembers(objectText: string, names: readonly string[]): string | undefined {
+  let i = skipWhitespace(objectText, 0)
+  if (objectText.charCodeAt(i) !== OPEN_BRACE) return undefined
+  i++
+  const kept: string[] = []
+  let removed = false
+  for (;;) {
+    i = skipWhitespace(objectText, i)
+    const c = objectText.charCodeAt(i)
+    if (c === CLOSE_BRACE) break
+    if (c === 44) { i++; continue } // ','
+    if (c !== QUOTE) return undefined
+    const start = i
+    const keyEnd = skipString(objectText, i)
+    if (keyEnd < 0) return undefined
+    for (let k = i + 1; k < keyEnd; k++) if (objectText.charCodeAt(k) === BACKSLASH) return undefined
+    const key = objectText.slice(i + 1, keyEnd - 1)
+    let v = skipWhitespace(objectText, keyEnd)
+    if (objectText.charCodeAt(v) !== 58) return undefined // ':'
+    v = skipWhitespace(objectText, v + 1)
+    const end = skipValue(objectText, v)
+    if (end < 0) return undefined
+    i = end
+    if (names.includes(key)) removed = true
+    else kept.push(objectText.slice(start, end))
+  }
+  return removed ? '{' + kept.join(',') + '}' : objectText
+}

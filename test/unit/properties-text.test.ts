@@ -2,7 +2,7 @@
 // what JSON.parse made of `properties`, or nothing is found (the encoder then
 // serializes the object); and prependMember adds one member to such a text.
 import t from 'tap'
-import { findPropertiesText, prependMember } from '../../workers/properties-text'
+import { findPropertiesText, prependMember, withoutMembers } from '../../workers/properties-text'
 
 const CASES: { name: string; data: string; found: string | undefined }[] = [
   { name: 'compact', data: '{"event":"e","properties":{"a":1},"timestamp":"t"}', found: '{"a":1}' },
@@ -71,4 +71,39 @@ t.test('prependMember puts the member first, in an empty object too', async (t) 
 t.test('absurd nesting is not passed through: the object is serialized again (which fails past V8\'s stack)', async (t) => {
   t.equal(findPropertiesText(`{"properties":{"d":${'['.repeat(300)}${']'.repeat(300)}}}`), undefined)
   t.equal(findPropertiesText(`{"properties":{"d":${'['.repeat(200)}${']'.repeat(200)}}}`), `{"d":${'['.repeat(200)}${']'.repeat(200)}}`)
+})
+
+t.test('withoutMembers leaves out the named top-level members, every occurrence', async (t) => {
+  const cases: [string, string[], string | undefined][] = [
+    ['{"a":1,"b":2,"c":3}', ['b'], '{"a":1,"c":3}'],
+    ['{"a":1,"b":2,"c":3}', ['a'], '{"b":2,"c":3}'],
+    ['{"a":1,"b":2,"c":3}', ['c'], '{"a":1,"b":2}'],
+    ['{"a":1,"b":2,"c":3}', ['a', 'b', 'c'], '{}'],
+    ['{"a":1,"b":2,"c":3}', ['b', 'c'], '{"a":1}'],
+    ['{ "a" : {"b":[1,"}"]} , "b" : "x" }', ['b'], '{"a" : {"b":[1,"}"]}}'],
+    ['{"a":1}', ['b'], '{"a":1}'],
+    ['{"$ip":"1.2.3.4","a":1,"$ip":"5.6.7.8"}', ['$ip'], '{"a":1}'],
+    ['{"x":{"a":1}}', ['a'], '{"x":{"a":1}}'],
+    ['{}', ['a'], '{}'],
+    ['{"\\u0061":1}', ['a'], undefined],
+  ]
+  for (const [text, names, expected] of cases) t.equal(withoutMembers(text, names), expected, `${text} without ${names.join(', ')}`)
+})
+
+t.test('random objects: what withoutMembers leaves parses to the object without those keys', async (t) => {
+  let seed = 7
+  const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2147483648; return Math.floor(seed / 65536) % n }
+  const keys = ['a', 'b', '$ip', '$referrer', 'c d', 'é']
+  for (let i = 0; i < 300; i++) {
+    const entries: [string, unknown][] = Array.from({ length: rand(7) }, () => [keys[rand(keys.length)], rand(3) === 0 ? { [keys[rand(6)]]: [rand(9)] } : rand(2) === 0 ? 'v,"}' : rand(100)])
+    // JSON text with possible duplicate keys, compact or spaced
+    const sep = rand(2) === 0 ? '' : ' '
+    const text = '{' + sep + entries.map(([k, v]) => JSON.stringify(k) + sep + ':' + sep + JSON.stringify(v)).join(',' + sep) + sep + '}'
+    const drop = keys.filter(() => rand(3) === 0)
+    const expected = JSON.parse(text) as Record<string, unknown>
+    for (const k of drop) delete expected[k]
+    const result = withoutMembers(text, drop)
+    if (result === undefined) { t.fail(`no result for ${text}`); continue }
+    t.same(JSON.parse(result), expected)
+  }
 })

@@ -1,18 +1,24 @@
 // DESIGN §4 step 7 (shared per project): property names the project lists in
-// `redact_property_names` are removed from every event of the project.
+// `redact_property_names` are removed from every event of the project, from
+// the object and from the kept properties text (properties-text.ts).
 import type { Step } from '../context'
+import { withoutMembers } from '../properties-text'
 import { ok } from '../result'
 
 export const redactProperties: Step = (event) => {
   const names = event.env?.project.redactPropertyNames
   if (!names) return ok()
   const props = event.properties
+  let removed = false
   for (const n of names) {
     if (Object.hasOwn(props, n)) {
       delete props[n]
-      // the event's own text still holds it
-      event.propertiesText = undefined
+      removed = true
     }
+  }
+  if (removed && event.propertiesText !== undefined) {
+    event.propertiesText = withoutMembers(event.propertiesHead + event.propertiesText, names)
+    event.propertiesHead = ''
   }
   return ok()
 }
