@@ -113,14 +113,15 @@ function skipWhitespace(s: string, i: number): number {
  * The object text without its top-level members named in `names` (every
  * occurrence, as JSON.parse would keep the last); undefined when the text is
  * not as expected or a key is escaped (the caller then serializes the object).
- * The kept members are joined as they are written (whitespace between them is
- * dropped).
+ * Runs of kept members are taken as they are written and joined by commas.
  */
 export function withoutMembers(objectText: string, names: readonly string[]): string | undefined {
   let i = skipWhitespace(objectText, 0)
   if (objectText.charCodeAt(i) !== OPEN_BRACE) return undefined
   i++
-  const kept: string[] = []
+  const runs: string[] = []
+  let runStart = -1
+  let runEnd = -1
   let removed = false
   for (;;) {
     i = skipWhitespace(objectText, i)
@@ -139,8 +140,16 @@ export function withoutMembers(objectText: string, names: readonly string[]): st
     const end = skipValue(objectText, v)
     if (end < 0) return undefined
     i = end
-    if (names.includes(key)) removed = true
-    else kept.push(objectText.slice(start, end))
+    if (names.includes(key)) {
+      removed = true
+      if (runStart >= 0) runs.push(objectText.slice(runStart, runEnd))
+      runStart = -1
+    } else {
+      if (runStart < 0) runStart = start
+      runEnd = end
+    }
   }
-  return removed ? '{' + kept.join(',') + '}' : objectText
+  if (!removed) return objectText
+  if (runStart >= 0) runs.push(objectText.slice(runStart, runEnd))
+  return '{' + runs.join(',') + '}'
 }
