@@ -56,38 +56,72 @@ function skipValue(s: string, i: number): number {
   return -1
 }
 
+function skipWhitespace(s: string, i: number): number {
+  while (i < s.length && s.charCodeAt(i) <= 32) i++
+  return i
+}
+
+/** One member of an object's text, as readMember finds it. */
+interface Member {
+  /** the opening quote of the key */
+  start: number
+  /** the key as written (readMember refuses escaped keys: one might spell any name) */
+  key: string
+  valueStart: number
+  /** just past the value */
+  end: number
+}
+
+const AT_END = 0
+const MALFORMED = -1
+
+/**
+ * Reads the next member of an object's text from `i` (after its `{` or a
+ * previous member) into `m`: 1, or AT_END at the closing brace, or
+ * MALFORMED (including an escaped key).
+ */
+function readMember(s: string, i: number, m: Member): number {
+  for (;;) {
+    i = skipWhitespace(s, i)
+    const c = s.charCodeAt(i)
+    if (c === CLOSE_BRACE) return AT_END
+    if (c === 44) { i++; continue } // ','
+    if (c !== QUOTE) return MALFORMED
+    const keyEnd = skipString(s, i)
+    if (keyEnd < 0) return MALFORMED
+    for (let k = i + 1; k < keyEnd; k++) if (s.charCodeAt(k) === BACKSLASH) return MALFORMED
+    let v = skipWhitespace(s, keyEnd)
+    if (s.charCodeAt(v) !== 58) return MALFORMED // ':'
+    v = skipWhitespace(s, v + 1)
+    const end = skipValue(s, v)
+    if (end < 0) return MALFORMED
+    m.start = i
+    m.key = s.slice(i + 1, keyEnd - 1)
+    m.valueStart = v
+    m.end = end
+    return 1
+  }
+}
+
+/** Index just past the `{` that opens the object text, or MALFORMED. */
+function objectStart(s: string): number {
+  const i = skipWhitespace(s, 0)
+  return s.charCodeAt(i) === OPEN_BRACE ? i + 1 : MALFORMED
+}
+
 /**
  * The text of the top-level `properties` member of the JSON object `data`
  * when it is an object (the last one, as JSON.parse keeps the last of
  * duplicate keys); undefined otherwise.
  */
 export function findPropertiesText(data: string): string | undefined {
-  const n = data.length
-  let i = 0
-  while (i < n && data.charCodeAt(i) <= 32) i++
-  if (data.charCodeAt(i) !== OPEN_BRACE) return undefined
-  i++
+  const m: Member = { start: 0, key: '', valueStart: 0, end: 0 }
   let found: string | undefined
-  while (i < n) {
-    const c = data.charCodeAt(i)
-    if (c === QUOTE) {
-      const keyEnd = skipString(data, i)
-      if (keyEnd < 0) return undefined
-      // an escaped key might spell "properties": serialize instead
-      for (let k = i + 1; k < keyEnd; k++) if (data.charCodeAt(k) === BACKSLASH) return undefined
-      const isProperties = keyEnd - i === 12 && data.startsWith('properties', i + 1)
-      let v = data.indexOf(':', keyEnd)
-      if (v < 0) return undefined
-      v++
-      while (v < n && data.charCodeAt(v) <= 32) v++
-      const end = skipValue(data, v)
-      if (end < 0) return undefined
-      if (isProperties) found = data.charCodeAt(v) === OPEN_BRACE ? data.slice(v, end) : undefined
-      i = end
-      continue
-    }
-    if (c === CLOSE_BRACE) return found
-    i++ // whitespace and commas between members
+  for (let i = objectStart(data); i !== MALFORMED; i = m.end) {
+    const r = readMember(data, i, m)
+    if (r === AT_END) return found
+    if (r === MALFORMED) return undefined
+    if (m.key === 'properties') found = data.charCodeAt(m.valueStart) === OPEN_BRACE ? data.slice(m.valueStart, m.end) : undefined
   }
   return undefined
 }
@@ -104,11 +138,6 @@ export function prependMember(objectText: string, name: string, valueJson: strin
   return ['{' + JSON.stringify(name) + ':' + valueJson + (empty ? '' : ','), objectText.slice(1)]
 }
 
-function skipWhitespace(s: string, i: number): number {
-  while (i < s.length && s.charCodeAt(i) <= 32) i++
-  return i
-}
-
 /**
  * The object text without its top-level members named in `names` (every
  * occurrence, as JSON.parse would keep the last); undefined when the text is
@@ -116,37 +145,23 @@ function skipWhitespace(s: string, i: number): number {
  * Runs of kept members are taken as they are written and joined by commas.
  */
 export function withoutMembers(objectText: string, names: readonly string[]): string | undefined {
-  let i = skipWhitespace(objectText, 0)
-  if (objectText.charCodeAt(i) !== OPEN_BRACE) return undefined
-  i++
+  const m: Member = { start: 0, key: '', valueStart: 0, end: 0 }
   const runs: string[] = []
   let runStart = -1
   let runEnd = -1
   let removed = false
-  for (;;) {
-    i = skipWhitespace(objectText, i)
-    const c = objectText.charCodeAt(i)
-    if (c === CLOSE_BRACE) break
-    if (c === 44) { i++; continue } // ','
-    if (c !== QUOTE) return undefined
-    const start = i
-    const keyEnd = skipString(objectText, i)
-    if (keyEnd < 0) return undefined
-    for (let k = i + 1; k < keyEnd; k++) if (objectText.charCodeAt(k) === BACKSLASH) return undefined
-    const key = objectText.slice(i + 1, keyEnd - 1)
-    let v = skipWhitespace(objectText, keyEnd)
-    if (objectText.charCodeAt(v) !== 58) return undefined // ':'
-    v = skipWhitespace(objectText, v + 1)
-    const end = skipValue(objectText, v)
-    if (end < 0) return undefined
-    i = end
-    if (names.includes(key)) {
+  for (let i = objectStart(objectText); ; i = m.end) {
+    if (i === MALFORMED) return undefined
+    const r = readMember(objectText, i, m)
+    if (r === AT_END) break
+    if (r === MALFORMED) return undefined
+    if (names.includes(m.key)) {
       removed = true
       if (runStart >= 0) runs.push(objectText.slice(runStart, runEnd))
       runStart = -1
     } else {
-      if (runStart < 0) runStart = start
-      runEnd = end
+      if (runStart < 0) runStart = m.start
+      runEnd = m.end
     }
   }
   if (!removed) return objectText
