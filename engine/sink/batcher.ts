@@ -13,7 +13,7 @@ import type { ContributionTimes } from '../dispatch/lag'
 import type { Metrics } from '../metrics'
 import type { Segment } from '../source/offsets'
 import { backoffMs, isRetriable } from './retry'
-import { JSON_EACH_ROW, splitRows, type InsertFormat } from './row-format'
+import { JSON_EACH_ROW, rowAsJson, splitRows, type InsertFormat } from './row-format'
 import type { ClickHouseStore } from './store'
 
 export interface TableRows {
@@ -167,7 +167,8 @@ export class InsertBatcher {
   private async isolateRejected(table: string, format: InsertFormat, chunks: Uint8Array[], rows: number, err: Error): Promise<void> {
     const lines = splitRows(chunks, format)
     if (lines.length <= 1) {
-      if (lines.length === 1) await this.onRejectedRow(table, lines[0], err.message)
+      // the dead letter is readable whatever the insert format
+      if (lines.length === 1) await this.onRejectedRow(table, rowAsJson(lines[0], format), err.message)
       return
     }
     this.log.warn({ table, rows, err: err.message }, 'insert rejected as bad data; isolating the rejected rows')

@@ -56,3 +56,68 @@ export function splitRows(chunks: readonly Uint8Array[], format: InsertFormat): 
   }
   return out
 }
+
+const hex = (b: Uint8Array, from: number, to: number, step: number): string => {
+  let s = ''
+  for (let i = from; i !== to; i += step) s += b[i].toString(16).padStart(2, '0')
+  return s
+}
+
+/** ClickHouse's text for a time: `YYYY-MM-DD hh:mm:ss`, with microseconds for DateTime64(6). */
+function timeText(ms: number, micros: number | undefined): string {
+  const iso = new Date(ms).toISOString()
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${micros === undefined ? '' : '.' + String(micros).padStart(6, '0')}`
+}
+
+/**
+ * One row as a JSONEachRow line, for a human reading a dead letter: a
+ * RowBinary row is decoded by its column types (values as ClickHouse would
+ * print them); a JSONEachRow row is returned as it is.
+ */
+export function rowAsJson(row: Uint8Array, format: InsertFormat): Uint8Array {
+  if (format.kind === 'JSONEachRow') return row
+  const b = Buffer.from(row.buffer, row.byteOffset, row.byteLength)
+  const out: Record<string, string | number> = {}
+  let p = 0
+  for (const [name, type] of format.columns) {
+    if (p >= b.length) break // truncated: what could be read
+    switch (type) {
+      case 'String': {
+        let len = 0
+        for (let scale = 1; p < b.length; scale *= 128) {
+          const byte = b[p++]
+          len += (byte & 0x7f) * scale
+          if (byte < 0x80) break
+        }
+        out[name] = b.toString('utf8', p, p + len)
+        p += len
+        break
+      }
+      case 'UUID': {
+        const h = hex(b, p + 7, p - 1, -1) + hex(b, p + 15, p + 7, -1)
+        out[name] = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+        p += 16
+        break
+      }
+      case 'DateTime':
+        out[name] = timeText(b.readUInt32LE(p) * 1000, undefined)
+        p += 4
+        break
+      case 'DateTime64': {
+        const us = Number(b.readBigInt64LE(p))
+        out[name] = timeText(Math.floor(us / 1000), ((us % 1_000_000) + 1_000_000) % 1_000_000)
+        p += 8
+        break
+      }
+      case 'Int64':
+        out[name] = Number(b.readBigInt64LE(p))
+        p += 8
+        break
+      case 'UInt64':
+        out[name] = Number(b.readBigUInt64LE(p))
+        p += 8
+        break
+    }
+  }
+  return Buffer.from(JSON.stringify(out) + '\n')
+}
