@@ -39,13 +39,6 @@ export class RowWriter {
     this.buf = next
   }
 
-  /** Bytes as they are. */
-  raw(bytes: Uint8Array): void {
-    this.ensure(bytes.length)
-    this.buf.set(bytes, this.pos)
-    this.pos += bytes.length
-  }
-
   /** Text as UTF-8, no prefix (JSONEachRow rows). */
   utf8(text: string): void {
     this.ensure(text.length * 3)

@@ -12,7 +12,7 @@ export const WORKER_FILE = path.join(__dirname, '..', '..', 'workers', 'index.js
 export class WorkerPool {
   private readonly pool: Piscina
 
-  constructor(threads: number, readonly encoding: RowEncoding) {
+  constructor(threads: number, encoding: RowEncoding) {
     this.pool = new Piscina({ filename: WORKER_FILE, minThreads: threads, maxThreads: threads, workerData: encoding, idleTimeout: 60_000 })
   }
 

@@ -16,6 +16,17 @@ export function insertStatement(table: string, format: InsertFormat): string {
   return `INSERT INTO ${table} (${format.columns.map(([name]) => '`' + name + '`').join(', ')}) FORMAT RowBinary`
 }
 
+/** A RowBinary String's LEB128 byte length at `p`: [length, index of its first byte]. */
+function readLength(c: Uint8Array, p: number): [number, number] {
+  let len = 0
+  for (let scale = 1; p < c.length; scale *= 128) {
+    const b = c[p++]
+    len += (b & 0x7f) * scale
+    if (b < 0x80) break
+  }
+  return [len, p]
+}
+
 const FIXED_WIDTH: Record<Exclude<ColumnType, 'String'>, number> = { UUID: 16, Int64: 8, UInt64: 8, DateTime: 4, DateTime64: 8 }
 
 /** The body's rows, each a view of its chunk. A truncated RowBinary row is returned as it is (ClickHouse then names the problem). */
@@ -36,16 +47,8 @@ export function splitRows(chunks: readonly Uint8Array[], format: InsertFormat): 
         let p = start
         for (const [, type] of format.columns) {
           if (type !== 'String') { p += FIXED_WIDTH[type]; continue }
-          // LEB128 length, then the bytes
-          let len = 0
-          let scale = 1
-          while (p < c.length) {
-            const b = c[p++]
-            len += (b & 0x7f) * scale
-            scale *= 128
-            if (b < 0x80) break
-          }
-          p += len
+          const [len, first] = readLength(c, p)
+          p = first + len
         }
         if (p > c.length) break
         out.push(c.subarray(start, p))
@@ -83,14 +86,9 @@ export function rowAsJson(row: Uint8Array, format: InsertFormat): Uint8Array {
     if (p >= b.length) break // truncated: what could be read
     switch (type) {
       case 'String': {
-        let len = 0
-        for (let scale = 1; p < b.length; scale *= 128) {
-          const byte = b[p++]
-          len += (byte & 0x7f) * scale
-          if (byte < 0x80) break
-        }
-        out[name] = b.toString('utf8', p, p + len)
-        p += len
+        const [len, first] = readLength(b, p)
+        out[name] = b.toString('utf8', first, first + len)
+        p = first + len
         break
       }
       case 'UUID': {

@@ -26,7 +26,7 @@ const ROWS = Buffer.from('{"uuid":"a","event":"café ☕"}\n{"uuid":"b","event":
 /** Rows in a writer, as processBatch leaves them; a small start makes the header and trailer grow it */
 function writerWith(rows: Uint8Array, capacity = 16): RowWriter {
   const w = new RowWriter(capacity)
-  w.raw(rows)
+  w.utf8(Buffer.from(rows).toString('utf8'))
   return w
 }
 
