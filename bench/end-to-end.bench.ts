@@ -425,7 +425,7 @@ async function throughputPhase(env: Env, p: Pipeline, stream: BenchStream, progr
   const n = env.o.events
   const topic = `bench_${run}_${p.id}_throughput`
   const group = `bench-${run}-${p.id}-throughput`
-  await ensureTopic(env.kafka.bootstrapServers, topic, 'auto')
+  await ensureTopic(env.kafka.bootstrapServers, topic, { partitions: 'auto' })
   const running = await p.start('throughput', topic, group, n)
   const watcher = await CommitWatcher.open(env.kafka.bootstrapServers, group, topic)
   const producer = await BenchProducer.connect(env.kafka.bootstrapServers)
@@ -472,7 +472,7 @@ async function latencyPhase(env: Env, p: Pipeline, stream: BenchStream, progress
   const group = `bench-${run}-${p.id}-latency`
   const count = Math.max(1, Math.round(rate * env.o.latencySeconds))
   const from = env.o.events // past the throughput stream: later cycles, fresh uuids
-  await ensureTopic(env.kafka.bootstrapServers, topic, 'auto')
+  await ensureTopic(env.kafka.bootstrapServers, topic, { partitions: 'auto' })
   const running = await p.start('latency', topic, group)
   const watcher = await CommitWatcher.open(env.kafka.bootstrapServers, group, topic)
   const sampler = new Sampler(running, watcher, env.ch)

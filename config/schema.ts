@@ -24,7 +24,12 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_KAFKA_BROKERS', type: 'string', unset: 'start the embedded in-memory mock Kafka cluster (dev/demo only: it dies with the process)', doc: 'Kafka bootstrap servers, comma-separated `host:port`.' },
   { name: 'SLUICE_KAFKA_TOPIC', type: 'string', default: 'events_plugin_ingestion', doc: 'Input topic of captured events.' },
   { name: 'SLUICE_KAFKA_GROUP', type: 'string', default: 'sluice-ingestion', doc: 'Consumer group of the ingestion consumer.' },
-  { name: 'SLUICE_CONTROL_TOPIC', type: 'string', default: 'sluice_control', doc: 'The control log: projects, environments, tokens. Only partition 0 is used; every instance reads it from the beginning.' },
+  { name: 'SLUICE_CONTROL_TOPIC', type: 'string', default: 'sluice_control', doc: 'The control log: projects, environments, tokens. Only partition 0 is used; every instance folds it from the beginning or from its newest retained snapshot. Created when missing (one partition, `retention.ms=-1`, `retention.bytes=-1`, `cleanup.policy=delete`) where the broker supports it.' },
+  { name: 'SLUICE_CONTROL_REPLICATION_FACTOR', type: 'integer', unset: "the broker's `default.replication.factor`", min: 1, doc: 'Replication factor the control topic is created with (3 on a production cluster: losing it loses every project and token).' },
+  { name: 'SLUICE_CONTROL_MIN_INSYNC_REPLICAS', type: 'integer', unset: "the broker's `min.insync.replicas`", min: 1, doc: '`min.insync.replicas` the control topic is created with (2 with a replication factor of 3).' },
+  { name: 'SLUICE_CONTROL_SNAPSHOT_COMMANDS', type: 'integer', default: '1000', min: 1, doc: 'A snapshot of the control state is appended to the control log after this many commands…' },
+  { name: 'SLUICE_CONTROL_SNAPSHOT_BYTES', type: 'integer', default: '1048576', min: 1, doc: '…or this many bytes of commands, whichever comes first (and at first start). Keep it well under the topic\'s retention so that a snapshot is always retained.' },
+  { name: 'SLUICE_CONTROL_RECOVER', type: 'string', unset: 'never: an instance that finds no snapshot in the retained control log refuses to serve', doc: '`clickhouse`: when the retained control log holds no snapshot, rebuild the state from the copy materialized in ClickHouse and append it as a snapshot (an operator\'s decision: commands not yet materialized are lost). Set it on one instance, once.' },
   { name: 'SLUICE_DLQ_TOPIC', type: 'string', default: 'events_dead_letter_queue', doc: 'Dead-letter topic for messages that cannot be processed.' },
   { name: 'SLUICE_CLICKHOUSE_URL', type: 'url', unset: 'embedded chDB in `SLUICE_DATA_DIR`', doc: 'ClickHouse HTTP URL, e.g. `http://user:pass@localhost:8123`.', secret: true },
   { name: 'SLUICE_CLICKHOUSE_USER', type: 'string', unset: 'the user in the URL, else `default`', doc: 'ClickHouse user (overrides the URL\'s).' },
@@ -56,6 +61,11 @@ export interface Config {
   readonly kafkaTopic: string
   readonly kafkaGroup: string
   readonly controlTopic: string
+  readonly controlReplicationFactor: number | undefined
+  readonly controlMinInsyncReplicas: number | undefined
+  readonly controlSnapshotCommands: number
+  readonly controlSnapshotBytes: number
+  readonly controlRecover: 'clickhouse' | undefined
   readonly dlqTopic: string
   readonly clickhouseUrl: string | undefined
   readonly clickhouseUser: string | undefined
@@ -145,11 +155,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!/^[A-Za-z0-9._-]{1,249}$/.test(str(k))) throw new ConfigError(`${k} must be a valid Kafka topic name`)
   }
 
+  const controlRecover = v.SLUICE_CONTROL_RECOVER as string | undefined
+  if (controlRecover !== undefined && controlRecover !== 'clickhouse') throw new ConfigError(`SLUICE_CONTROL_RECOVER must be clickhouse or unset, got ${JSON.stringify(controlRecover)}`)
+
   return Object.freeze({
     kafkaBrokers: v.SLUICE_KAFKA_BROKERS as string | undefined,
     kafkaTopic: str('SLUICE_KAFKA_TOPIC'),
     kafkaGroup: str('SLUICE_KAFKA_GROUP'),
     controlTopic: str('SLUICE_CONTROL_TOPIC'),
+    controlReplicationFactor: v.SLUICE_CONTROL_REPLICATION_FACTOR as number | undefined,
+    controlMinInsyncReplicas: v.SLUICE_CONTROL_MIN_INSYNC_REPLICAS as number | undefined,
+    controlSnapshotCommands: int('SLUICE_CONTROL_SNAPSHOT_COMMANDS'),
+    controlSnapshotBytes: int('SLUICE_CONTROL_SNAPSHOT_BYTES'),
+    controlRecover,
     dlqTopic: str('SLUICE_DLQ_TOPIC'),
     clickhouseUrl: v.SLUICE_CLICKHOUSE_URL as string | undefined,
     clickhouseUser: v.SLUICE_CLICKHOUSE_USER as string | undefined,

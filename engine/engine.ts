@@ -7,7 +7,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/schema'
 import { ControlMaterializer } from './control/materialize'
 import { ControlLog } from './control/log'
-import { reseedIfEmpty } from './control/seed'
+import { recoverFromClickHouse, reseedIfEmpty } from './control/seed'
 import { Ingestion } from './dispatch/ingest'
 import { observeAcknowledged } from './dispatch/lag'
 import { OutcomeRecorder } from './dispatch/outcomes'
@@ -18,7 +18,8 @@ import { CAPTURE_PRODUCER, startCaptureServer } from './http/capture'
 import { randomToken } from './http/auth'
 import { startAdminServer, type RunningServer } from './http/server'
 import { liveness, readiness, type HealthSources } from './health'
-import { connectProducer, ensureTopic, type AckingProducer } from './kafka'
+import { connectProducer, controlTopicSpec, ensureTopic, type AckingProducer } from './kafka'
+import { SluiceError } from './errors'
 import { createMetrics, type Metrics } from './metrics'
 import { InsertBatcher } from './sink/batcher'
 import { JSON_EACH_ROW } from './sink/row-format'
@@ -76,20 +77,27 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     const schema = await createSchema(store, config.clickhouseDatabase)
     log.info({ clickhouse: store.kind, version: store.version, dateTime: schema.dateTime, database: schema.database }, 'ClickHouse schema ready')
 
-    await ensureTopic(brokers, config.controlTopic, 1)
+    const controlTopic = await ensureTopic(brokers, config.controlTopic, controlTopicSpec(config.controlReplicationFactor, config.controlMinInsyncReplicas))
+    if (controlTopic.created) log.info({ topic: config.controlTopic }, 'control topic created: one partition, retention.ms=-1, retention.bytes=-1')
+    else if (controlTopic.error) log.warn({ topic: config.controlTopic, err: controlTopic.error }, 'the broker could not create the control topic with its settings; it was auto-created with the broker\'s defaults: set retention.ms=-1 and retention.bytes=-1 on it (README, "Running in production")')
     // the input and dead-letter topics are the operator's; ask for them so that clusters with auto-creation (the mock) create them now
-    await ensureTopic(brokers, config.kafkaTopic, 'auto')
-    await ensureTopic(brokers, config.dlqTopic, 'auto')
+    await ensureTopic(brokers, config.kafkaTopic, { partitions: 'auto' })
+    await ensureTopic(brokers, config.dlqTopic, { partitions: 'auto' })
     const producer: AckingProducer = await connectProducer(brokers, 'sluice-producer')
     cleanups.push(() => producer.disconnect())
 
-    const control = new ControlLog(brokers, config.controlTopic, producer, metrics, log)
+    const control = new ControlLog(brokers, config.controlTopic, producer, metrics, log, {
+      everyCommands: config.controlSnapshotCommands, everyBytes: config.controlSnapshotBytes,
+    })
     const materializer = new ControlMaterializer(control.state, store, schema, log)
     control.onFold(materializer.onFold)
     cleanups.push(() => control.stop())
     cleanups.push(() => materializer.stop())
     await control.start()
-    await reseedIfEmpty(control, store, schema, log)
+    // Only a topic that never held anything is seeded from ClickHouse; a truncated one waits for a snapshot (DESIGN §2).
+    if (control.genesis) await reseedIfEmpty(control, store, schema, log)
+    if (!control.complete && config.controlRecover === 'clickhouse') await recoverFromClickHouse(control, store, schema, log)
+    await control.snapshotIfNone()
 
     const adminToken = config.adminToken ?? randomToken('sla_')
     // RowBinary to a server: nothing to escape here, nothing to parse there; chDB takes text formats only
@@ -111,6 +119,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       groups: new GroupMerger(store, schema, log),
     }, metrics, log)
 
+    let stopping = false
     let stopRequested: (() => void) | undefined
     const finished = new Promise<void>((resolve) => { stopRequested = resolve })
     let committedMessages = 0
@@ -150,7 +159,6 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     }]), metrics, log)
     ingestion.attach(batcher)
 
-    let stopping = false
     const health: HealthSources = { consumer, control, store, batcher, stopping: () => stopping }
     const admin: RunningServer = await startAdminServer({
       host: config.adminHost,
@@ -159,7 +167,11 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       maxBodyBytes: config.maxBodyBytes,
       routes: adminRoutes(control, new TaxonomyReader(store, schema)),
       registry: metrics.registry,
-      ready: () => control.ready,
+      notReady: () => {
+        const problem = control.problem
+        if (problem) return new SluiceError('SLUICE_ERR_CONTROL_LOG_INCOMPLETE', problem)
+        return control.ready ? undefined : new SluiceError('SLUICE_ERR_NOT_READY')
+      },
       caughtUpSince: (since) => control.caughtUpSince(since),
       liveness: () => liveness(health),
       readiness: () => readiness(health),
@@ -188,11 +200,21 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     await lagMonitor.start()
     cleanups.push(() => lagMonitor.stop())
 
-    await consumer.start()
     metrics.workerThreads.set(pool.threads)
-    log.info({ topic: config.kafkaTopic, group: config.kafkaGroup, workers: pool.threads }, 'ingestion consumer started')
+    // Ingestion starts only from a complete control state: a partial one would call live tokens unknown.
+    let consuming = false
+    if (!control.complete) log.warn('ingestion waits until the control state is complete')
+    const consumerStarted = control.whenComplete().then(async () => {
+      if (stopping) return
+      await consumer.start()
+      consuming = true
+      log.info({ topic: config.kafkaTopic, group: config.kafkaGroup, workers: pool.threads }, 'ingestion consumer started')
+    })
+    if (control.complete) await consumerStarted
+    else consumerStarted.catch((err: Error) => log.error({ err: err.message }, 'the ingestion consumer could not start'))
     // Shutdown order: stop fetching, finish batches in flight, flush, final commit, close.
     cleanups.push(async () => {
+      if (!consuming) return
       await consumer.stopFetching()
       await ingestion.whenIdle()
       await batcher.drain()

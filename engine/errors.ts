@@ -16,6 +16,7 @@ export const ERRORS = {
   SLUICE_ERR_ENVIRONMENT_NOT_FOUND: { status: 404, message: 'environment %s does not exist' },
   SLUICE_ERR_CONFLICT: { status: 409, message: '%s' },
   SLUICE_ERR_NOT_READY: { status: 503, message: 'this instance has not caught up with the control log yet' },
+  SLUICE_ERR_CONTROL_LOG_INCOMPLETE: { status: 503, message: '%s' },
   SLUICE_ERR_CONTROL_TIMEOUT: { status: 503, message: '%s' },
   SLUICE_ERR_INVALID_ENCODING: { status: 400, message: 'the request body could not be decoded: %s' },
   SLUICE_ERR_UNSUPPORTED_ENCODING: { status: 415, message: 'unsupported %s' },

@@ -13,7 +13,9 @@
 //                batcher's inserts are not failing
 //   control_log  this instance folded everything the control log held at
 //                some moment in the last CONTROL_FRESH_MS (the high watermark
-//                is re-read every 5 s by engine/control/log.ts)
+//                is re-read every 5 s by engine/control/log.ts); fails with
+//                the operator's instructions while the retained log holds no
+//                snapshot to start from
 //
 // Both answer JSON: {ok, status, failing: [names], checks: {name: {ok, detail}}}.
 import type { ControlLog } from './control/log'
@@ -28,7 +30,7 @@ export const CONTROL_FRESH_MS = 30_000
 
 export interface HealthSources {
   consumer: Pick<IngestionConsumer, 'lastLoopAt' | 'assigned'>
-  control: Pick<ControlLog, 'ready' | 'caughtUpAt' | 'state'>
+  control: Pick<ControlLog, 'ready' | 'caughtUpAt' | 'state' | 'problem'>
   store: Pick<ClickHouseStore, 'query'>
   batcher: Pick<InsertBatcher, 'failingSince'>
   /** true once shutdown began */
@@ -43,6 +45,8 @@ function verdict(checks: HealthCheck['checks']): HealthCheck {
 export function liveness(s: HealthSources, now = Date.now()): HealthCheck {
   const age = now - s.consumer.lastLoopAt
   if (s.stopping()) return verdict({ consume_loop: { ok: true, detail: `stopping; last iteration ${age} ms ago` } })
+  // an instance refusing to serve stays alive: it starts by itself once a snapshot is written (readiness says why it waits)
+  if (s.control.problem) return verdict({ consume_loop: { ok: true, detail: 'not started: waiting for a complete control state' } })
   const ok = age < LOOP_STALE_MS
   return verdict({ consume_loop: { ok, detail: ok ? `last iteration ${age} ms ago` : `no iteration for ${age} ms (limit ${LOOP_STALE_MS} ms)` } })
 }
@@ -66,6 +70,8 @@ async function clickhouseCheck(s: HealthSources): Promise<{ ok: boolean; detail?
 
 function controlCheck(s: HealthSources, now: number): { ok: boolean; detail: string } {
   const offset = s.control.state.offset
+  const problem = s.control.problem
+  if (problem) return { ok: false, detail: problem }
   if (!s.control.ready) return { ok: false, detail: 'not caught up since start' }
   const age = now - s.control.caughtUpAt
   const ok = age < CONTROL_FRESH_MS

@@ -44,9 +44,9 @@ export async function connectProducer(brokers: string, clientId: string, tuning:
   }
 }
 
-function topicPartitions(brokers: string, topic: string): Promise<number> {
-  // A metadata request for one topic also auto-creates it where the cluster allows (the mock always does).
-  const probe = new Kafka.Producer({ ...baseKafkaConfig(brokers, 'sluice-metadata'), 'allow.auto.create.topics': true } as Kafka.ProducerGlobalConfig)
+function topicPartitions(brokers: string, topic: string, autoCreate: boolean): Promise<number> {
+  // With autoCreate, a metadata request for one topic also creates it where the cluster allows (the mock always does).
+  const probe = new Kafka.Producer({ ...baseKafkaConfig(brokers, 'sluice-metadata'), 'allow.auto.create.topics': autoCreate } as Kafka.ProducerGlobalConfig)
   return new Promise((resolve, reject) => {
     probe.connect({ timeout: 30_000 }, (err) => {
       if (err) return reject(new Error(`cannot reach Kafka at ${brokers}: ${err.message}`))
@@ -60,21 +60,46 @@ function topicPartitions(brokers: string, topic: string): Promise<number> {
   })
 }
 
+export interface TopicSpec {
+  partitions: number | 'auto'
+  /** -1: the broker's default */
+  replicationFactor?: number
+  /** topic-level settings (strings, as Kafka takes them) */
+  config?: Record<string, string>
+}
+
 /**
- * Makes sure a topic exists: created with `partitions` partitions through the
- * admin API where the cluster supports it, else auto-created by a metadata
- * request (the mock cluster does not implement CreateTopics and makes 4).
+ * Makes sure a topic exists: created with the given partitions and settings
+ * through the admin API where the cluster supports it, else auto-created by a
+ * metadata request (the mock cluster does not implement CreateTopics and makes
+ * 4). Returns whether this call created it through the admin API.
  */
-export async function ensureTopic(brokers: string, topic: string, partitions: number | 'auto'): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    if ((await topicPartitions(brokers, topic)) > 0) return
-    await new Promise((r) => setTimeout(r, 100))
+export async function ensureTopic(brokers: string, topic: string, spec: TopicSpec): Promise<{ created: boolean; error?: string }> {
+  if ((await topicPartitions(brokers, topic, false)) > 0) return { created: false }
+  let error: string | undefined
+  if (spec.partitions !== 'auto') {
+    const admin = Kafka.AdminClient.create({ ...baseKafkaConfig(brokers, 'sluice-admin') } as Kafka.GlobalConfig)
+    error = await new Promise<string | undefined>((resolve) => {
+      admin.createTopic({ topic, num_partitions: spec.partitions as number, replication_factor: spec.replicationFactor ?? -1, config: spec.config ?? {} }, 5_000, (err) => resolve(err ? err.message : undefined))
+    })
+    admin.disconnect()
+    if (error === undefined) {
+      for (let i = 0; i < 50 && (await topicPartitions(brokers, topic, false)) === 0; i++) await new Promise((r) => setTimeout(r, 100))
+      return { created: true }
+    }
   }
-  if (partitions === 'auto') return
-  const admin = Kafka.AdminClient.create({ ...baseKafkaConfig(brokers, 'sluice-admin') } as Kafka.GlobalConfig)
-  await new Promise<void>((resolve) => {
-    admin.createTopic({ topic, num_partitions: partitions, replication_factor: -1 }, 5_000, () => resolve())
-  })
-  admin.disconnect()
-  for (let i = 0; i < 50 && (await topicPartitions(brokers, topic)) === 0; i++) await new Promise((r) => setTimeout(r, 100))
+  for (let i = 0; i < 50 && (await topicPartitions(brokers, topic, true)) === 0; i++) await new Promise((r) => setTimeout(r, 100))
+  return { created: false, error }
+}
+
+/**
+ * The control topic's settings (Kafka Connect's config topic and Schema
+ * Registry's `_schemas` are created the same way): one partition, nothing
+ * ever deleted by time or size. Snapshots make a truncated log usable, but
+ * only while one is retained; with these settings none is ever lost.
+ */
+export function controlTopicSpec(replicationFactor: number | undefined, minInsyncReplicas: number | undefined): TopicSpec {
+  const config: Record<string, string> = { 'retention.ms': '-1', 'retention.bytes': '-1', 'cleanup.policy': 'delete' }
+  if (minInsyncReplicas !== undefined) config['min.insync.replicas'] = String(minInsyncReplicas)
+  return { partitions: 1, replicationFactor, config }
 }

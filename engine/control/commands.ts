@@ -70,9 +70,40 @@ export interface Seed extends CommandBase {
   group_types: { project_id: number; group_type: string; group_type_index: number }[]
 }
 
+/**
+ * Marks the position a snapshot describes: every instance folding it records
+ * the hash of its state there (divergence detection); the instance that
+ * appended it then writes the state as `snapshot` chunks (state-image.ts).
+ */
+export interface Checkpoint extends CommandBase {
+  type: 'checkpoint'
+}
+
+/**
+ * One chunk of the state as it was right after the checkpoint at
+ * `base_offset`. Chunks may interleave with other commands; a snapshot counts
+ * once all `count` chunks of `snapshot_id` were read. No effect on the fold.
+ */
+export interface SnapshotChunk extends CommandBase {
+  type: 'snapshot'
+  snapshot_id: string
+  base_offset: number
+  /** sha256 of the state image (state-image.ts), hex */
+  hash: string
+  index: number
+  count: number
+  /** this chunk's slice of the image's JSON text */
+  data: string
+}
+
+/** An instance that found no snapshot in the retained log asks one that has the full state to write one. */
+export interface RequestSnapshot extends CommandBase {
+  type: 'request_snapshot'
+}
+
 export type Command =
   | CreateProject | CreateEnvironment | UpdateProject | UpdateEnvironment | DeleteEnvironment
-  | RotateToken | MoveProject | ClaimGroupType | Seed
+  | RotateToken | MoveProject | ClaimGroupType | Seed | Checkpoint | SnapshotChunk | RequestSnapshot
 
 export type OutcomeError = 'not_found' | 'environment_not_found' | 'conflict' | 'invalid'
 
@@ -85,7 +116,7 @@ export type Outcome =
 
 const COMMAND_TYPES = new Set<Command['type']>([
   'create_project', 'create_environment', 'update_project', 'update_environment', 'delete_environment',
-  'rotate_token', 'move_project', 'claim_group_type', 'seed',
+  'rotate_token', 'move_project', 'claim_group_type', 'seed', 'checkpoint', 'snapshot', 'request_snapshot',
 ])
 
 /** Decodes one control-log value; undefined for anything that is not a command we know (skipped, never fatal). */

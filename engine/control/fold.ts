@@ -53,7 +53,9 @@ export interface ControlState {
   outcomes: Map<string, Outcome>
 }
 
-export const MAX_REMEMBERED_OUTCOMES = 10_000
+// Duplicates of one append come from producer retries, seconds apart; the
+// remembered outcomes travel in every snapshot, so they are kept few.
+export const MAX_REMEMBERED_OUTCOMES = 1_000
 export const MAX_GROUP_TYPES = 5
 export const NAME_MAX = 200
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{8,200}$/
@@ -275,9 +277,13 @@ function seed(state: ControlState, cmd: Seed, offset: number): Outcome {
   return done(0, [...state.projects.keys()], [...state.environments.keys()])
 }
 
+const BOOKKEEPING: Outcome = Object.freeze({ ok: true, project_id: 0, touched: Object.freeze({ projects: [], environments: [] }) }) as Outcome
+
 /** Applies one command at log offset `offset`. */
 export function foldCommand(state: ControlState, cmd: Command, offset: number): Outcome {
   state.offset = offset
+  // the log's own bookkeeping (engine/control/checkpoints.ts): the state does not change, no outcome is remembered
+  if (cmd.type === 'checkpoint' || cmd.type === 'snapshot' || cmd.type === 'request_snapshot') return BOOKKEEPING
   const seen = state.outcomes.get(cmd.request_id)
   if (seen) return seen
   let outcome: Outcome

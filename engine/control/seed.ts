@@ -1,13 +1,20 @@
-// Re-seeding an empty control log from ClickHouse. The log is the source of
+// Re-seeding the control log from ClickHouse. The log is the source of
 // truth, but it can be lost (embedded mode restarts with a fresh in-memory
 // broker; a deleted topic in production) while ClickHouse still holds the
-// materialized state. Then the state is read back and appended as one `seed`
-// command; the fold applies a seed only to an empty state, so when several
-// instances start at once the first seed wins and the others are ignored.
+// materialized state.
+// - A truly empty topic (nothing ever written): the state is read back and
+//   appended as one `seed` command; the fold applies a seed only to an empty
+//   state, so when several instances start at once the first seed wins.
+// - A truncated topic with no snapshot left: never automatic (the copy in
+//   ClickHouse may lack the newest commands, and ids handed out after it would
+//   collide); with SLUICE_CONTROL_RECOVER=clickhouse the operator accepts that
+//   and the copy is written as a snapshot that every incomplete instance
+//   starts from.
 import type { Logger } from 'pino'
 import type { Schema } from '../sink/schema'
 import type { ClickHouseStore } from '../sink/store'
 import type { Seed } from './commands'
+import { emptyState, foldCommand } from './fold'
 import type { ControlLog } from './log'
 
 interface ProjectRow { id: string | number; name: string; settings: string; created_at: string; merged_into: string | number }
@@ -43,4 +50,17 @@ export async function reseedIfEmpty(control: ControlLog, store: ClickHouseStore,
   const outcome = await control.append({ type: 'seed', ...seed })
   if (outcome.ok) log.warn({ projects: seed.projects.length, environments: seed.environments.length }, 'the control log was empty: re-seeded it from the state materialized in ClickHouse')
   else log.info({ reason: outcome.message }, 'another instance seeded the control log first')
+}
+
+/** SLUICE_CONTROL_RECOVER=clickhouse on an incomplete log: the materialized copy becomes the snapshot to start from. */
+export async function recoverFromClickHouse(control: ControlLog, store: ClickHouseStore, schema: Schema, log: Logger): Promise<void> {
+  const seed = await readMaterializedState(store, schema)
+  const offset = await control.publishSnapshotOf(() => {
+    const state = emptyState()
+    foldCommand(state, { type: 'seed', request_id: 'recover', at: new Date().toISOString(), ...seed }, 0)
+    state.outcomes.clear()
+    return state
+  })
+  log.warn({ base_offset: offset, projects: seed.projects.length, environments: seed.environments.length },
+    'SLUICE_CONTROL_RECOVER=clickhouse: the control state was rebuilt from the copy materialized in ClickHouse and written as a snapshot; unset the variable now')
 }

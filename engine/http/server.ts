@@ -35,7 +35,8 @@ export interface AdminServerOptions {
   maxBodyBytes: number
   routes: Router<AdminHandler>
   registry: Registry
-  ready: () => boolean
+  /** undefined when the instance can answer; else the error every authenticated request gets */
+  notReady: () => SluiceError | undefined
   /** resolves once everything appended to the control log before `since` (ms) is folded here */
   caughtUpSince: (since: number) => Promise<void>
   liveness: () => HealthCheck
@@ -69,7 +70,8 @@ export async function startAdminServer(o: AdminServerOptions): Promise<RunningSe
       // Routing before auth would tell an anonymous caller which paths exist: authenticate first.
       if (!bearerMatches(req.headers.authorization, o.token)) throw new SluiceError('SLUICE_ERR_UNAUTHORIZED')
       const match = o.routes.match(method, path)
-      if (!o.ready()) throw new SluiceError('SLUICE_ERR_NOT_READY')
+      const notReady = o.notReady()
+      if (notReady) throw notReady
       // Read after any write: a change acknowledged by another instance before this request is
       // visible in its answer. Bounded, so that reads stay available (possibly stale) while Kafka is away.
       await bounded(o.caughtUpSince(started), CATCH_UP_BOUND_MS)
