@@ -69,3 +69,10 @@ export function readTopic(brokers: string, topic: string, count: number, timeout
     return out
   })
 }
+
+/** The oldest retained and the next offset of one partition: retention moves `low`. */
+export function watermarks(brokers: string, topic: string, partition: number): Promise<{ low: number; high: number }> {
+  return withConsumer(brokers, `watermarks-${process.pid}`, (c) => new Promise((resolve, reject) => {
+    c.queryWatermarkOffsets(topic, partition, 10_000, (err, w) => (err ? reject(err) : resolve({ low: w.lowOffset, high: w.highOffset })))
+  }))
+}
