@@ -34,7 +34,8 @@ import { connectClickHouseServer } from './sink/clickhouse'
 import { createSchema, type Schema } from './sink/schema'
 import type { ClickHouseStore } from './sink/store'
 import { IngestionConsumer } from './source/consumer'
-import { OffsetTracker, type CommitPoint } from './source/offsets'
+import { Committer } from './source/committer'
+import { OffsetTracker } from './source/offsets'
 import { PartitionLagMonitor } from './source/partition-lag'
 
 export interface Engine {
@@ -97,7 +98,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     // Only a topic that never held anything is seeded from ClickHouse; a truncated one waits for a snapshot (DESIGN §2).
     if (control.genesis) await reseedIfEmpty(control, store, schema, log)
     if (!control.complete && config.controlRecover === 'clickhouse') await recoverFromClickHouse(control, store, schema, log)
-    await control.snapshotIfNone()
+    control.snapshotIfNone()
 
     const adminToken = config.adminToken ?? randomToken('sla_')
     // RowBinary to a server: nothing to escape here, nothing to parse there; chDB takes text formats only
@@ -122,8 +123,6 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     let stopping = false
     let stopRequested: (() => void) | undefined
     const finished = new Promise<void>((resolve) => { stopRequested = resolve })
-    let committedMessages = 0
-    const lastCommit = new Map<number, CommitPoint>()
     const consumer = new IngestionConsumer({
       brokers,
       topic: config.kafkaTopic,
@@ -134,12 +133,13 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       hasCapacity: ingestion.hasCapacity,
       waitForSlot: ingestion.waitForSlot,
       onBatch: ingestion.onBatch,
-      onRevoked: (partitions) => {
-        tracker.revoke(partitions)
-        for (const p of partitions) lastCommit.delete(p)
-        lagMonitor.forget(partitions)
-      },
-      onAssigned: () => undefined,
+    })
+    const committer = new Committer(consumer, () => stopRequested?.(), config.stopAfterEvents)
+    const lagMonitor = new PartitionLagMonitor({ brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned }, metrics, log)
+    consumer.onRevoked((partitions) => {
+      tracker.revoke(partitions)
+      committer.forget(partitions)
+      lagMonitor.forget(partitions)
     })
     const batcher = new InsertBatcher(store, {
       maxRows: config.insertMaxRows,
@@ -148,12 +148,8 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       dedupTokens: schema.dedupTokens,
     }, (flush) => {
       observeAcknowledged(metrics, flush.times, Date.now())
-      const points = ingestion.acknowledged(flush)
-      consumer.commit(points)
-      for (const p of points) lastCommit.set(p.partition, p)
-      committedMessages += flush.messages
       metrics.offsetsCommitted.inc(flush.messages)
-      if (config.stopAfterEvents !== undefined && committedMessages >= config.stopAfterEvents) stopRequested?.()
+      committer.acknowledged(ingestion.acknowledged(flush), flush.messages)
     }, (table, row, error) => outcomes.deadLetters([{
       value: row, key: null, reason: 'insert_rejected', step: 'insert', error, source: { table },
     }]), metrics, log)
@@ -196,7 +192,6 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     })
     cleanups.push(() => capture.close())
 
-    const lagMonitor = new PartitionLagMonitor({ brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned }, metrics, log)
     await lagMonitor.start()
     cleanups.push(() => lagMonitor.stop())
 
@@ -219,7 +214,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       await ingestion.whenIdle()
       await batcher.drain()
       batcher.stop()
-      consumer.commitSync([...lastCommit.values()])
+      committer.final()
       await consumer.close()
     })
     // runs first: readiness says "shutting down" while the steps above drain

@@ -6,9 +6,11 @@ import type { ResolvedEnvironment } from './environment'
 import type { WorkingEvent } from './event'
 import type { GroupUpdate, Observations, WarningRecord } from './protocol'
 import type { StepResult, WarningType } from './result'
-import type { ReportedKey } from './steps/extract-definitions'
+import type { DefinitionsMemory, ReportedKey } from './definitions-memory'
 
 export interface StepContext {
+  /** what this thread already reported of the taxonomy (outlives the task) */
+  readonly definitions: DefinitionsMemory
   readonly environmentsByToken: ReadonlyMap<string, ResolvedEnvironment>
   /** processing time of this task, ms */
   readonly nowMs: number
@@ -21,6 +23,10 @@ export interface StepContext {
   readonly observations: Observations
   /** de-dup keys of this message's observations, remembered once its row is encoded */
   readonly reportedKeys: ReportedKey[]
+  /** marks where this message's side outputs begin … */
+  checkpoint(): void
+  /** … and removes them again: the message failed and leaves nothing behind */
+  rollback(): void
 }
 
 export type Step = (event: WorkingEvent, ctx: StepContext) => StepResult
@@ -30,10 +36,45 @@ export function warn(ctx: StepContext, event: WorkingEvent, type: WarningType, d
   ctx.warnings.push([event.teamId, type, JSON.stringify({ event_uuid: event.uuid, ...details }), key])
 }
 
-export function newContext(environmentsByToken: ReadonlyMap<string, ResolvedEnvironment>, nowMs: number, claimsSettled: boolean): StepContext {
-  return {
-    environmentsByToken, nowMs, claimsSettled, warnings: [], claims: new Map(), groupUpdates: [],
-    observations: { eventDefinitions: [], propertyDefinitions: [], eventProperties: [] },
-    reportedKeys: [],
+/** The task's context: side outputs, and the marks that undo one message's share of them. */
+class TaskContext implements StepContext {
+  readonly warnings: WarningRecord[] = []
+  readonly claims = new Map<string, [number, string]>()
+  readonly groupUpdates: GroupUpdate[] = []
+  readonly observations: Observations = { eventDefinitions: [], propertyDefinitions: [], eventProperties: [] }
+  readonly reportedKeys: ReportedKey[] = []
+  // lengths at the last checkpoint (numbers, not an array: one message each, on the hot path)
+  private warningsMark = 0
+  private groupUpdatesMark = 0
+  private eventDefinitionsMark = 0
+  private propertyDefinitionsMark = 0
+  private eventPropertiesMark = 0
+
+  constructor(
+    readonly environmentsByToken: ReadonlyMap<string, ResolvedEnvironment>,
+    readonly nowMs: number,
+    readonly claimsSettled: boolean,
+    readonly definitions: DefinitionsMemory,
+  ) {}
+
+  checkpoint(): void {
+    this.warningsMark = this.warnings.length
+    this.groupUpdatesMark = this.groupUpdates.length
+    this.eventDefinitionsMark = this.observations.eventDefinitions.length
+    this.propertyDefinitionsMark = this.observations.propertyDefinitions.length
+    this.eventPropertiesMark = this.observations.eventProperties.length
   }
+
+  rollback(): void {
+    this.warnings.length = this.warningsMark
+    this.groupUpdates.length = this.groupUpdatesMark
+    this.observations.eventDefinitions.length = this.eventDefinitionsMark
+    this.observations.propertyDefinitions.length = this.propertyDefinitionsMark
+    this.observations.eventProperties.length = this.eventPropertiesMark
+    this.reportedKeys.length = 0
+  }
+}
+
+export function newContext(environmentsByToken: ReadonlyMap<string, ResolvedEnvironment>, nowMs: number, claimsSettled: boolean, definitions: DefinitionsMemory): StepContext {
+  return new TaskContext(environmentsByToken, nowMs, claimsSettled, definitions)
 }

@@ -10,7 +10,7 @@ import { environmentsByToken, type ResolvedEnvironment } from './environment'
 import { parseCapturedMessage } from './parse'
 import { PIPELINE } from './pipeline'
 import { RowWriter } from './row-writer'
-import { rememberReported } from './steps/extract-definitions'
+import { DefinitionsMemory } from './definitions-memory'
 import {
   META_END, META_OFFSET, META_STRIDE, META_TIMESTAMP,
   type ControlSnapshot, type RowEncoding, type SnapshotRef, type TaskHeader, type TaskInput,
@@ -37,7 +37,6 @@ function processMessage(text: string, i: number, ctx: StepContext, header: TaskH
     header.deadLetters.push({ index: i, reason: parsed.reason, error: parsed.error })
     return false
   }
-  const warningsBefore = ctx.warnings.length
   for (let s = 0; s < PIPELINE.length; s++) {
     const r = PIPELINE[s](parsed, ctx)
     if (r.kind === 'ok') continue
@@ -46,22 +45,25 @@ function processMessage(text: string, i: number, ctx: StepContext, header: TaskH
     else {
       if (r.kind === 'unresolved') header.unresolved.push(i)
       else header.pendingClaims.indexes.push(i)
-      // the message runs again: its warnings are raised then, not twice
-      ctx.warnings.length = warningsBefore
+      // the message runs again: what it raised so far is raised then, not twice
+      ctx.rollback()
     }
     return false
   }
   encodeEventRow(out, parsed, enc, ctx.nowMs, meta[m + META_TIMESTAMP], meta[m + META_OFFSET])
-  rememberReported(ctx.reportedKeys)
+  ctx.definitions.remember(ctx.reportedKeys)
   return true
 }
 
+/** What this thread has reported of the taxonomy: outlives tasks, so that steady traffic reports almost nothing. */
+export const threadDefinitions = new DefinitionsMemory()
+
 /** Rows go to `out` (by default a new writer sized for the task); the caller may reuse one across tasks. */
-export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter): { header: TaskHeader; rows: RowWriter } {
+export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter, definitions: DefinitionsMemory = threadDefinitions): { header: TaskHeader; rows: RowWriter } {
   const values = Buffer.from(task.values)
   const meta = task.meta
   const count = meta.length / META_STRIDE
-  const ctx = newContext(environmentsFor(task.snapshot), task.nowMs, task.claimsSettled === true)
+  const ctx = newContext(environmentsFor(task.snapshot), task.nowMs, task.claimsSettled === true, definitions)
   const header: TaskHeader = {
     snapshotVersion: task.snapshot.version, messages: count, eventRows: 0, drops: {}, deadLetters: [], unresolved: [],
     pendingClaims: { indexes: [], claims: [] }, warnings: ctx.warnings, groupUpdates: ctx.groupUpdates, observations: ctx.observations,
@@ -70,22 +72,16 @@ export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter)
   if (out === undefined) out = new RowWriter(values.length + count * 64)
   else out.pos = 0
   let start = 0
-  const obs = ctx.observations
   for (let i = 0; i < count; i++) {
     const m = i * META_STRIDE
     const end = meta[m + META_END]
-    const marks = [ctx.warnings.length, ctx.groupUpdates.length, obs.eventDefinitions.length, obs.propertyDefinitions.length, obs.eventProperties.length]
+    ctx.checkpoint()
     const rowStart = out.pos
     try {
       if (processMessage(values.toString('utf8', start, end), i, ctx, header, out, enc, meta, m)) header.eventRows++
     } catch (err) {
       // An unexpected throw is this message's problem alone: undo what it left behind, dead-letter it, go on.
-      ctx.warnings.length = marks[0]
-      ctx.groupUpdates.length = marks[1]
-      obs.eventDefinitions.length = marks[2]
-      obs.propertyDefinitions.length = marks[3]
-      obs.eventProperties.length = marks[4]
-      ctx.reportedKeys.length = 0
+      ctx.rollback()
       out.pos = rowStart
       header.deadLetters.push({ index: i, reason: 'processing_error', error: `${(err as Error)?.name}: ${(err as Error)?.message}`.slice(0, 500) })
     }

@@ -35,6 +35,8 @@ export const CONTROL_PARTITION = 0
 export const LAG_REFRESH_MS = 5_000
 /** An instance that finds a checkpoint due waits up to this long first, so that one instance's checkpoint usually spares the others theirs. */
 export const CHECKPOINT_JITTER_MS = 1_000
+/** How long an appended checkpoint keeps this instance from appending another. */
+export const OWN_CHECKPOINT_PATIENCE_MS = 60_000
 
 /** Ids touched by a folded command, for the materializer. */
 export interface FoldedChange {
@@ -80,7 +82,8 @@ export class ControlLog {
   genesis = false
   private readonly assembler = new SnapshotAssembler()
   private readonly checkpoints: Checkpoints
-  private readonly ownCheckpoints = new Set<string>()
+  /** checkpoints this instance appended and has not folded yet → when appended (ms) */
+  private readonly ownCheckpoints = new Map<string, number>()
   private readonly ownRequests = new Set<string>()
   /** another instance asked for a snapshot, or writing ours failed */
   private snapshotWanted = false
@@ -288,22 +291,34 @@ export class ControlLog {
 
   /** Appends a checkpoint soon, unless another instance's checkpoint makes it unneeded meanwhile. */
   private scheduleCheckpoint(delayMs = Math.random() * CHECKPOINT_JITTER_MS): void {
-    if (this.checkpointTimer || this.stopped || !this.complete) return
+    // one of ours still on its way through the log: its snapshot will come
+    if (this.checkpointTimer || this.stopped || !this.complete || this.checkpointInFlight()) return
     this.checkpointTimer = setTimeout(() => {
       this.checkpointTimer = undefined
-      if (this.stopped || !this.complete || !(this.checkpoints.due || this.snapshotWanted)) return
+      if (this.stopped || !this.complete || this.checkpointInFlight() || !(this.checkpoints.due || this.snapshotWanted)) return
       this.snapshotWanted = false
       void this.appendCheckpoint()
     }, delayMs)
     this.checkpointTimer.unref()
   }
 
-  /** Appends a checkpoint; once it is folded, this instance writes its state there as a snapshot. */
+  /** One of ours is still on its way through the log (for a minute at most: it may have been lost). */
+  private checkpointInFlight(): boolean {
+    const now = Date.now()
+    for (const [id, at] of this.ownCheckpoints) if (now - at > OWN_CHECKPOINT_PATIENCE_MS) this.ownCheckpoints.delete(id)
+    return this.ownCheckpoints.size > 0
+  }
+
+  /**
+   * Appends a checkpoint; once it is folded, this instance writes its state
+   * there as a snapshot. Not waiting for the fold: an instance far behind the
+   * log folds its own checkpoint late, and still writes the snapshot then.
+   */
   async appendCheckpoint(): Promise<void> {
     const requestId = randomUUID()
-    this.ownCheckpoints.add(requestId)
+    this.ownCheckpoints.set(requestId, Date.now())
     try {
-      await this.append({ type: 'checkpoint' }, 15_000, requestId)
+      await this.producer.produce(this.topic, CONTROL_PARTITION, encodeCommand({ type: 'checkpoint', request_id: requestId, at: new Date().toISOString() }), null)
     } catch (err) {
       this.ownCheckpoints.delete(requestId)
       this.log.warn({ err: (err as Error).message }, 'control log: could not append a checkpoint; will retry')
@@ -344,9 +359,9 @@ export class ControlLog {
    * this instance read back: at first start (so that the log never depends
    * on its first command surviving retention) and after a re-seed.
    */
-  async snapshotIfNone(): Promise<void> {
-    if (!this.complete || this.checkpoints.newestSnapshot >= 0) return
-    await this.appendCheckpoint()
+  snapshotIfNone(): void {
+    if (!this.complete || this.checkpoints.newestSnapshot >= 0 || this.checkpointInFlight()) return
+    void this.appendCheckpoint()
   }
 
   /**

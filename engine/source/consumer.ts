@@ -25,8 +25,6 @@ export interface ConsumerOptions {
   /** resolves when a worker slot is free (or soon, so that polling goes on): no pause, just pacing */
   waitForSlot: () => Promise<void>
   onBatch: (messages: Kafka.Message[]) => void
-  onRevoked: (partitions: number[]) => void
-  onAssigned: (partitions: number[]) => void
 }
 
 export class IngestionConsumer {
@@ -37,6 +35,7 @@ export class IngestionConsumer {
   /** ms timestamp of the last loop iteration (liveness) */
   lastLoopAt = Date.now()
   private readonly assignedSet = new Set<number>()
+  private readonly revokedListeners: ((partitions: number[]) => void)[] = []
 
   constructor(private readonly o: ConsumerOptions) {
     this.consumer = new Kafka.KafkaConsumer({
@@ -61,6 +60,11 @@ export class IngestionConsumer {
     } as Kafka.ConsumerGlobalConfig, { 'auto.offset.reset': 'earliest' })
   }
 
+  /** Called with revoked partitions before they are given up: their in-flight work must not commit for the next owner. */
+  onRevoked(listener: (partitions: number[]) => void): void {
+    this.revokedListeners.push(listener)
+  }
+
   get assigned(): number[] {
     return [...this.assignedSet].sort((a, b) => a - b)
   }
@@ -80,10 +84,9 @@ export class IngestionConsumer {
         for (const p of partitions) this.assignedSet.add(p)
         if (this.paused && partitions.length > 0) this.consumer.pause(this.toppars(partitions))
         this.o.log.info({ partitions, assigned: this.assigned }, 'partitions assigned')
-        this.o.onAssigned(partitions)
       } else if (err.code === Kafka.CODES.ERRORS.ERR__REVOKE_PARTITIONS) {
         // forget in-flight segments first: their acknowledgements must not commit for the next owner
-        this.o.onRevoked(partitions)
+        for (const l of this.revokedListeners) l(partitions)
         if (cooperative) this.consumer.incrementalUnassign(assignment)
         else this.consumer.unassign()
         for (const p of partitions) this.assignedSet.delete(p)

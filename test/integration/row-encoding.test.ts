@@ -17,9 +17,8 @@ import { insertStatement, JSON_EACH_ROW, splitRows, type InsertFormat } from '..
 import { schemaStatements } from '../../engine/sink/schema'
 import type { ClickHouseStore } from '../../engine/sink/store'
 import { eventColumns } from '../../workers/encode'
-import { processBatch } from '../../workers/index'
+import { processBatch, threadDefinitions } from '../../workers/index'
 import type { DateTimeFlavor, RowEncoding } from '../../workers/protocol'
-import { forgetReportedDefinitions } from '../../workers/steps/extract-definitions'
 import { startClickHouseServer, type ClickHouseServer } from '../harness/clickhouse-server'
 import { taskOf } from '../harness/tasks'
 
@@ -58,7 +57,7 @@ function messages(): string[] {
 }
 
 function encode(enc: RowEncoding): { rows: Uint8Array; count: number } {
-  forgetReportedDefinitions()
+  threadDefinitions.forget()
   const { header, rows } = processBatch(taskOf(messages(), { snapshot: SNAPSHOT, nowMs: NOW_MS, kafkaTimestamp: NOW_MS - 1000, firstOffset: 40 }), enc)
   return { rows: rows.bytes(), count: header.eventRows }
 }

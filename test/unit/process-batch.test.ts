@@ -1,10 +1,10 @@
 // workers/index.ts processBatch: a hand-built task (concatenated values, meta,
 // a control snapshot) through parse → steps → encode, without threads.
 import t from 'tap'
+import { threadDefinitions } from '../../workers/index'
 import { processToJsonRows, taskOf } from '../harness/tasks'
 import { foldAll } from '../../engine/control/fold'
 import { buildSnapshot } from '../../engine/control/snapshot'
-import { forgetReportedDefinitions } from '../../workers/steps/extract-definitions'
 import type { DateTimeFlavor, TaskHeader } from '../../workers/protocol'
 import type { WarningType } from '../../workers/result'
 
@@ -29,7 +29,7 @@ function run(values: string[], flavor: DateTimeFlavor = 'DateTime64') {
 }
 
 // each test sees its own definitions: the worker's de-dup would hide a repeated name
-t.beforeEach(() => forgetReportedDefinitions())
+t.beforeEach(() => threadDefinitions.forget())
 
 type HeaderWithoutObservations = Omit<TaskHeader, 'observations'>
 

@@ -6,9 +6,8 @@ import { foldAll } from '../../engine/control/fold'
 import { buildSnapshot } from '../../engine/control/snapshot'
 import { rowAsJson, splitRows, JSON_EACH_ROW } from '../../engine/sink/row-format'
 import { eventColumns } from '../../workers/encode'
-import { processBatch } from '../../workers/index'
+import { processBatch, threadDefinitions } from '../../workers/index'
 import type { DateTimeFlavor } from '../../workers/protocol'
-import { forgetReportedDefinitions } from '../../workers/steps/extract-definitions'
 import { taskOf } from '../harness/tasks'
 
 const CAPTURED = '2026-11-20T10:00:00.000Z'
@@ -27,7 +26,7 @@ const MESSAGES = [
 }))
 
 function rows(dateTime: DateTimeFlavor, format: 'RowBinary' | 'JSONEachRow'): Uint8Array {
-  forgetReportedDefinitions()
+  threadDefinitions.forget()
   const task = taskOf(MESSAGES, { snapshot: SNAPSHOT, nowMs: NOW_MS, kafkaTimestamp: NOW_MS - 1000, firstOffset: 2 ** 40 })
   return Buffer.from(processBatch(task, { dateTime, format }).rows.bytes())
 }

@@ -5,11 +5,11 @@
 // folded from real commands: group types reach the worker only through the
 // control state.
 import t from 'tap'
+import { threadDefinitions } from '../../workers/index'
 import { processToJsonRows, taskOf } from '../harness/tasks'
 import type { Command } from '../../engine/control/commands'
 import { foldAll } from '../../engine/control/fold'
 import { buildSnapshot } from '../../engine/control/snapshot'
-import { forgetReportedDefinitions } from '../../workers/steps/extract-definitions'
 import type { Observations, SnapshotRef, TaskHeader } from '../../workers/protocol'
 
 const UUID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'
@@ -85,7 +85,7 @@ const warningsOf = (h: TaskHeader) => h.warnings.map(([team, type, details, key]
 const NO_CLAIMS = { indexes: [], claims: [] }
 
 // each test sees its own definitions: the worker's de-dup would hide repeated names
-t.beforeEach(() => forgetReportedDefinitions())
+t.beforeEach(() => threadDefinitions.forget())
 
 // ─── groups ────────────────────────────────────────────────────────────────
 
