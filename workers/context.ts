@@ -7,6 +7,7 @@ import type { WorkingEvent } from './event'
 import type { GroupUpdate, Observations, WarningRecord } from './protocol'
 import type { StepResult, WarningType } from './result'
 import type { ReportedKey } from './steps/extract-definitions'
+import { jsonText } from './well-formed'
 
 export interface StepContext {
   readonly environmentsByToken: ReadonlyMap<string, ResolvedEnvironment>
@@ -27,7 +28,7 @@ export type Step = (event: WorkingEvent, ctx: StepContext) => StepResult
 
 /** An ingestion warning for the event's environment; `key` narrows the rate limit (e.g. the group type). */
 export function warn(ctx: StepContext, event: WorkingEvent, type: WarningType, details: Record<string, unknown> = {}, key = ''): void {
-  ctx.warnings.push([event.teamId, type, JSON.stringify({ event_uuid: event.uuid, ...details }), key])
+  ctx.warnings.push([event.teamId, type, jsonText({ event_uuid: event.uuid, ...details }), key])
 }
 
 export function newContext(environmentsByToken: ReadonlyMap<string, ResolvedEnvironment>, nowMs: number, claimsSettled: boolean): StepContext {

@@ -14,6 +14,7 @@
 // Every event is checked before anything is returned: a request is accepted
 // whole or rejected whole (SluiceError with its status).
 import zlib from 'node:zlib'
+import { jsonText, wellFormed } from '../../workers/well-formed'
 import { SluiceError } from '../errors'
 
 type Obj = Record<string, unknown>
@@ -238,7 +239,8 @@ export function captureMessages(batch: CaptureBatch, ctx: MessageContext, maxMes
   const out: CaptureMessage[] = []
   for (let i = 0; i < batch.events.length; i++) {
     const e = batch.events[i]
-    const value = Buffer.from(JSON.stringify({
+    // well-formed: a lone surrogate in the request becomes U+FFFD on the topic (workers/well-formed.ts)
+    const value = Buffer.from(jsonText({
       uuid: e.uuid,
       distinct_id: e.distinctId,
       ip: ctx.ip,
@@ -246,10 +248,10 @@ export function captureMessages(batch: CaptureBatch, ctx: MessageContext, maxMes
       now: ctx.now,
       sent_at: batch.sentAt,
       token: e.token,
-      data: JSON.stringify(e.event),
+      data: jsonText(e.event),
     }))
     if (value.length > maxMessageBytes) throw new SluiceError('SLUICE_ERR_EVENT_TOO_LARGE', i, maxMessageBytes)
-    out.push({ key: `${e.token}:${e.distinctId}`, value })
+    out.push({ key: wellFormed(`${e.token}:${e.distinctId}`), value })
   }
   return out
 }

@@ -3,6 +3,7 @@
 // server, encoded by the workers: workers/encode.ts eventColumns). The insert
 // statement and the row boundaries (for isolating a rejected row) follow from it.
 import type { ColumnType } from '../../workers/encode'
+import { jsonText } from '../../workers/well-formed'
 
 export type InsertFormat =
   | { readonly kind: 'JSONEachRow' }
@@ -117,5 +118,5 @@ export function rowAsJson(row: Uint8Array, format: InsertFormat): Uint8Array {
         break
     }
   }
-  return Buffer.from(JSON.stringify(out) + '\n')
+  return Buffer.from(jsonText(out) + '\n')
 }
