@@ -41,6 +41,7 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_CONSUME_BATCH', type: 'integer', default: '2000', min: 1, doc: 'Messages taken from Kafka per consume call; one worker task carries one such batch.' },
   { name: 'SLUICE_INSERT_MAX_ROWS', type: 'integer', default: '50000', min: 1, doc: 'An insert is sent once it holds this many rows…' },
   { name: 'SLUICE_INSERT_MAX_BYTES', type: 'integer', default: '33554432', min: 1024, doc: '…or this many encoded bytes…' },
+  { name: 'SLUICE_MAX_PARTITIONS_PER_INSERT', type: 'integer', unset: 'the server\'s `max_partitions_per_insert_block`, read at start-up (100 on current ClickHouse; none on 18.16)', min: 1, doc: 'Most month partitions one insert into `events` or `ingestion_warnings` may touch; a flush spanning more (a backfill, a device with a bad clock) is split by partition instead of being refused.' },
   { name: 'SLUICE_INSERT_INTERVAL_MS', type: 'integer', default: '500', min: 1, doc: '…or when its oldest row has waited this long.' },
   { name: 'SLUICE_MAX_MESSAGE_BYTES', type: 'integer', default: '1048576', min: 1024, doc: 'Largest Kafka message processed; larger ones are dead-lettered (`message_too_large`).' },
   { name: 'SLUICE_MAX_BODY_BYTES', type: 'integer', default: '1048576', min: 1024, doc: 'Largest request body accepted (capture and admin API), also once a capture body is decompressed; larger → 413.' },
@@ -74,6 +75,8 @@ export interface Config {
   readonly insertMaxRows: number
   readonly insertMaxBytes: number
   readonly insertIntervalMs: number
+  /** undefined: the server's limit */
+  readonly maxPartitionsPerInsert: number | undefined
   readonly maxMessageBytes: number
   readonly maxBodyBytes: number
   readonly maxInflightBytes: number
@@ -167,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     insertMaxRows: int('SLUICE_INSERT_MAX_ROWS'),
     insertMaxBytes: int('SLUICE_INSERT_MAX_BYTES'),
     insertIntervalMs: int('SLUICE_INSERT_INTERVAL_MS'),
+    maxPartitionsPerInsert: v.SLUICE_MAX_PARTITIONS_PER_INSERT as number | undefined,
     maxMessageBytes: int('SLUICE_MAX_MESSAGE_BYTES'),
     maxBodyBytes: int('SLUICE_MAX_BODY_BYTES'),
     maxInflightBytes: int('SLUICE_MAX_INFLIGHT_BYTES'),

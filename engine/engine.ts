@@ -137,6 +137,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       maxBytes: config.insertMaxBytes,
       intervalMs: config.insertIntervalMs,
       dedupTokens: schema.dedupTokens,
+      maxPartitionsPerInsert: config.maxPartitionsPerInsert ?? schema.maxPartitionsPerInsert,
     }, (flush) => {
       observeAcknowledged(metrics, flush.times, Date.now())
       const points = ingestion.acknowledged(flush)
@@ -145,8 +146,8 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       committedMessages += flush.messages
       metrics.offsetsCommitted.inc(flush.messages)
       if (config.stopAfterEvents !== undefined && committedMessages >= config.stopAfterEvents) stopRequested?.()
-    }, (table, row, error) => outcomes.deadLetters([{
-      value: row, key: null, reason: 'insert_rejected', step: 'insert', error, source: { table },
+    }, (table, row, error, source) => outcomes.deadLetters([{
+      value: row, key: null, reason: 'insert_rejected', step: 'insert', error, source: { ...source, table },
     }]), metrics, log)
     ingestion.attach(batcher)
 

@@ -34,6 +34,12 @@ export function formatDateTime(ms: number, flavor: DateTimeFlavor): string {
   return text
 }
 
+/** YYYYMM of a time in UTC: the partition of `events` and `ingestion_warnings` (toYYYYMM of a DateTime('UTC')). */
+export function monthOf(ms: number): number {
+  const d = new Date(ms)
+  return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1
+}
+
 /** ClickHouse types of the `events` columns Sluice writes, as RowBinary lays them out. */
 export type ColumnType = 'UUID' | 'String' | 'Int64' | 'UInt64' | 'DateTime' | 'DateTime64'
 

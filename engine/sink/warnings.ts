@@ -4,7 +4,7 @@
 // the first of each window becomes a row.
 import { LRUCache } from 'lru-cache'
 import type { WarningRecord } from '../../workers/protocol'
-import { formatDateTime } from '../../workers/encode'
+import { formatDateTime, monthOf } from '../../workers/encode'
 import type { Metrics } from '../metrics'
 import type { TableRows } from './batcher'
 import { jsonText } from '../../workers/well-formed'
@@ -31,6 +31,7 @@ export class WarningsWriter {
       text += jsonText({ team_id, source: 'sluice', type, details, timestamp }) + '\n'
       rows++
     }
-    return rows > 0 ? [{ table: this.schema.tables.warnings, chunk: Buffer.from(text), rows }] : []
+    // every row is stamped now: one partition
+    return rows > 0 ? [{ table: this.schema.tables.warnings, chunk: Buffer.from(text), rows, partitions: [monthOf(nowMs)] }] : []
   }
 }
