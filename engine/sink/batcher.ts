@@ -225,7 +225,7 @@ export class InsertBatcher {
     const one = explode(body, format)
     if (one.rows <= 1) {
       // one row is one partition: a lone row refused either way is the data's fault. The dead letter is readable whatever the format.
-      if (one.rows === 1) await this.onRejectedRow(table, rowAsJson(one.chunks[0], format), err.message, { table, ...one.sources[0](0) })
+      if (one.rows === 1) await this.onRejectedRow(table, rowAsJson(one.chunks[0], format), err.message, one.sources[0](0))
       return
     }
     this.log.warn({ table, rows: one.rows, err: err.message }, kind === 'split'

@@ -84,7 +84,8 @@ export function rowAsJson(row: Uint8Array, format: InsertFormat): Uint8Array {
   const out: Record<string, string | number> = {}
   let p = 0
   for (const [name, type] of format.columns) {
-    if (p >= b.length) break // truncated: what could be read
+    // truncated: what could be read
+    if (p >= b.length || (type !== 'String' && p + FIXED_WIDTH[type] > b.length)) break
     switch (type) {
       case 'String': {
         const [len, first] = readLength(b, p)
