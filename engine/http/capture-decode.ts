@@ -16,6 +16,7 @@
 import zlib from 'node:zlib'
 import { jsonText, wellFormed } from '../../workers/well-formed'
 import { SluiceError } from '../errors'
+import { jsonDepth, MAX_JSON_DEPTH } from './json-depth'
 
 type Obj = Record<string, unknown>
 
@@ -182,6 +183,8 @@ function sentAtFrom(payload: Obj | undefined, query: URLSearchParams): string | 
 export function decodeCapture(input: CaptureInput, maxBytes: number, newUuid: () => string): CaptureBatch {
   const text = payloadText(input, maxBytes)
   if (text.trim().length === 0) throw new SluiceError('SLUICE_ERR_INVALID_JSON', 'the body is empty')
+  // before anything recurses into it (json-depth.ts)
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new SluiceError('SLUICE_ERR_JSON_TOO_DEEP', MAX_JSON_DEPTH)
   let payload: unknown
   try {
     payload = JSON.parse(text)
