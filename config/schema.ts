@@ -49,6 +49,7 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_WARNING_INTERVAL_SECONDS', type: 'integer', default: '3600', min: 0, doc: 'Ingestion warnings of one type (and key) for one environment are written at most once per this many seconds; all are counted in metrics.' },
   { name: 'SLUICE_SHUTDOWN_TIMEOUT_MS', type: 'integer', default: '30000', min: 0, doc: 'Drain deadline on SIGTERM/SIGINT: stop fetching, flush, commit, exit.' },
   { name: 'SLUICE_LOG_LEVEL', type: 'string', default: 'info', doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
+  { name: 'SLUICE_TEST_WORKER_EXIT_FILE', type: 'string', unset: 'off', doc: '**Test only; never set in production.** A file path: when the file exists, the first worker thread to remove it exits halfway through its next task, as a crashing thread would (the batch is retried, the pool replaces the thread, `sluice_worker_threads_replaced_total` counts it).' },
   { name: 'SLUICE_STOP_AFTER_EVENTS', type: 'integer', unset: 'run until stopped', min: 1, doc: 'Exit 0 once this many messages\' offsets are committed (benchmarks).' },
 ]
 

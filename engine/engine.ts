@@ -94,7 +94,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     const adminToken = config.adminToken ?? randomToken('sla_')
     // RowBinary to a server: nothing to escape here, nothing to parse there; chDB takes text formats only
     const encoding: RowEncoding = { dateTime: schema.dateTime, format: store.kind === 'server' ? 'RowBinary' : 'JSONEachRow' }
-    const pool = new WorkerPool(config.workers, encoding)
+    const pool = new WorkerPool(config.workers, encoding, metrics)
     cleanups.push(() => pool.close())
     const tracker = new OffsetTracker()
     const outcomes = new OutcomeRecorder(producer, config.dlqTopic, metrics, log)

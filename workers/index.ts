@@ -2,6 +2,7 @@
 // parse → pipeline → encode. Pure: bytes in, rows and tallies out; Kafka,
 // ClickHouse and metrics belong to the main thread (the task's own processing
 // time travels back in its header, like the tallies).
+import fs from 'node:fs'
 import { move, workerData } from 'piscina'
 import { unpack } from 'msgpackr'
 import { newContext, type StepContext } from './context'
@@ -15,6 +16,21 @@ import {
   META_END, META_OFFSET, META_STRIDE, META_TIMESTAMP,
   type ControlSnapshot, type RowEncoding, type SnapshotRef, type TaskHeader, type TaskInput,
 } from './protocol'
+
+// Test only (config/CONFIGURATION.md): a file whose existence makes the first
+// thread to remove it exit halfway through its next task, as a crashing
+// thread would (test/integration/worker-death.test.ts). Unset in production:
+// one comparison per task.
+const TEST_EXIT_FILE = process.env.SLUICE_TEST_WORKER_EXIT_FILE
+
+function exitIfAsked(file: string): void {
+  try {
+    fs.unlinkSync(file) // only one thread can remove it
+  } catch {
+    return
+  }
+  process.exit(70)
+}
 
 let cachedVersion = -1
 let cachedEnvironments: Map<string, ResolvedEnvironment> = new Map()
@@ -71,12 +87,14 @@ export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter)
   if (out === undefined) out = new RowWriter(values.length + count * 64)
   else out.pos = 0
   const wrote = { timestampMs: 0 }
+  const exitAt = TEST_EXIT_FILE === undefined ? -1 : count >> 1
   let start = 0
   const obs = ctx.observations
   // rows of one task mostly fall in one month: one Date per month change, not per row
   let monthStart = Infinity
   let monthEnd = -Infinity
   for (let i = 0; i < count; i++) {
+    if (i === exitAt) exitIfAsked(TEST_EXIT_FILE!)
     const m = i * META_STRIDE
     const end = meta[m + META_END]
     const marks = [ctx.warnings.length, ctx.groupUpdates.length, obs.eventDefinitions.length, obs.propertyDefinitions.length, obs.eventProperties.length]
