@@ -46,6 +46,7 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_CONSUME_BATCH', type: 'integer', default: '2000', min: 1, doc: 'Messages taken from Kafka per consume call; one worker task carries one such batch.' },
   { name: 'SLUICE_INSERT_MAX_ROWS', type: 'integer', default: '50000', min: 1, doc: 'An insert is sent once it holds this many rows…' },
   { name: 'SLUICE_INSERT_MAX_BYTES', type: 'integer', default: '33554432', min: 1024, doc: '…or this many encoded bytes…' },
+  { name: 'SLUICE_MAX_PARTITIONS_PER_INSERT', type: 'integer', unset: 'the server\'s `max_partitions_per_insert_block`, read at start-up (100 on current ClickHouse; none on 18.16)', min: 1, doc: 'Most month partitions one insert into `events` or `ingestion_warnings` may touch; a flush spanning more (a backfill, a device with a bad clock) is split by partition instead of being refused.' },
   { name: 'SLUICE_INSERT_INTERVAL_MS', type: 'integer', default: '500', min: 1, doc: '…or when its oldest row has waited this long.' },
   { name: 'SLUICE_MAX_MESSAGE_BYTES', type: 'integer', default: '1048576', min: 1024, doc: 'Largest Kafka message processed; larger ones are dead-lettered (`message_too_large`).' },
   { name: 'SLUICE_MAX_BODY_BYTES', type: 'integer', default: '1048576', min: 1024, doc: 'Largest request body accepted (capture and admin API), also once a capture body is decompressed; larger → 413.' },
@@ -53,6 +54,7 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_WARNING_INTERVAL_SECONDS', type: 'integer', default: '3600', min: 0, doc: 'Ingestion warnings of one type (and key) for one environment are written at most once per this many seconds; all are counted in metrics.' },
   { name: 'SLUICE_SHUTDOWN_TIMEOUT_MS', type: 'integer', default: '30000', min: 0, doc: 'Drain deadline on SIGTERM/SIGINT: stop fetching, flush, commit, exit.' },
   { name: 'SLUICE_LOG_LEVEL', type: 'string', default: 'info', doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
+  { name: 'SLUICE_TEST_WORKER_EXIT_FILE', type: 'string', unset: 'off', doc: '**Test only; never set in production.** A file path: when the file exists, the first worker thread to remove it exits halfway through its next task, as a crashing thread would (the batch is retried, the pool replaces the thread, `sluice_worker_threads_replaced_total` counts it).' },
   { name: 'SLUICE_STOP_AFTER_EVENTS', type: 'integer', unset: 'run until stopped', min: 1, doc: 'Exit 0 once this many messages\' offsets are committed (benchmarks).' },
 ]
 
@@ -84,6 +86,8 @@ export interface Config {
   readonly insertMaxRows: number
   readonly insertMaxBytes: number
   readonly insertIntervalMs: number
+  /** undefined: the server's limit */
+  readonly maxPartitionsPerInsert: number | undefined
   readonly maxMessageBytes: number
   readonly maxBodyBytes: number
   readonly maxInflightBytes: number
@@ -185,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     insertMaxRows: int('SLUICE_INSERT_MAX_ROWS'),
     insertMaxBytes: int('SLUICE_INSERT_MAX_BYTES'),
     insertIntervalMs: int('SLUICE_INSERT_INTERVAL_MS'),
+    maxPartitionsPerInsert: v.SLUICE_MAX_PARTITIONS_PER_INSERT as number | undefined,
     maxMessageBytes: int('SLUICE_MAX_MESSAGE_BYTES'),
     maxBodyBytes: int('SLUICE_MAX_BODY_BYTES'),
     maxInflightBytes: int('SLUICE_MAX_INFLIGHT_BYTES'),

@@ -103,7 +103,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     const adminToken = config.adminToken ?? randomToken('sla_')
     // RowBinary to a server: nothing to escape here, nothing to parse there; chDB takes text formats only
     const encoding: RowEncoding = { dateTime: schema.dateTime, format: store.kind === 'server' ? 'RowBinary' : 'JSONEachRow' }
-    const pool = new WorkerPool(config.workers, encoding)
+    const pool = new WorkerPool(config.workers, encoding, metrics)
     cleanups.push(() => pool.close())
     const tracker = new OffsetTracker()
     const outcomes = new OutcomeRecorder(producer, config.dlqTopic, metrics, log)
@@ -146,12 +146,13 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       maxBytes: config.insertMaxBytes,
       intervalMs: config.insertIntervalMs,
       dedupTokens: schema.dedupTokens,
+      maxPartitionsPerInsert: config.maxPartitionsPerInsert ?? schema.maxPartitionsPerInsert,
     }, (flush) => {
       observeAcknowledged(metrics, flush.times, Date.now())
       metrics.offsetsCommitted.inc(flush.messages)
       committer.acknowledged(ingestion.acknowledged(flush), flush.messages)
-    }, (table, row, error) => outcomes.deadLetters([{
-      value: row, key: null, reason: 'insert_rejected', step: 'insert', error, source: { table },
+    }, (table, row, error, source) => outcomes.deadLetters([{
+      value: row, key: null, reason: 'insert_rejected', step: 'insert', error, source: { ...source, table },
     }]), metrics, log)
     ingestion.attach(batcher)
 

@@ -21,6 +21,7 @@ export const ERRORS = {
   SLUICE_ERR_INVALID_ENCODING: { status: 400, message: 'the request body could not be decoded: %s' },
   SLUICE_ERR_UNSUPPORTED_ENCODING: { status: 415, message: 'unsupported %s' },
   SLUICE_ERR_INVALID_EVENT: { status: 400, message: '%s' },
+  SLUICE_ERR_JSON_TOO_DEEP: { status: 400, message: 'the request nests objects and arrays more than %s levels deep' },
   SLUICE_ERR_MISSING_TOKEN: { status: 401, message: '%s' },
   SLUICE_ERR_EVENT_TOO_LARGE: { status: 413, message: 'event %s is larger than SLUICE_MAX_MESSAGE_BYTES (%s bytes) once encoded for Kafka' },
   SLUICE_ERR_CAPTURE_UNAVAILABLE: { status: 503, message: 'the events could not be handed to Kafka: %s' },

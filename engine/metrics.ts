@@ -37,6 +37,7 @@ export function createMetrics() {
     taskDuration: new client.Histogram({ name: 'sluice_task_duration_seconds', help: 'Worker task time, dispatch to answer', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
     workerTaskDuration: new client.Histogram({ name: 'sluice_worker_task_seconds', help: 'Time a worker thread spent processing one task, measured inside the worker (no queueing or transfer)', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),
     workerThreads: new client.Gauge({ name: 'sluice_worker_threads', help: 'Worker threads in the processing pool', registers: r }),
+    workerThreadsReplaced: new client.Counter({ name: 'sluice_worker_threads_replaced_total', help: 'Worker threads that died (exited or crashed) and were replaced by the pool; their tasks were retried', registers: r }),
     eventLag: new CountedHistogram('sluice_event_lag_seconds', 'Kafka message timestamp to ClickHouse acknowledgement of the flush that settled the message (every consumed message once)', LAG_BUCKETS, registry),
     processingLag: new CountedHistogram('sluice_processing_lag_seconds', 'Consumption from Kafka to ClickHouse acknowledgement (every consumed message once)', LAG_BUCKETS, registry),
     consumerLag: new client.Gauge({ name: 'sluice_consumer_lag_messages', help: 'Input-topic messages not yet committed by the consumer group, per partition this instance owns (high watermark - committed offset)', labelNames: ['partition'] as const, registers: r }),

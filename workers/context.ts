@@ -7,6 +7,7 @@ import type { WorkingEvent } from './event'
 import type { GroupUpdate, Observations, WarningRecord } from './protocol'
 import type { StepResult, WarningType } from './result'
 import type { DefinitionsMemory, ReportedKey } from './definitions-memory'
+import { jsonText } from './well-formed'
 
 export interface StepContext {
   /** what this thread already reported of the taxonomy (outlives the task) */
@@ -33,7 +34,7 @@ export type Step = (event: WorkingEvent, ctx: StepContext) => StepResult
 
 /** An ingestion warning for the event's environment; `key` narrows the rate limit (e.g. the group type). */
 export function warn(ctx: StepContext, event: WorkingEvent, type: WarningType, details: Record<string, unknown> = {}, key = ''): void {
-  ctx.warnings.push([event.teamId, type, JSON.stringify({ event_uuid: event.uuid, ...details }), key])
+  ctx.warnings.push([event.teamId, type, jsonText({ event_uuid: event.uuid, ...details }), key])
 }
 
 /** The task's context: side outputs, and the marks that undo one message's share of them. */

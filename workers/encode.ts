@@ -7,6 +7,7 @@ import { pack, unpack } from 'msgpackr'
 import type { WorkingEvent } from './event'
 import type { DateTimeFlavor, RowEncoding, TaskHeader, TaskOutput } from './protocol'
 import { RowWriter } from './row-writer'
+import { wellFormedJson } from './well-formed'
 
 // The last few times formatted, per flavor: a row's timestamp, its Kafka
 // timestamp and the task's created_at mostly fall in the same second
@@ -31,6 +32,12 @@ export function formatDateTime(ms: number, flavor: DateTimeFlavor): string {
   c.text[c.next] = text
   c.next = (c.next + 1) % SLOTS
   return text
+}
+
+/** YYYYMM of a time in UTC: the partition of `events` and `ingestion_warnings` (toYYYYMM of a DateTime('UTC')). */
+export function monthOf(ms: number): number {
+  const d = new Date(ms)
+  return d.getUTCFullYear() * 100 + d.getUTCMonth() + 1
 }
 
 /** ClickHouse types of the `events` columns Sluice writes, as RowBinary lays them out. */
@@ -91,7 +98,8 @@ export function encodeEventRow(
     w.int64(kafkaOffset)
     return
   }
-  w.utf8('{"uuid":"' + e.uuid +
+  // one pass of the well-formed encoder per line: ClickHouse ≥ 2x rejects a lone surrogate escape (workers/well-formed.ts)
+  w.utf8(wellFormedJson('{"uuid":"' + e.uuid +
     '","event":' + JSON.stringify(e.eventName) +
     ',"properties":' + JSON.stringify(text === undefined ? JSON.stringify(e.properties) : e.propertiesHead + text) +
     ',"timestamp":"' + formatDateTime(e.timestampMs, flavor) +
@@ -101,7 +109,7 @@ export function encodeEventRow(
     (e.groups === undefined ? '' : encodeGroups(e.groups)) +
     ',"created_at":"' + formatDateTime(createdAtMs, flavor) +
     '","_timestamp":"' + formatDateTime(kafkaTimestampMs, flavor) +
-    '","_offset":' + kafkaOffset + '}\n')
+    '","_offset":' + kafkaOffset + '}\n'))
 }
 
 function encodeGroups(groups: (string | undefined)[]): string {

@@ -2,10 +2,11 @@
 // parse → pipeline → encode. Pure: bytes in, rows and tallies out; Kafka,
 // ClickHouse and metrics belong to the main thread (the task's own processing
 // time travels back in its header, like the tallies).
+import fs from 'node:fs'
 import { move, workerData } from 'piscina'
 import { unpack } from 'msgpackr'
 import { newContext, type StepContext } from './context'
-import { encodeEventRow, encodeTaskOutput } from './encode'
+import { encodeEventRow, encodeTaskOutput, monthOf } from './encode'
 import { environmentsByToken, type ResolvedEnvironment } from './environment'
 import { parseCapturedMessage } from './parse'
 import { PIPELINE } from './pipeline'
@@ -15,6 +16,21 @@ import {
   META_END, META_OFFSET, META_STRIDE, META_TIMESTAMP,
   type ControlSnapshot, type RowEncoding, type SnapshotRef, type TaskHeader, type TaskInput,
 } from './protocol'
+
+// Test only (config/CONFIGURATION.md): a file whose existence makes the first
+// thread to remove it exit halfway through its next task, as a crashing
+// thread would (test/integration/worker-death.test.ts). Unset in production:
+// one comparison per task.
+const TEST_EXIT_FILE = process.env.SLUICE_TEST_WORKER_EXIT_FILE
+
+function exitIfAsked(file: string): void {
+  try {
+    fs.unlinkSync(file) // only one thread can remove it
+  } catch {
+    return
+  }
+  process.exit(70)
+}
 
 let cachedVersion = -1
 let cachedEnvironments: Map<string, ResolvedEnvironment> = new Map()
@@ -31,7 +47,7 @@ function environmentsFor(ref: SnapshotRef): Map<string, ResolvedEnvironment> {
 }
 
 /** One message: parse → steps → a row written to `out`; false when it stopped (tallied in the header). */
-function processMessage(text: string, i: number, ctx: StepContext, header: TaskHeader, out: RowWriter, enc: RowEncoding, meta: Float64Array, m: number): boolean {
+function processMessage(text: string, i: number, ctx: StepContext, header: TaskHeader, out: RowWriter, enc: RowEncoding, meta: Float64Array, m: number, wrote: { timestampMs: number }): boolean {
   const parsed = parseCapturedMessage(text)
   if ('kind' in parsed) {
     header.deadLetters.push({ index: i, reason: parsed.reason, error: parsed.error })
@@ -52,6 +68,7 @@ function processMessage(text: string, i: number, ctx: StepContext, header: TaskH
   }
   encodeEventRow(out, parsed, enc, ctx.nowMs, meta[m + META_TIMESTAMP], meta[m + META_OFFSET])
   ctx.definitions.remember(ctx.reportedKeys)
+  wrote.timestampMs = parsed.timestampMs
   return true
 }
 
@@ -65,20 +82,36 @@ export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter,
   const count = meta.length / META_STRIDE
   const ctx = newContext(environmentsFor(task.snapshot), task.nowMs, task.claimsSettled === true, definitions)
   const header: TaskHeader = {
-    snapshotVersion: task.snapshot.version, messages: count, eventRows: 0, drops: {}, deadLetters: [], unresolved: [],
+    snapshotVersion: task.snapshot.version, messages: count, eventRows: 0, rowMessages: [], partitions: [], drops: {}, deadLetters: [], unresolved: [],
     pendingClaims: { indexes: [], claims: [] }, warnings: ctx.warnings, groupUpdates: ctx.groupUpdates, observations: ctx.observations,
   }
   // rows are shorter than the messages they come from (about 70 % in bench/)
   if (out === undefined) out = new RowWriter(values.length + count * 64)
   else out.pos = 0
+  const wrote = { timestampMs: 0 }
+  const exitAt = TEST_EXIT_FILE === undefined ? -1 : count >> 1
   let start = 0
+  // rows of one task mostly fall in one month: one Date per month change, not per row
+  let monthStart = Infinity
+  let monthEnd = -Infinity
   for (let i = 0; i < count; i++) {
+    if (i === exitAt) exitIfAsked(TEST_EXIT_FILE!)
     const m = i * META_STRIDE
     const end = meta[m + META_END]
     ctx.checkpoint()
     const rowStart = out.pos
     try {
-      if (processMessage(values.toString('utf8', start, end), i, ctx, header, out, enc, meta, m)) header.eventRows++
+      if (processMessage(values.toString('utf8', start, end), i, ctx, header, out, enc, meta, m, wrote)) {
+        header.eventRows++
+        header.rowMessages.push(i)
+        const ms = wrote.timestampMs
+        if (ms < monthStart || ms >= monthEnd) {
+          const month = monthOf(ms)
+          if (!header.partitions.includes(month)) header.partitions.push(month)
+          monthStart = Date.UTC(Math.floor(month / 100), (month % 100) - 1, 1)
+          monthEnd = Date.UTC(Math.floor(month / 100), month % 100, 1)
+        }
+      }
     } catch (err) {
       // An unexpected throw is this message's problem alone: undo what it left behind, dead-letter it, go on.
       ctx.rollback()

@@ -5,6 +5,7 @@
 import type { WorkingEvent } from './event'
 import { findPropertiesText } from './properties-text'
 import { deadLetter, type DeadLetter } from './result'
+import { wellFormedJson } from './well-formed'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -33,7 +34,8 @@ export function replaceNul(text: string): string {
 export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
   // `data` can hold the escape only where the message text does: one scan decides both
   const mayHaveNul = raw.includes('u0000')
-  const text = mayHaveNul ? raw.replace(NUL_ESCAPE, '\\ufffd') : raw
+  // lone surrogates (`"\ud800x"`) become U+FFFD here, at the boundary, so every step and format sees well-formed text
+  const text = wellFormedJson(mayHaveNul ? raw.replace(NUL_ESCAPE, '\\ufffd') : raw)
   let outer: unknown
   try {
     outer = JSON.parse(text)
@@ -44,7 +46,7 @@ export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
   const rawData = outer.data
   if (typeof rawData !== 'string') return deadLetter('invalid_data', '`data` must be a JSON string of the event')
   let data: unknown
-  const dataText = mayHaveNul ? replaceNul(rawData) : rawData
+  const dataText = wellFormedJson(mayHaveNul ? replaceNul(rawData) : rawData)
   try {
     data = JSON.parse(dataText)
   } catch (err) {

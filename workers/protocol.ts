@@ -68,6 +68,10 @@ export interface TaskHeader {
   snapshotVersion: number
   messages: number
   eventRows: number
+  /** per `events` row, in row order: the index of the message it came from (dead letters of rejected rows name their source) */
+  rowMessages: number[]
+  /** distinct partitions (YYYYMM of `timestamp`) of the `events` rows: the batcher splits an insert by them when needed */
+  partitions: number[]
   drops: Partial<Record<DropReason, number>>
   deadLetters: DeadLetterRecord[]
   /** indexes of messages whose token is not in the snapshot the task ran with */

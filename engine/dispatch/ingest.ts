@@ -135,6 +135,9 @@ export class Ingestion {
 
     const chunks: Uint8Array[] = []
     let rows = 0
+    // per events row: partition, offset of its message (named by the dead letter of a rejected row)
+    const coords: number[] = []
+    const partitions = new Set<number>()
     const warnings: WarningRecord[] = []
     const groupUpdates: GroupUpdate[] = []
     const observations: Observations[] = []
@@ -153,7 +156,12 @@ export class Ingestion {
       const claims = new Map<string, [number, string]>()
       for (const { output, messages: sent } of parts) {
         const h = output.header
-        if (h.eventRows > 0) { chunks.push(output.events); rows += h.eventRows }
+        if (h.eventRows > 0) {
+          chunks.push(output.events)
+          rows += h.eventRows
+          for (const i of h.rowMessages) coords.push(sent[i].partition, sent[i].offset)
+          for (const p of h.partitions) partitions.add(p)
+        }
         this.outcomes.drops(h.drops)
         for (const w of h.warnings) warnings.push(w)
         for (const g of h.groupUpdates) groupUpdates.push(g)
@@ -185,10 +193,20 @@ export class Ingestion {
     for (const m of todo) letters.push(deadLetterOf(m, 'processing_error', 'process', 'the message did not settle after its token check and group type claims'))
 
     const nowMs = Date.now()
-    const tables: TableRows[] = rows > 0 ? [{ table: this.o.eventsTable, chunk: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), rows, format: this.o.eventsFormat }] : []
-    tables.push(...this.sinks.warnings.rows(warnings, nowMs))
-    tables.push(...this.sinks.definitions.rows(observations, nowMs))
-    tables.push(...(await this.sinks.groups.rows(groupUpdates, nowMs)))
+    const topic = this.o.topic
+    const tables: TableRows[] = rows > 0 ? [{
+      table: this.o.eventsTable, chunk: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), rows, format: this.o.eventsFormat,
+      sourceOf: (i) => ({ topic, partition: coords[2 * i], offset: coords[2 * i + 1] }),
+      partitions: [...partitions],
+    }] : []
+    // warnings, taxonomy and group rows are derived from the batch as a whole: their source is its offset ranges
+    const ranges = segments.map((s) => `${s.partition}:${s.first}-${s.last}`).join(',')
+    const batchSource = () => ({ topic, messages: ranges })
+    for (const t of [
+      ...this.sinks.warnings.rows(warnings, nowMs),
+      ...this.sinks.definitions.rows(observations, nowMs),
+      ...(await this.sinks.groups.rows(groupUpdates, nowMs)),
+    ]) tables.push({ ...t, sourceOf: batchSource })
     await this.outcomes.deadLetters(letters)
     this.batcher.add({ tables, segments, consumedBytes: bytes, messages: messages.length, times: contributionTimes(messages, consumedAt) })
   }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import type { DeadLetterReason, DropReason } from '../../workers/result'
 import type { AckingProducer } from '../kafka'
 import type { Metrics } from '../metrics'
+import { wellFormed } from '../../workers/well-formed'
 
 export interface DeadLetter {
   value: Buffer | Uint8Array
@@ -50,7 +51,7 @@ export class OutcomeRecorder {
       const headers: Kafka.MessageHeader[] = [
         { 'sluice-reason': d.reason },
         { 'sluice-step': d.step },
-        { 'sluice-error': d.error.slice(0, 1000) },
+        { 'sluice-error': wellFormed(d.error.slice(0, 1000)) },
         ...Object.entries(d.source).map(([k, v]) => ({ [`sluice-source-${k}`]: String(v) })),
         { 'sluice-time': time },
       ]

@@ -5,15 +5,21 @@ import path from 'node:path'
 import Piscina from 'piscina'
 import { decodeTaskOutput } from '../../workers/encode'
 import type { RowEncoding, SnapshotRef, TaskInput, TaskOutput } from '../../workers/protocol'
+import type { Metrics } from '../metrics'
 import type { PackedBatch } from './pack'
 
 export const WORKER_FILE = path.join(__dirname, '..', '..', 'workers', 'index.js')
 
 export class WorkerPool {
   private readonly pool: Piscina
+  private closing = false
 
-  constructor(threads: number, encoding: RowEncoding) {
+  constructor(threads: number, encoding: RowEncoding, metrics?: Metrics) {
     this.pool = new Piscina({ filename: WORKER_FILE, minThreads: threads, maxThreads: threads, workerData: encoding, idleTimeout: 60_000 })
+    // min = max threads, so no thread retires while the pool runs: a destroyed one died, and Piscina starts another
+    this.pool.on('workerDestroy', () => { if (!this.closing) metrics?.workerThreadsReplaced.inc() })
+    // a thread that dies between tasks is reported here; one that dies in a task fails that task (engine/dispatch/ingest.ts retries it)
+    this.pool.on('error', () => undefined)
   }
 
   async run(batch: PackedBatch, topic: string, snapshot: SnapshotRef, claimsSettled = false): Promise<TaskOutput> {
@@ -29,6 +35,7 @@ export class WorkerPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true
     await this.pool.close()
   }
 }

@@ -14,7 +14,9 @@
 // Every event is checked before anything is returned: a request is accepted
 // whole or rejected whole (SluiceError with its status).
 import zlib from 'node:zlib'
+import { jsonText, wellFormed } from '../../workers/well-formed'
 import { SluiceError } from '../errors'
+import { jsonDepth, MAX_JSON_DEPTH } from './json-depth'
 
 type Obj = Record<string, unknown>
 
@@ -181,6 +183,8 @@ function sentAtFrom(payload: Obj | undefined, query: URLSearchParams): string | 
 export function decodeCapture(input: CaptureInput, maxBytes: number, newUuid: () => string): CaptureBatch {
   const text = payloadText(input, maxBytes)
   if (text.trim().length === 0) throw new SluiceError('SLUICE_ERR_INVALID_JSON', 'the body is empty')
+  // before anything recurses into it (json-depth.ts)
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new SluiceError('SLUICE_ERR_JSON_TOO_DEEP', MAX_JSON_DEPTH)
   let payload: unknown
   try {
     payload = JSON.parse(text)
@@ -238,7 +242,8 @@ export function captureMessages(batch: CaptureBatch, ctx: MessageContext, maxMes
   const out: CaptureMessage[] = []
   for (let i = 0; i < batch.events.length; i++) {
     const e = batch.events[i]
-    const value = Buffer.from(JSON.stringify({
+    // well-formed: a lone surrogate in the request becomes U+FFFD on the topic (workers/well-formed.ts)
+    const value = Buffer.from(jsonText({
       uuid: e.uuid,
       distinct_id: e.distinctId,
       ip: ctx.ip,
@@ -246,10 +251,10 @@ export function captureMessages(batch: CaptureBatch, ctx: MessageContext, maxMes
       now: ctx.now,
       sent_at: batch.sentAt,
       token: e.token,
-      data: JSON.stringify(e.event),
+      data: jsonText(e.event),
     }))
     if (value.length > maxMessageBytes) throw new SluiceError('SLUICE_ERR_EVENT_TOO_LARGE', i, maxMessageBytes)
-    out.push({ key: `${e.token}:${e.distinctId}`, value })
+    out.push({ key: wellFormed(`${e.token}:${e.distinctId}`), value })
   }
   return out
 }

@@ -7,6 +7,7 @@ import { LRUCache } from 'lru-cache'
 import type { Observations } from '../../workers/protocol'
 import { formatDateTime } from '../../workers/encode'
 import type { TableRows } from './batcher'
+import { jsonText } from '../../workers/well-formed'
 import type { Schema } from './schema'
 
 const HOUR = 3_600_000
@@ -36,14 +37,14 @@ export class DefinitionsWriter {
         if (seen && seen.hour >= hour) continue
         const firstSeen = seen?.firstSeen ?? now
         this.events.set(k, { hour, firstSeen })
-        events += JSON.stringify({ project_id, name, first_seen: firstSeen, last_seen: now }) + '\n'
+        events += jsonText({ project_id, name, first_seen: firstSeen, last_seen: now }) + '\n'
         eventRows++
       }
       for (const [project_id, name, type, group_type_index, property_type] of o.propertyDefinitions) {
         const k = `p\u0000${project_id}\u0000${type}\u0000${group_type_index}\u0000${property_type}\u0000${name}`
         if (this.written.get(k)) continue
         this.written.set(k, true)
-        props += JSON.stringify({
+        props += jsonText({
           project_id, name, type, group_type_index, property_type: property_type ?? '', is_numerical: property_type === 'Numeric' ? 1 : 0,
           first_seen: now, _version: property_type === null ? 0 : VERSION_BASE - nowMs,
         }) + '\n'
@@ -53,7 +54,7 @@ export class DefinitionsWriter {
         const k = `l\u0000${project_id}\u0000${event}\u0000${property}`
         if (this.written.get(k)) continue
         this.written.set(k, true)
-        links += JSON.stringify({ project_id, event, property }) + '\n'
+        links += jsonText({ project_id, event, property }) + '\n'
         linkRows++
       }
     }

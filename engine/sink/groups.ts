@@ -10,6 +10,7 @@ import { formatDateTime } from '../../workers/encode'
 import type { TableRows } from './batcher'
 import { quoteInteger, quoteString } from './escape'
 import { backoffMs } from './retry'
+import { jsonText } from '../../workers/well-formed'
 import type { Schema } from './schema'
 import type { ClickHouseStore } from './store'
 
@@ -75,7 +76,7 @@ export class GroupMerger {
     }
     let text = ''
     for (const [[team_id, group_type_index, group_key], state] of changed.values()) {
-      text += JSON.stringify({ team_id, group_type_index, group_key, group_properties: JSON.stringify(state.properties), created_at: state.createdAt, _timestamp: now }) + '\n'
+      text += jsonText({ team_id, group_type_index, group_key, group_properties: jsonText(state.properties), created_at: state.createdAt, _timestamp: now }) + '\n'
     }
     return [{ table: this.schema.tables.groups, chunk: Buffer.from(text), rows: changed.size }]
   }

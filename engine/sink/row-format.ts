@@ -2,7 +2,8 @@
 // table; the only choice for chDB) or RowBinary (`events` on a ClickHouse
 // server, encoded by the workers: workers/encode.ts eventColumns). The insert
 // statement and the row boundaries (for isolating a rejected row) follow from it.
-import type { ColumnType } from '../../workers/encode'
+import { monthOf, type ColumnType } from '../../workers/encode'
+import { jsonText } from '../../workers/well-formed'
 
 export type InsertFormat =
   | { readonly kind: 'JSONEachRow' }
@@ -83,7 +84,8 @@ export function rowAsJson(row: Uint8Array, format: InsertFormat): Uint8Array {
   const out: Record<string, string | number> = {}
   let p = 0
   for (const [name, type] of format.columns) {
-    if (p >= b.length) break // truncated: what could be read
+    // truncated: what could be read
+    if (p >= b.length || (type !== 'String' && p + FIXED_WIDTH[type] > b.length)) break
     switch (type) {
       case 'String': {
         const [len, first] = readLength(b, p)
@@ -117,5 +119,39 @@ export function rowAsJson(row: Uint8Array, format: InsertFormat): Uint8Array {
         break
     }
   }
-  return Buffer.from(JSON.stringify(out) + '\n')
+  return Buffer.from(jsonText(out) + '\n')
+}
+
+const TIMESTAMP_KEY = Buffer.from('"timestamp":"')
+
+/**
+ * The partition of a row of a table `PARTITION BY toYYYYMM(timestamp)`
+ * (events, ingestion_warnings) as YYYYMM, read from the row itself; NaN when
+ * the row has no readable timestamp (ClickHouse then names the problem). Only
+ * called when a flush touches more partitions than one insert may
+ * (batcher.ts), so the common flush parses no row.
+ */
+export function rowPartition(row: Uint8Array, format: InsertFormat): number {
+  if (format.kind === 'JSONEachRow') {
+    // inside a string value every quote is escaped, so this unescaped key is the row's own
+    const at = Buffer.from(row.buffer, row.byteOffset, row.byteLength).indexOf(TIMESTAMP_KEY)
+    if (at < 0) return NaN
+    const p = at + TIMESTAMP_KEY.length
+    const text = Buffer.from(row.buffer, row.byteOffset + p, Math.min(7, row.byteLength - p)).toString('latin1')
+    const m = /^(\d{4})-(\d{2})$/.exec(text)
+    return m ? Number(m[1]) * 100 + Number(m[2]) : NaN
+  }
+  const b = Buffer.from(row.buffer, row.byteOffset, row.byteLength)
+  let p = 0
+  for (const [name, type] of format.columns) {
+    if (name === 'timestamp') {
+      if (type === 'DateTime' && p + 4 <= b.length) return monthOf(b.readUInt32LE(p) * 1000)
+      if (type === 'DateTime64' && p + 8 <= b.length) return monthOf(Math.floor(Number(b.readBigInt64LE(p)) / 1000))
+      return NaN
+    }
+    if (type !== 'String') { p += FIXED_WIDTH[type]; continue }
+    const [len, first] = readLength(b, p)
+    p = first + len
+  }
+  return NaN
 }

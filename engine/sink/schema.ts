@@ -10,6 +10,8 @@ export interface Schema {
   readonly dateTime: DateTimeFlavor
   /** insert_deduplication_token is understood (ClickHouse ≥ 22.2; not 18.16) */
   readonly dedupTokens: boolean
+  /** the server's max_partitions_per_insert_block (100 on current servers; 0: no limit, or 18.16, which has no such setting) */
+  readonly maxPartitionsPerInsert: number
   readonly tables: {
     readonly events: string; readonly projects: string; readonly environments: string; readonly groupTypes: string
     readonly groups: string; readonly warnings: string; readonly eventDefinitions: string; readonly propertyDefinitions: string; readonly eventProperties: string
@@ -133,14 +135,23 @@ ORDER BY (project_id, event, property)`,
   ]
 }
 
+/** max_partitions_per_insert_block as the server sees it for our user; 0 when it has no such setting (18.16 accepts any number). */
+export async function readPartitionLimit(store: ClickHouseStore): Promise<number> {
+  const rows = await store.query<{ value: string }>("SELECT value FROM system.settings WHERE name = 'max_partitions_per_insert_block'")
+  const n = rows.length > 0 ? Number(rows[0].value) : 0
+  return Number.isSafeInteger(n) && n > 0 ? n : 0
+}
+
 export async function createSchema(store: ClickHouseStore, database: string): Promise<Schema> {
   const dateTime = dateTimeFlavorFor(store.version)
   const dedupTokens = supportsDedupTokens(store.version)
+  const maxPartitionsPerInsert = await readPartitionLimit(store)
   for (const sql of schemaStatements(database, dateTime, dedupTokens)) await store.command(sql)
   return {
     database,
     dateTime,
     dedupTokens,
+    maxPartitionsPerInsert,
     tables: { events: `${database}.events`, projects: `${database}.projects`, environments: `${database}.environments`, groupTypes: `${database}.group_type_mappings`,
       groups: `${database}.groups`,
       warnings: `${database}.ingestion_warnings`,

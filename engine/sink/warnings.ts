@@ -4,9 +4,10 @@
 // the first of each window becomes a row.
 import { LRUCache } from 'lru-cache'
 import type { WarningRecord } from '../../workers/protocol'
-import { formatDateTime } from '../../workers/encode'
+import { formatDateTime, monthOf } from '../../workers/encode'
 import type { Metrics } from '../metrics'
 import type { TableRows } from './batcher'
+import { jsonText } from '../../workers/well-formed'
 import type { Schema } from './schema'
 
 export class WarningsWriter {
@@ -27,9 +28,10 @@ export class WarningsWriter {
         continue
       }
       this.lastWritten.set(k, nowMs)
-      text += JSON.stringify({ team_id, source: 'sluice', type, details, timestamp }) + '\n'
+      text += jsonText({ team_id, source: 'sluice', type, details, timestamp }) + '\n'
       rows++
     }
-    return rows > 0 ? [{ table: this.schema.tables.warnings, chunk: Buffer.from(text), rows }] : []
+    // every row is stamped now: one partition
+    return rows > 0 ? [{ table: this.schema.tables.warnings, chunk: Buffer.from(text), rows, partitions: [monthOf(nowMs)] }] : []
   }
 }

@@ -188,3 +188,16 @@ t.test('an event whose message would exceed the message limit rejects the whole 
   const batch = decode(input(JSON.stringify(body)))
   t.same(failure(() => captureMessages(batch, { ip: null, siteUrl: '', now: '2026-11-20T10:00:00Z' }, 4096)), bad('SLUICE_ERR_EVENT_TOO_LARGE', 413, 'event 1 is larger than SLUICE_MAX_MESSAGE_BYTES (4096 bytes) once encoded for Kafka'))
 })
+
+t.test('nesting deeper than 64 levels is a 400 naming the limit, checked before parsing; brackets inside strings do not count', async (t) => {
+  const nested = (levels: number) => '{"event":"e","distinct_id":"d","api_key":"k","properties":{"x":' + '['.repeat(levels) + ']'.repeat(levels) + '}}'
+  // the request is level 1, properties level 2: 62 arrays make 64 levels
+  t.equal(decode(input(nested(62))).events.length, 1, '64 levels are accepted')
+  const tooDeep = bad('SLUICE_ERR_JSON_TOO_DEEP', 400, 'the request nests objects and arrays more than 64 levels deep')
+  t.same(failure(() => decode(input(nested(63)))), tooDeep, '65 levels are not')
+  t.same(failure(() => decode(input(nested(5000)))), tooDeep, '5,000 levels: a 400, not a RangeError')
+  t.same(failure(() => decode(input(zlib.gzipSync(nested(100_000)), { contentEncoding: 'gzip' }), 4 << 20)), tooDeep, 'gzipped too')
+  t.same(failure(() => decode(input(`data=${encodeURIComponent(Buffer.from(nested(1000)).toString('base64'))}`, { contentType: 'application/x-www-form-urlencoded' }))), tooDeep, 'form-encoded base64 too')
+  const inString = '{"event":"e","distinct_id":"d","api_key":"k","properties":{"s":"' + '[{'.repeat(5000) + '\\"]"}}'
+  t.equal(decode(input(inString)).events.length, 1, 'brackets and escaped quotes inside a string are text')
+})

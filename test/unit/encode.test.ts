@@ -9,6 +9,8 @@ const HEADER: TaskHeader = {
   snapshotVersion: 7,
   messages: 5,
   eventRows: 2,
+  rowMessages: [0, 2],
+  partitions: [202503],
   drops: { no_token: 1 },
   deadLetters: [{ index: 3, reason: 'invalid_json', error: 'message is not a JSON object' }],
   unresolved: [4],

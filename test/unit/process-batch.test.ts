@@ -31,7 +31,8 @@ function run(values: string[], flavor: DateTimeFlavor = 'DateTime64') {
 // each test sees its own definitions: the worker's de-dup would hide a repeated name
 t.beforeEach(() => threadDefinitions.forget())
 
-type HeaderWithoutObservations = Omit<TaskHeader, 'observations'>
+// row sources and partitions: the first test and 'reports each row's message and the rows' partitions'
+type HeaderWithoutObservations = Omit<TaskHeader, 'observations' | 'rowMessages' | 'partitions'>
 
 /** The header without taxonomy observations (test/unit/taxonomy-steps.test.ts covers those) */
 function header(fields: Partial<HeaderWithoutObservations>): HeaderWithoutObservations {
@@ -42,7 +43,7 @@ function header(fields: Partial<HeaderWithoutObservations>): HeaderWithoutObserv
 }
 
 function withoutObservations(result: { header: TaskHeader; rows: string }): { header: HeaderWithoutObservations; rows: string } {
-  const { observations: _, ...rest } = result.header
+  const { observations: _, rowMessages: _r, partitions: _p, ...rest } = result.header
   return { header: rest, rows: result.rows }
 }
 
@@ -70,6 +71,8 @@ t.test('writes a DateTime64 row with the environment\'s team_id and project_id f
   t.same(result, {
     header: {
       ...header({ eventRows: 1 }),
+      rowMessages: [0],
+      partitions: [202503],
       observations: {
         eventDefinitions: [[1, '$pageview']],
         propertyDefinitions: [[1, 'path', 1, -1, 'String'], [1, '$ip', 1, -1, 'String']],
@@ -230,3 +233,14 @@ for (const { name, data, outer, detail } of UNWRITABLE) {
     )
   })
 }
+
+t.test('reports each row\'s message and the rows\' partitions (months), once each', async (t) => {
+  const result = run([
+    message({ event: 'a', timestamp: '2024-01-31T23:59:59.999Z' }),
+    'not json',
+    message({ event: 'b', timestamp: '2024-02-01T00:00:00.000Z' }),
+    message({ event: 'c', timestamp: '2024-01-15T00:00:00.000Z' }),
+    message({ event: 'd', timestamp: '1999-12-31T00:00:00.000Z' }),
+  ])
+  t.same([result.header.rowMessages, result.header.partitions], [[0, 2, 3, 4], [202401, 202402, 199912]])
+})

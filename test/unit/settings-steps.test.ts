@@ -50,7 +50,8 @@ function run(snapshot: SnapshotRef, values: string[]) {
   return processToJsonRows(taskOf(values, { snapshot, nowMs: NOW_MS, kafkaTimestamp: KAFKA_TS }))
 }
 
-type HeaderWithoutObservations = Omit<TaskHeader, 'observations'>
+// row sources and partitions: test/unit/row-sources.test.ts
+type HeaderWithoutObservations = Omit<TaskHeader, 'observations' | 'rowMessages' | 'partitions'>
 
 /** The header without taxonomy observations (test/unit/taxonomy-steps.test.ts covers those) */
 function header(snapshot: SnapshotRef, fields: Partial<HeaderWithoutObservations>): HeaderWithoutObservations {
@@ -61,7 +62,7 @@ function header(snapshot: SnapshotRef, fields: Partial<HeaderWithoutObservations
 }
 
 function withoutObservations(h: TaskHeader): HeaderWithoutObservations {
-  const { observations: _, ...rest } = h
+  const { observations: _, rowMessages: _r, partitions: _p, ...rest } = h
   return rest
 }
 

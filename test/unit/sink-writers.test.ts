@@ -13,6 +13,7 @@ const SCHEMA: Schema = {
   database: 'db',
   dateTime: 'DateTime',
   dedupTokens: false,
+  maxPartitionsPerInsert: 0,
   tables: {
     events: 'db.events', projects: 'db.projects', environments: 'db.environments', groupTypes: 'db.group_type_mappings',
     groups: 'db.groups', warnings: 'db.ingestion_warnings', eventDefinitions: 'db.event_definitions',
