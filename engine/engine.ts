@@ -28,6 +28,8 @@ import { DefinitionsWriter } from './sink/definitions'
 import { GroupMerger } from './sink/groups'
 import { WarningsWriter } from './sink/warnings'
 import { TaxonomyReader } from './sink/taxonomy-read'
+import { DataReader } from './sink/data-read'
+import { StatusSampler } from './status/sampler'
 import { openChdb } from './sink/chdb'
 import { connectClickHouseServer } from './sink/clickhouse'
 import { createSchema, type Schema } from './sink/schema'
@@ -150,6 +152,13 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     }]), metrics, log)
     ingestion.attach(batcher)
 
+    const status = new StatusSampler({
+      metrics, consumer, batcher, eventsTable: schema.tables.events, threads: config.workers,
+      probeClickHouse: async () => { await store.query('SELECT 1 AS ok') },
+      maxInflightBytes: config.maxInflightBytes, maxRowsPerInsert: config.insertMaxRows, windowSeconds: config.statusWindowSeconds,
+    })
+    let captureUrl = ''
+
     let stopping = false
     const health: HealthSources = { consumer, control, store, batcher, stopping: () => stopping }
     const admin: RunningServer = await startAdminServer({
@@ -157,7 +166,9 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       port: config.adminPort,
       token: adminToken,
       maxBodyBytes: config.maxBodyBytes,
-      routes: adminRoutes(control, new TaxonomyReader(store, schema)),
+      routes: adminRoutes(control, new TaxonomyReader(store, schema), {
+        data: new DataReader(store, schema), metrics, status: () => status.report(), captureUrl: () => captureUrl,
+      }),
       registry: metrics.registry,
       ready: () => control.ready,
       caughtUpSince: (since) => control.caughtUpSince(since),
@@ -183,12 +194,15 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       log,
     })
     cleanups.push(() => capture.close())
+    captureUrl = capture.url
 
     const lagMonitor = new PartitionLagMonitor({ brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned }, metrics, log)
     await lagMonitor.start()
     cleanups.push(() => lagMonitor.stop())
 
     await consumer.start()
+    status.start()
+    cleanups.push(async () => status.stop())
     metrics.workerThreads.set(pool.threads)
     log.info({ topic: config.kafkaTopic, group: config.kafkaGroup, workers: pool.threads }, 'ingestion consumer started')
     // Shutdown order: stop fetching, finish batches in flight, flush, final commit, close.
