@@ -68,6 +68,10 @@ export function decodeCursor(cursor: string): [string, string] {
   return [ts, uuid]
 }
 
+/** 18.16's DateTime is a UInt32 of seconds: a time past 2105 would wrap around, so bounds are clamped to a range both flavors hold. */
+const LATEST_MS = Date.UTC(2100, 0, 1)
+const timeBound = (ms: number, flavor: Schema['dateTime']) => quoteDateTime(formatDateTime(Math.max(0, Math.min(LATEST_MS, ms)), flavor), flavor)
+
 export class DataReader {
   constructor(private readonly store: ClickHouseStore, private readonly schema: Schema) {}
 
@@ -77,7 +81,7 @@ export class DataReader {
     const where = [`team_id = ${quoteInteger(teamId)}`]
     if (f.event !== undefined) where.push(`event = ${quoteString(f.event)}`)
     if (f.distinctId !== undefined) where.push(`distinct_id = ${quoteString(f.distinctId)}`)
-    if (f.beforeMs !== undefined) where.push(`timestamp < ${quoteDateTime(formatDateTime(f.beforeMs, flavor), flavor)}`)
+    if (f.beforeMs !== undefined) where.push(`timestamp < ${timeBound(f.beforeMs, flavor)}`)
     if (f.cursor !== undefined) {
       const [ts, uuid] = decodeCursor(f.cursor)
       const t = quoteDateTime(ts, flavor)
@@ -136,7 +140,7 @@ export class DataReader {
     const flavor = this.schema.dateTime
     const where = [`team_id = ${quoteInteger(teamId)}`]
     if (f.type !== undefined) where.push(`type = ${quoteString(f.type)}`)
-    if (f.sinceMs !== undefined) where.push(`timestamp >= ${quoteDateTime(formatDateTime(f.sinceMs, flavor), flavor)}`)
+    if (f.sinceMs !== undefined) where.push(`timestamp >= ${timeBound(f.sinceMs, flavor)}`)
     const rows = await this.store.query<{ type: string; source: string; details: string; ts: string }>(
       `SELECT type, source, details, toString(timestamp) AS ts FROM ${this.schema.tables.warnings} WHERE ${where.join(' AND ')}
        ORDER BY timestamp DESC LIMIT ${quoteInteger(f.limit + 1)} OFFSET ${quoteInteger(f.offset)}`)
