@@ -22,6 +22,8 @@ ENV NODE_ENV=production \
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+# the web console (GET / on the admin port): static files, no build step
+COPY console ./console
 USER node
 EXPOSE 8000 8001
 CMD ["npm", "start"]

@@ -52,6 +52,7 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_MAX_BODY_BYTES', type: 'integer', default: '1048576', min: 1024, doc: 'Largest request body accepted (capture and admin API), also once a capture body is decompressed; larger → 413.' },
   { name: 'SLUICE_MAX_INFLIGHT_BYTES', type: 'integer', default: '268435456', min: 1048576, doc: 'Memory bound for consumed-but-not-inserted message bytes; consumption pauses above it.' },
   { name: 'SLUICE_WARNING_INTERVAL_SECONDS', type: 'integer', default: '3600', min: 0, doc: 'Ingestion warnings of one type (and key) for one environment are written at most once per this many seconds; all are counted in metrics.' },
+  { name: 'SLUICE_STATUS_WINDOW_SECONDS', type: 'integer', default: '60', min: 2, doc: 'Window over which `GET /api/status` and `sluice_bottleneck{stage}` measure each stage\'s utilisation and name the one that limits throughput.' },
   { name: 'SLUICE_SHUTDOWN_TIMEOUT_MS', type: 'integer', default: '30000', min: 0, doc: 'Drain deadline on SIGTERM/SIGINT: stop fetching, flush, commit, exit.' },
   { name: 'SLUICE_LOG_LEVEL', type: 'string', default: 'info', doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
   { name: 'SLUICE_TEST_WORKER_EXIT_FILE', type: 'string', unset: 'off', doc: '**Test only; never set in production.** A file path: when the file exists, the first worker thread to remove it exits halfway through its next task, as a crashing thread would (the batch is retried, the pool replaces the thread, `sluice_worker_threads_replaced_total` counts it).' },
@@ -92,6 +93,7 @@ export interface Config {
   readonly maxBodyBytes: number
   readonly maxInflightBytes: number
   readonly shutdownTimeoutMs: number
+  readonly statusWindowSeconds: number
   readonly warningIntervalMs: number
   readonly logLevel: string
   readonly stopAfterEvents: number | undefined
@@ -194,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: int('SLUICE_MAX_BODY_BYTES'),
     maxInflightBytes: int('SLUICE_MAX_INFLIGHT_BYTES'),
     shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS'),
+    statusWindowSeconds: int('SLUICE_STATUS_WINDOW_SECONDS'),
     warningIntervalMs: int('SLUICE_WARNING_INTERVAL_SECONDS') * 1000,
     logLevel,
     stopAfterEvents: v.SLUICE_STOP_AFTER_EVENTS as number | undefined,

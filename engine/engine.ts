@@ -29,6 +29,8 @@ import { DefinitionsWriter } from './sink/definitions'
 import { GroupMerger } from './sink/groups'
 import { WarningsWriter } from './sink/warnings'
 import { TaxonomyReader } from './sink/taxonomy-read'
+import { DataReader } from './sink/data-read'
+import { StatusSampler } from './status/sampler'
 import { openChdb } from './sink/chdb'
 import { connectClickHouseServer } from './sink/clickhouse'
 import { createSchema, type Schema } from './sink/schema'
@@ -156,13 +158,22 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     }]), metrics, log)
     ingestion.attach(batcher)
 
+    const status = new StatusSampler({
+      metrics, consumer, batcher, eventsTable: schema.tables.events, threads: config.workers,
+      probeClickHouse: async () => { await store.query('SELECT 1 AS ok') },
+      maxInflightBytes: config.maxInflightBytes, maxRowsPerInsert: config.insertMaxRows, windowSeconds: config.statusWindowSeconds,
+    })
+    let captureUrl = ''
+
     const health: HealthSources = { consumer, control, store, batcher, stopping: () => stopping }
     const admin: RunningServer = await startAdminServer({
       host: config.adminHost,
       port: config.adminPort,
       token: adminToken,
       maxBodyBytes: config.maxBodyBytes,
-      routes: adminRoutes(control, new TaxonomyReader(store, schema)),
+      routes: adminRoutes(control, new TaxonomyReader(store, schema), {
+        data: new DataReader(store, schema), metrics, status: () => status.report(), captureUrl: () => captureUrl,
+      }),
       registry: metrics.registry,
       notReady: () => {
         const problem = control.problem
@@ -192,10 +203,13 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       log,
     })
     cleanups.push(() => capture.close())
+    captureUrl = capture.url
 
     await lagMonitor.start()
     cleanups.push(() => lagMonitor.stop())
 
+    status.start()
+    cleanups.push(async () => status.stop())
     metrics.workerThreads.set(pool.threads)
     // Ingestion starts only from a complete control state: a partial one would call live tokens unknown.
     let consuming = false

@@ -55,6 +55,8 @@ export function createMetrics() {
     controlSnapshotChecks: new client.Counter({ name: 'sluice_control_snapshot_checks_total', help: 'Snapshots read back from the control log, by result of comparing them with this instance\'s own fold: agrees, diverged (should never happen), unknown (older than this instance\'s fold), corrupt', labelNames: ['result'] as const, registers: r }),
     tokenRechecks: new client.Counter({ name: 'sluice_token_rechecks_total', help: 'Batches whose unknown tokens were re-checked after catching up with the control log', registers: r }),
     captureRequests: new client.Counter({ name: 'sluice_capture_requests_total', help: 'Requests answered by the capture endpoint, by HTTP status', labelNames: ['status'] as const, registers: r }),
+    bottleneck: new client.Gauge({ name: 'sluice_bottleneck', help: 'The stage that limits throughput now (1) and the others (0): kafka, workers, clickhouse, control_log, or none when keeping up (engine/status/verdict.ts)', labelNames: ['stage'] as const, registers: r }),
+    stageUtilisation: new client.Gauge({ name: 'sluice_stage_utilisation_ratio', help: 'Share of the status window each stage was busy: workers (thread busy time / threads), clickhouse (insert time), kafka (consume loop waiting on fetches), memory (in-flight bytes / SLUICE_MAX_INFLIGHT_BYTES)', labelNames: ['stage'] as const, registers: r }),
     captureEvents: new client.Counter({ name: 'sluice_capture_events_total', help: 'Events accepted by the capture endpoint (produced to the input topic and acknowledged)', registers: r }),
   }
 }

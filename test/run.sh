@@ -3,7 +3,8 @@
 # clickhouse-server when it is absent, the npm packages (npm install builds
 # node-rdkafka and runs tsc; `npm ci` is too strict here: the registry
 # mirror lacks some other-platform optional packages of chdb/msgpackr), then runs every tap test against the real mock
-# Kafka cluster, a private clickhouse-server and chDB. Ends with one plain
+# Kafka cluster, a private clickhouse-server and chDB, and Debian's chromium
+# (installed when absent) for the web console. Ends with one plain
 # line of totals: "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,12 @@ if [ ! -x /usr/sbin/clickhouse-server ]; then
   echo "== installing Debian's clickhouse-server"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null || { echo "could not install clickhouse-server"; exit 1; }
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing Debian's chromium (the web console's browser tests)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null || { echo "could not install chromium"; exit 1; }
 fi
 
 echo "== npm install"

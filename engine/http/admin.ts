@@ -9,12 +9,16 @@ import { TOKEN_PATTERN, validName, type ControlState, type EnvironmentState, typ
 import { checkEnvironmentSettings, checkProjectSettings, type SettingsCheck } from '../control/settings'
 import { invalidField, SluiceError } from '../errors'
 import { randomToken } from './auth'
+import { addDataRoutes, type DataRouteDeps } from './data-routes'
 import { OPENAPI } from './openapi'
+import { offsetPage, pageRequest, slicePage } from './paginate'
 import { Router } from './router'
 import type { TaxonomyReader } from '../sink/taxonomy-read'
 
 export interface AdminRequest {
   params: Record<string, string>
+  /** the request's absolute URL (pagination answers `next` as one) */
+  url: URL
   query: URLSearchParams
   body: () => Promise<Record<string, unknown>>
 }
@@ -92,7 +96,7 @@ function searchQuery(q: URLSearchParams): string | undefined {
   return s
 }
 
-export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader): Router<AdminHandler> {
+export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader, dataDeps: DataRouteDeps = {}): Router<AdminHandler> {
   const state = control.state
   const project = (raw: string | number) => {
     const p = state.projects.get(typeof raw === 'number' ? raw : idParam(raw))
@@ -116,12 +120,23 @@ export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader): Rou
     return o
   }
 
-  return new Router<AdminHandler>()
+  const router = new Router<AdminHandler>()
     .add('GET', '/api/openapi.json', async () => ({ status: 200, body: OPENAPI }))
-    .add('GET', '/api/projects', async () => ({
-      status: 200,
-      body: { results: [...state.projects.values()].filter((p) => p.merged_into === null).map((p) => projectView(state, p)) },
-    }))
+    .add('GET', '/api/projects', async (req) => {
+      const page = pageRequest(req.query)
+      const search = searchQuery(req.query)?.toLowerCase()
+      // a slice of the folded state, in id order; limit + 1 rows say whether another page exists
+      const rows: ReturnType<typeof projectView>[] = []
+      let skipped = 0
+      for (const p of state.projects.values()) {
+        if (p.merged_into !== null) continue
+        if (search !== undefined && !p.name.toLowerCase().includes(search) && String(p.id) !== search) continue
+        if (skipped < page.offset) { skipped++; continue }
+        rows.push(projectView(state, p))
+        if (rows.length > page.limit) break
+      }
+      return { status: 200, body: offsetPage(req.url, page, rows) }
+    })
     .add('POST', '/api/projects', async (req) => {
       const body = await req.body()
       onlyFields(body, ['name', 'api_token'])
@@ -154,16 +169,19 @@ export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader): Rou
     })
     .add('GET', '/api/projects/:id/group_types', async (req) => ({
       status: 200,
-      body: { results: [...project(req.params.id).group_types].sort((a, b) => a[1] - b[1]).map(([group_type, group_type_index]) => ({ group_type, group_type_index })) },
+      // at most five: one page
+      body: { results: [...project(req.params.id).group_types].sort((a, b) => a[1] - b[1]).map(([group_type, group_type_index]) => ({ group_type, group_type_index })), next: null },
     }))
     .add('GET', '/api/projects/:id/event_definitions', async (req) => {
       const p = project(req.params.id)
-      return { status: 200, body: { results: await reader().eventDefinitions(taxonomyIds(p), searchQuery(req.query)) } }
+      const page = pageRequest(req.query)
+      return { status: 200, body: slicePage(req.url, page, await reader().eventDefinitions(taxonomyIds(p), searchQuery(req.query))) }
     })
     .add('GET', '/api/projects/:id/property_definitions', async (req) => {
       const p = project(req.params.id)
+      const page = pageRequest(req.query)
       const filter = { type: intQuery(req.query, 'type', 1, 3), groupTypeIndex: intQuery(req.query, 'group_type_index', 0, 4), search: searchQuery(req.query) }
-      return { status: 200, body: { results: await reader().propertyDefinitions(taxonomyIds(p), filter) } }
+      return { status: 200, body: slicePage(req.url, page, await reader().propertyDefinitions(taxonomyIds(p), filter)) }
     })
     .add('GET', '/api/environments/:id', async (req) => ({ status: 200, body: environmentView(environment(req.params.id)) }))
     .add('PATCH', '/api/environments/:id', async (req) => {
@@ -183,4 +201,5 @@ export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader): Rou
       await apply({ type: 'rotate_token', environment_id: e.id, api_token: randomToken('phc_') })
       return { status: 200, body: environmentView(environment(e.id)) }
     })
+  return addDataRoutes(router, state, environment, dataDeps)
 }

@@ -8,6 +8,14 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
 const error = (description: string) => ({ description, ...json(ref('Error')) })
 const idParam = (name: string, what: string) => ({ name, in: 'path', required: true, description: `${what} id`, schema: { type: 'integer', minimum: 1 } })
 
+const q = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema })
+const pageParams = [
+  q('limit', 'page size (default 100)', { type: 'integer', minimum: 1, maximum: 1000 }),
+  q('offset', 'rows to skip (take `next` rather than computing it)', { type: 'integer', minimum: 0 }),
+]
+/** `{results, next}`: `next` is the URL of the following page, null on the last one (as PostHog's API) */
+const page = (items: object) => json({ type: 'object', required: ['results', 'next'], properties: { results: { type: 'array', items }, next: { type: 'string', format: 'uri', nullable: true } } })
+
 const commonErrors = {
   401: error('missing or wrong bearer token'),
   503: error('not caught up with the control log, or the control log did not confirm in time'),
@@ -82,6 +90,23 @@ export const OPENAPI = {
           is_numerical: { type: 'boolean' },
         },
       },
+      StoredEvent: {
+        type: 'object', required: ['uuid', 'event', 'distinct_id', 'person_id', 'timestamp', 'received_at', 'properties'],
+        properties: {
+          uuid: { type: 'string', format: 'uuid' }, event: { type: 'string' }, distinct_id: { type: 'string' },
+          person_id: { type: 'string', nullable: true, description: 'null: persons are not processed yet' },
+          timestamp: { type: 'string', format: 'date-time' }, received_at: { type: 'string', format: 'date-time', description: 'Kafka message time (capture)' },
+          properties: { type: 'object' },
+        },
+      },
+      Group: {
+        type: 'object', required: ['group_type_index', 'group_type', 'group_key', 'group_properties', 'created_at'],
+        properties: { group_type_index: { type: 'integer' }, group_type: { type: 'string', nullable: true }, group_key: { type: 'string' }, group_properties: { type: 'object' }, created_at: { type: 'string', format: 'date-time' } },
+      },
+      IngestionWarning: {
+        type: 'object', required: ['type', 'source', 'details', 'timestamp'],
+        properties: { type: { type: 'string' }, source: { type: 'string' }, details: { type: 'object' }, timestamp: { type: 'string', format: 'date-time' } },
+      },
       GroupType: { type: 'object', required: ['group_type', 'group_type_index'], properties: { group_type: { type: 'string' }, group_type_index: { type: 'integer', minimum: 0, maximum: 4 } } },
     },
   },
@@ -91,7 +116,11 @@ export const OPENAPI = {
       get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3 document', ...json({ type: 'object' }) }, ...commonErrors } },
     },
     '/api/projects': {
-      get: { summary: 'List projects with their environments', responses: { 200: { description: 'projects', ...json({ type: 'object', properties: { results: { type: 'array', items: ref('Project') } } }) }, ...commonErrors } },
+      get: {
+        summary: 'List projects with their environments, in id order, one page at a time',
+        parameters: [...pageParams, q('search', 'case-insensitive substring of the name, or the exact id')],
+        responses: { 200: { description: 'projects', ...page(ref('Project')) }, 400: error('invalid query parameter'), ...commonErrors },
+      },
       post: {
         summary: 'Create a project with one environment "Production" whose id equals the project id',
         requestBody: { required: true, ...json(ref('NewEntity')) },
@@ -131,14 +160,14 @@ export const OPENAPI = {
     },
     '/api/projects/{id}/group_types': {
       parameters: [idParam('id', 'project')],
-      get: { summary: "The project's group type mapping, shared by its environments", responses: { 200: { description: 'mapping', ...json({ type: 'object', properties: { results: { type: 'array', items: ref('GroupType') } } }) }, 404: error('no such project'), ...commonErrors } },
+      get: { summary: "The project's group type mapping, shared by its environments", responses: { 200: { description: 'mapping (at most five: always one page)', ...page(ref('GroupType')) }, 404: error('no such project'), ...commonErrors } },
     },
     '/api/projects/{id}/event_definitions': {
       parameters: [idParam('id', 'project')],
       get: {
         summary: 'Event definitions shared by the project\'s environments',
-        parameters: [{ name: 'search', in: 'query', required: false, description: 'case-insensitive substring of the name', schema: { type: 'string', maxLength: 200 } }],
-        responses: { 200: { description: 'definitions', ...json({ type: 'object', properties: { results: { type: 'array', items: ref('EventDefinition') } } }) }, 400: error('invalid query parameter'), 404: error('no such project'), ...commonErrors },
+        parameters: [{ name: 'search', in: 'query', required: false, description: 'case-insensitive substring of the name', schema: { type: 'string', maxLength: 200 } }, ...pageParams],
+        responses: { 200: { description: 'definitions', ...page(ref('EventDefinition')) }, 400: error('invalid query parameter'), 404: error('no such project'), ...commonErrors },
       },
     },
     '/api/projects/{id}/property_definitions': {
@@ -149,8 +178,9 @@ export const OPENAPI = {
           { name: 'type', in: 'query', required: false, description: '1 event, 2 person, 3 group', schema: { type: 'integer', minimum: 1, maximum: 3 } },
           { name: 'group_type_index', in: 'query', required: false, schema: { type: 'integer', minimum: 0, maximum: 4 } },
           { name: 'search', in: 'query', required: false, description: 'case-insensitive substring of the name', schema: { type: 'string', maxLength: 200 } },
+          ...pageParams,
         ],
-        responses: { 200: { description: 'definitions', ...json({ type: 'object', properties: { results: { type: 'array', items: ref('PropertyDefinition') } } }) }, 400: error('invalid query parameter'), 404: error('no such project'), ...commonErrors },
+        responses: { 200: { description: 'definitions', ...page(ref('PropertyDefinition')) }, 400: error('invalid query parameter'), 404: error('no such project'), ...commonErrors },
       },
     },
     '/api/environments/{id}': {
@@ -169,6 +199,58 @@ export const OPENAPI = {
     '/api/environments/{id}/rotate_token': {
       parameters: [idParam('id', 'environment')],
       post: { summary: 'Give the environment a new token; the old one stops being accepted', responses: { 200: { description: 'the environment with its new token', ...json(ref('Environment')) }, 404: error('no such environment'), ...commonErrors } },
+    },
+    '/api/environments/{id}/events': {
+      parameters: [idParam('id', 'environment')],
+      get: {
+        summary: 'The newest stored events of the environment, newest first (a redelivered event once)',
+        parameters: [
+          q('limit', 'page size (default 100)', { type: 'integer', minimum: 1, maximum: 1000 }),
+          q('event', 'only this event name'), q('distinct_id', 'only this distinct_id'),
+          q('before', 'only events with a timestamp before this time', { type: 'string', format: 'date-time' }),
+          q('cursor', 'opaque position from a previous page\'s `next`'),
+        ],
+        responses: { 200: { description: 'events', ...page(ref('StoredEvent')) }, 400: error('invalid query parameter'), 404: error('no such environment'), ...commonErrors },
+      },
+    },
+    '/api/environments/{id}/groups': {
+      parameters: [idParam('id', 'environment')],
+      get: {
+        summary: 'The groups of the environment by type and key, with their latest properties',
+        parameters: [q('group_type_index', 'only this type', { type: 'integer', minimum: 0, maximum: 4 }), q('search', 'case-insensitive substring of the key or the properties'), ...pageParams],
+        responses: { 200: { description: 'groups', ...page(ref('Group')) }, 400: error('invalid query parameter'), 404: error('no such environment'), ...commonErrors },
+      },
+    },
+    '/api/environments/{id}/groups/{group_type_index}/{group_key}': {
+      parameters: [idParam('id', 'environment'), { name: 'group_type_index', in: 'path', required: true, schema: { type: 'integer', minimum: 0, maximum: 4 } }, { name: 'group_key', in: 'path', required: true, schema: { type: 'string', maxLength: 400 } }],
+      get: {
+        summary: 'One group: properties, created_at, events in the last 30 days and the distinct_ids seen with it (most events first, up to 100)',
+        responses: {
+          200: { description: 'the group', ...json({ allOf: [ref('Group'), { type: 'object', properties: { events_last_30_days: { type: 'integer' }, distinct_ids: { type: 'array', items: { type: 'object', properties: { distinct_id: { type: 'string' }, events: { type: 'integer' }, last_seen: { type: 'string', format: 'date-time' } } } } } }] }) },
+          400: error('invalid group type index or key'), 404: error('no such environment or group'), ...commonErrors,
+        },
+      },
+    },
+    '/api/environments/{id}/ingestion_warnings': {
+      parameters: [idParam('id', 'environment')],
+      get: {
+        summary: 'Ingestion warnings of the environment, newest first',
+        parameters: [q('type', 'only this warning type'), q('since', 'only warnings at or after this time', { type: 'string', format: 'date-time' }), ...pageParams],
+        responses: { 200: { description: 'warnings', ...page(ref('IngestionWarning')) }, 400: error('invalid query parameter'), 404: error('no such environment'), ...commonErrors },
+      },
+    },
+    '/api/environments/{id}/stats': {
+      parameters: [idParam('id', 'environment')],
+      get: {
+        summary: 'Events per minute of arrival over the last hour, the last event, warnings of the last day by type, and this instance\'s drops and dead letters by reason',
+        responses: { 200: { description: 'stats', ...json({ type: 'object' }) }, 404: error('no such environment'), ...commonErrors },
+      },
+    },
+    '/api/status': {
+      get: {
+        summary: 'Which stage limits throughput now (kafka, workers, clickhouse, control_log, or none) and what to change, with per-stage utilisation over SLUICE_STATUS_WINDOW_SECONDS',
+        responses: { 200: { description: 'the verdict and its figures', ...json({ type: 'object', required: ['stage', 'summary', 'advice', 'because', 'figures'], properties: { stage: { type: 'string', enum: ['kafka', 'workers', 'clickhouse', 'control_log', 'none'] }, summary: { type: 'string' }, advice: { type: 'array', items: { type: 'string' } }, because: { type: 'array', items: { type: 'string' } }, figures: { type: 'object' }, capture_url: { type: 'string' } } }) }, ...commonErrors },
+      },
     },
   },
 } as const

@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client'
 import { SluiceError } from '../errors'
 import type { AdminHandler } from './admin'
 import { bearerMatches } from './auth'
+import { ConsoleAssets } from './console'
 import { parseJsonObject, readBody } from './body'
 import { sendError, sendJson } from './respond'
 import type { Router } from './router'
@@ -46,13 +47,24 @@ export interface AdminServerOptions {
 
 export interface RunningServer { url: string; port: number; close(): Promise<void> }
 
+/** The request's absolute URL as the client addressed it (pagination's `next` links), or on a placeholder host. */
+function requestUrl(req: http.IncomingMessage): URL {
+  const host = req.headers.host
+  if (host && /^[A-Za-z0-9.:[\]-]{1,300}$/.test(host)) {
+    try { return new URL(req.url ?? '/', `http://${host}`) } catch { /* below */ }
+  }
+  return new URL(req.url ?? '/', 'http://admin')
+}
+
 export async function startAdminServer(o: AdminServerOptions): Promise<RunningServer> {
+  const assets = new ConsoleAssets()
   const server = http.createServer(async (req, res) => {
     const started = Date.now()
-    const url = new URL(req.url ?? '/', 'http://admin')
+    const url = requestUrl(req)
     const method = req.method ?? 'GET'
     const path = url.pathname
     try {
+      if (assets.has(method, path)) return assets.serve(path, res)
       if (path === '/metrics' && method === 'GET') {
         const text = await o.registry.metrics()
         res.writeHead(200, { 'content-type': o.registry.contentType })
@@ -77,6 +89,7 @@ export async function startAdminServer(o: AdminServerOptions): Promise<RunningSe
       await bounded(o.caughtUpSince(started), CATCH_UP_BOUND_MS)
       const result = await match.handler({
         params: match.params,
+        url,
         query: url.searchParams,
         body: async () => parseJsonObject(await readBody(req, o.maxBodyBytes)),
       })

@@ -24,3 +24,15 @@ export function quoteInteger(n: number): string {
   if (!Number.isSafeInteger(n)) throw new TypeError(`not an integer: ${n}`)
   return String(n)
 }
+
+const CH_DATETIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?$/
+
+/**
+ * A UTC time literal of the events tables' type: `text` is ClickHouse's own
+ * `YYYY-MM-DD hh:mm:ss[.ffffff]` (as it returns them, or workers/encode.ts
+ * formatDateTime writes them); anything else throws.
+ */
+export function quoteDateTime(text: string, flavor: 'DateTime' | 'DateTime64'): string {
+  if (!CH_DATETIME.test(text)) throw new TypeError(`not a ClickHouse date-time: ${JSON.stringify(text)}`)
+  return flavor === 'DateTime64' ? `toDateTime64(${quoteString(text)}, 6, 'UTC')` : `toDateTime(${quoteString(text)}, 'UTC')`
+}

@@ -36,6 +36,12 @@ export class IngestionConsumer {
   lastLoopAt = Date.now()
   private readonly assignedSet = new Set<number>()
   private readonly revokedListeners: ((partitions: number[]) => void)[] = []
+  /**
+   * Where the loop spent its time, cumulative ms (engine/status/sampler.ts
+   * turns them into shares of a window): waiting for a free worker slot,
+   * fetching while consuming, fetching while paused for memory.
+   */
+  readonly waits = { slotMs: 0, fetchMs: 0, pausedMs: 0 }
 
   constructor(private readonly o: ConsumerOptions) {
     this.consumer = new Kafka.KafkaConsumer({
@@ -135,10 +141,16 @@ export class IngestionConsumer {
       this.lastLoopAt = Date.now()
       let messages: Kafka.Message[]
       try {
+        const t0 = performance.now()
         await this.o.waitForSlot()
+        const t1 = performance.now()
+        this.waits.slotMs += t1 - t0
         this.applyBackpressure()
         // paused: still poll (rebalances, group liveness); a few already-fetched messages may still arrive
-        messages = await this.fetch(this.paused ? 1 : this.o.batchSize)
+        const paused = this.paused
+        messages = await this.fetch(paused ? 1 : this.o.batchSize)
+        if (paused) this.waits.pausedMs += performance.now() - t1
+        else this.waits.fetchMs += performance.now() - t1
       } catch (err) {
         this.o.log.warn({ err: (err as Error).message }, 'consume failed; retrying')
         await new Promise((r) => setTimeout(r, 500))

@@ -101,7 +101,7 @@ t.test('posthog-node capture, identify and groupIdentify land in ClickHouse unde
   t.match(group.props, { $group_type: 'company', $group_key: 'acme', $group_set: { name: 'Acme', employees: 50 } })
   // the group itself, in this environment, under the project's index for "company"
   const types = await engine.api('GET', `/api/projects/${teamId}/group_types`)
-  t.same(types.body, { results: [{ group_type: 'company', group_type_index: 0 }] }, 'the group type got index 0 in the project')
+  t.same(types.body, { results: [{ group_type: 'company', group_type_index: 0 }], next: null }, 'the group type got index 0 in the project')
   const groupRows = await eventually(async () => {
     const r = await store.query<{ team_id: string; group_type_index: number; group_properties: string }>(`SELECT team_id, group_type_index, group_properties FROM ${DB}.groups FINAL WHERE group_key = 'acme'`)
     return r.length > 0 ? r : undefined

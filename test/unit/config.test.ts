@@ -50,6 +50,7 @@ t.test('an empty environment yields the documented defaults', async (t) => {
     maxBodyBytes: 1048576,
     maxInflightBytes: 268435456,
     shutdownTimeoutMs: 30000,
+    statusWindowSeconds: 60,
     warningIntervalMs: 3600000,
     logLevel: 'info',
     stopAfterEvents: undefined,

@@ -143,3 +143,10 @@ t.test('quoteInteger writes safe integers and throws on anything else', async (t
   ]
   for (const [name, value] of bad) t.throws(() => quoteInteger(value as number), TypeError, name)
 })
+
+t.test('quoteDateTime takes ClickHouse date-times only', async (t) => {
+  const { quoteDateTime } = await import('../../engine/sink/escape')
+  t.equal(quoteDateTime('2026-12-01 10:00:00', 'DateTime'), "toDateTime('2026-12-01 10:00:00', 'UTC')")
+  t.equal(quoteDateTime('2026-12-01 10:00:00.123000', 'DateTime64'), "toDateTime64('2026-12-01 10:00:00.123000', 6, 'UTC')")
+  for (const bad of ["2026-12-01 10:00:00') OR 1=1 --", '2026-12-01T10:00:00Z', '', 'now()']) t.throws(() => quoteDateTime(bad, 'DateTime'), TypeError, bad)
+})
