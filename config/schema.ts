@@ -3,6 +3,7 @@
 // `config/CONFIGURATION.md` is generated from this table (npm run docs:config)
 // and a test fails when it is stale.
 import os from 'node:os'
+import { SluiceError } from '../engine/errors'
 
 export type VarType = 'string' | 'integer' | 'url' | 'host' | 'boolean'
 
@@ -99,8 +100,11 @@ export interface Config {
   readonly stopAfterEvents: number | undefined
 }
 
-export class ConfigError extends Error {
-  readonly code = 'SLUICE_ERR_CONFIG'
+/** An invalid variable: the start stops with a message naming it (catalogue code SLUICE_ERR_CONFIG). */
+export class ConfigError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_ERR_CONFIG', message)
+  }
 }
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

@@ -27,6 +27,8 @@ export const ERRORS = {
   SLUICE_ERR_EVENT_TOO_LARGE: { status: 413, message: 'event %s is larger than SLUICE_MAX_MESSAGE_BYTES (%s bytes) once encoded for Kafka' },
   SLUICE_ERR_CAPTURE_UNAVAILABLE: { status: 503, message: 'the events could not be handed to Kafka: %s' },
   SLUICE_ERR_INTERNAL: { status: 500, message: 'internal error' },
+  // not an HTTP answer: the start stops with this message (engine/main.ts exits 2)
+  SLUICE_ERR_CONFIG: { status: 500, message: '%s' },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof ERRORS

@@ -6,14 +6,15 @@ import fs from 'node:fs'
 import { move, workerData } from 'piscina'
 import { unpack } from 'msgpackr'
 import { newContext, type StepContext } from './context'
-import { encodeEventRow, encodeTaskOutput, monthOf } from './encode'
+import { encodeEventRow } from './encode'
+import { monthOf } from './clickhouse-types'
 import { environmentsByToken, type ResolvedEnvironment } from './environment'
 import { parseCapturedMessage } from './parse'
 import { PIPELINE } from './pipeline'
 import { RowWriter } from './row-writer'
 import { DefinitionsMemory } from './definitions-memory'
 import {
-  META_END, META_OFFSET, META_STRIDE, META_TIMESTAMP,
+  encodeTaskOutput, META_END, META_OFFSET, META_STRIDE, META_TIMESTAMP,
   type ControlSnapshot, type RowEncoding, type SnapshotRef, type TaskHeader, type TaskInput,
 } from './protocol'
 

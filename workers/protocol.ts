@@ -3,7 +3,9 @@
 // the main thread hands a consumed batch over as one buffer (shared or
 // transferred), the worker answers with one transferred buffer, so neither
 // side clones per-message objects.
+import { pack, unpack } from 'msgpackr'
 import type { DeadLetterReason, DropReason } from './result'
+import type { RowWriter } from './row-writer'
 
 /** Values per message in TaskInput.meta */
 export const META_STRIDE = 4
@@ -126,4 +128,33 @@ export interface RowEncoding {
   /** how times are written: 18.16 has no DateTime64 */
   dateTime: DateTimeFlavor
   format: RowFormat
+}
+
+// The task codec: both sides of the boundary in one place.
+
+/**
+ * The task's answer as one exact-size ArrayBuffer, so Piscina transfers it
+ * (only a top-level movable is transferred) and the main thread, which keeps
+ * the rows until ClickHouse acknowledged them, holds no spare capacity. The
+ * last 8 bytes give both lengths.
+ *
+ *   [events rows][msgpack TaskHeader][u32 rows length][u32 header length]
+ */
+export function encodeTaskOutput(header: TaskHeader, rows: RowWriter): ArrayBuffer {
+  const rowsLength = rows.pos
+  const head = pack(header)
+  const out = Buffer.allocUnsafeSlow(rowsLength + head.length + 8)
+  rows.buf.copy(out, 0, 0, rowsLength)
+  head.copy(out, rowsLength)
+  out.writeUInt32LE(rowsLength, out.length - 8)
+  out.writeUInt32LE(head.length, out.length - 4)
+  return out.buffer as ArrayBuffer
+}
+
+export function decodeTaskOutput(buf: ArrayBuffer): TaskOutput {
+  const bytes = new Uint8Array(buf)
+  const tail = Buffer.from(buf, buf.byteLength - 8, 8)
+  const rowsLength = tail.readUInt32LE(0)
+  const header = unpack(bytes.subarray(rowsLength, rowsLength + tail.readUInt32LE(4))) as TaskHeader
+  return { header, events: bytes.subarray(0, rowsLength) }
 }

@@ -112,7 +112,8 @@ export interface Touched { projects: number[]; environments: number[] }
 
 export type Outcome =
   | { ok: true; project_id: number; environment_id?: number; group_type_index?: number; touched: Touched }
-  | { ok: false; error: OutcomeError; message: string }
+  /** `id`: the project or environment that was not found */
+  | { ok: false; error: OutcomeError; message: string; id?: number }
 
 const COMMAND_TYPES = new Set<Command['type']>([
   'create_project', 'create_environment', 'update_project', 'update_environment', 'delete_environment',

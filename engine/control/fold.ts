@@ -69,7 +69,7 @@ export function validName(name: unknown): name is string {
 }
 
 type Fail = Extract<Outcome, { ok: false }>
-const fail = (error: Fail['error'], message: string): Fail => ({ ok: false, error, message })
+const fail = (error: Fail['error'], message: string, id?: number): Fail => (id === undefined ? { ok: false, error, message } : { ok: false, error, message, id })
 const done = (project_id: number, projects: number[], environments: number[], extra: { environment_id?: number; group_type_index?: number } = {}): Outcome =>
   ({ ok: true, project_id, ...extra, touched: { projects, environments } })
 
@@ -83,14 +83,14 @@ function tokenProblem(state: ControlState, token: unknown): Fail | undefined {
 /** A live project, or the reason there is none. */
 function liveProject(state: ControlState, id: number): ProjectState | Fail {
   const p = state.projects.get(id)
-  if (!p) return fail('not_found', `project ${id} does not exist`)
+  if (!p) return fail('not_found', `project ${id} does not exist`, id)
   if (p.merged_into !== null) return fail('conflict', `project ${id} was moved under project ${p.merged_into} and is now one of its environments`)
   return p
 }
 
 function liveEnvironment(state: ControlState, id: number): EnvironmentState | Fail {
   const e = state.environments.get(id)
-  if (!e || e.deleted) return fail('environment_not_found', `environment ${id} does not exist`)
+  if (!e || e.deleted) return fail('environment_not_found', `environment ${id} does not exist`, id)
   return e
 }
 
@@ -204,7 +204,7 @@ function moveProject(state: ControlState, cmd: MoveProject, offset: number): Out
   const child = liveProject(state, cmd.project_id)
   if (isFail(child)) return child
   const parentEntry = state.projects.get(cmd.parent_project_id)
-  if (!parentEntry) return fail('not_found', `project ${cmd.parent_project_id} does not exist`)
+  if (!parentEntry) return fail('not_found', `project ${cmd.parent_project_id} does not exist`, cmd.parent_project_id)
   if (parentEntry.merged_into !== null) {
     return fail('conflict', `project ${parentEntry.id} is an environment of project ${parentEntry.merged_into}; nesting is one level deep`)
   }
@@ -231,7 +231,7 @@ function claimGroupType(state: ControlState, cmd: ClaimGroupType, offset: number
   let project = state.projects.get(cmd.project_id)
   // a claim made before a move lands in the project the environments belong to now
   if (project && project.merged_into !== null) project = state.projects.get(project.merged_into)
-  if (!project) return fail('not_found', `project ${cmd.project_id} does not exist`)
+  if (!project) return fail('not_found', `project ${cmd.project_id} does not exist`, cmd.project_id)
   if (typeof cmd.group_type !== 'string' || cmd.group_type.length === 0 || cmd.group_type.length > 400) return fail('invalid', 'group_type must be 1–400 characters')
   const existing = project.group_types.get(cmd.group_type)
   if (existing !== undefined) return done(project.id, [], [], { group_type_index: existing })

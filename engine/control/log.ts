@@ -21,9 +21,11 @@ import { randomUUID } from 'node:crypto'
 import Kafka from 'node-rdkafka'
 import type { Logger } from 'pino'
 import type { SnapshotRef } from '../../workers/protocol'
+import { SluiceError } from '../errors'
 import type { AckingProducer } from '../kafka'
 import { baseKafkaConfig } from '../kafka'
 import type { Metrics } from '../metrics'
+import { retrying } from '../retrying'
 import { Checkpoints, type RecordedCheckpoint, type SnapshotPolicy } from './checkpoints'
 import { decodeCommand, encodeCommand, type Command, type Outcome, type SnapshotChunk } from './commands'
 import { emptyState, foldCommand, type ControlState } from './fold'
@@ -50,8 +52,11 @@ interface Buffered { offset: number; command: Command | undefined; bytes: number
 
 export type CommandInput = Command extends infer C ? (C extends Command ? Omit<C, 'request_id' | 'at'> : never) : never
 
-export class ControlLogTimeoutError extends Error {
-  readonly code = 'SLUICE_ERR_CONTROL_TIMEOUT'
+/** The control log did not confirm a command in time (Kafka unreachable): 503 from the catalogue. */
+export class ControlLogTimeoutError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_ERR_CONTROL_TIMEOUT', message)
+  }
 }
 
 export class ControlLog {
@@ -397,24 +402,18 @@ export class ControlLog {
 
   /** Reads up to the high watermark as it is now. */
   private async readToHigh(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const readAt = Date.now()
-      try {
-        const { low, high } = await this.watermarks()
-        if (high === 0 && this.position < 0) this.genesis = true
-        // nothing retained past what this instance read: no message will arrive to show the gap
-        if (low >= high && high - 1 > this.position) {
-          if (this.phase === 'folding') this.lostContinuity(high)
-          this.position = high - 1
-        }
-        this.noteHigh(high, readAt)
-        await this.waitForPosition(high - 1)
-        return
-      } catch (err) {
-        if (attempt % 10 === 0) this.log.warn({ err: (err as Error).message, topic: this.topic }, 'control log: cannot read the high watermark yet, retrying')
-        await new Promise((r) => setTimeout(r, 200))
-      }
+    const readAt = Date.now()
+    const { low, high } = await retrying(() => this.watermarks(), {
+      log: this.log, what: 'control log high watermark read', fields: { topic: this.topic }, logEvery: 10, waitMs: () => 200,
+    })
+    if (high === 0 && this.position < 0) this.genesis = true
+    // nothing retained past what this instance read: no message will arrive to show the gap
+    if (low >= high && high - 1 > this.position) {
+      if (this.phase === 'folding') this.lostContinuity(high)
+      this.position = high - 1
     }
+    this.noteHigh(high, readAt)
+    await this.waitForPosition(high - 1)
   }
 
   /** Reads up to the high watermark and waits, if need be, for a complete state. */

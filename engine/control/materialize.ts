@@ -7,7 +7,7 @@
 import type { Logger } from 'pino'
 import type { Schema } from '../sink/schema'
 import type { ClickHouseStore } from '../sink/store'
-import { formatDateTime } from '../../workers/encode'
+import { formatDateTime } from '../../workers/clickhouse-types'
 import type { ControlState } from './fold'
 import type { FoldedChange } from './log'
 

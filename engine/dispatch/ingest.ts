@@ -1,30 +1,32 @@
-// What happens to one consumed batch, from the consumer to the batcher:
-// register its offset segments, run it on a worker, settle the tokens the
-// worker did not know (only after catching up with the control log) and the
-// group types it had no index for (claimed through the control log), turn
-// warnings, group updates and taxonomy into rows, produce its dead letters,
-// and hand all its rows to the batcher as one contribution. Offsets move only when
-// the batcher reports the rows acknowledged.
+// What happens to one consumed batch, from the consumer to the batcher (the
+// I/O driver; its decisions are pure: tally.ts collects task answers,
+// rounds.ts decides what runs again): register its offset segments, run it
+// on a worker, settle the tokens the worker did not know (only after catching
+// up with the control log) and the group types it had no index for (claimed
+// through the control log), turn warnings, group updates and taxonomy into
+// rows, produce its dead letters, and hand all its rows to the batcher as one
+// contribution. Offsets move only when the batcher reports the rows acknowledged.
 //
 // A task that throws (a poison message crashing the parser, a dying worker)
 // is split in halves and retried until the message responsible is alone; that
 // one is dead-lettered (`processing_error`) and the rest are ingested.
 import type Kafka from 'node-rdkafka'
 import type { Logger } from 'pino'
-import type { GroupUpdate, Observations, TaskOutput, WarningRecord } from '../../workers/protocol'
 import type { ControlLog } from '../control/log'
 import type { Metrics } from '../metrics'
 import type { AckedFlush, InsertBatcher, TableRows } from '../sink/batcher'
 import type { InsertFormat } from '../sink/row-format'
 import type { DefinitionsWriter } from '../sink/definitions'
 import type { GroupMerger } from '../sink/groups'
-import { backoffMs } from '../sink/retry'
+import { retrying } from '../retrying'
 import type { WarningsWriter } from '../sink/warnings'
 import type { OffsetTracker, Segment } from '../source/offsets'
 import { contributionTimes } from './lag'
 import { deadLetterOf, type DeadLetter, type OutcomeRecorder } from './outcomes'
 import { BatchBuffers, compactValues, packMessages } from './pack'
 import type { WorkerPool } from './pool'
+import { afterRecheck, MAX_ROUNDS, planRound, UNSETTLED, type RoundState } from './rounds'
+import { BatchTally, splitOversize, type RanPart } from './tally'
 
 export interface IngestSinks {
   warnings: WarningsWriter
@@ -41,8 +43,6 @@ export interface IngestOptions {
   maxInflightBytes: number
   maxOutstandingBatches: number
 }
-
-interface RanPart { output: TaskOutput; messages: Kafka.Message[] }
 
 export class Ingestion {
   private outstanding = 0
@@ -116,8 +116,44 @@ export class Ingestion {
     this.batchBuffers.give(block)
   }
 
+  /** The driver: run the batch in rounds (rounds.ts), collect the answers (tally.ts), hand everything to the outcomes and the batcher. */
   private async settle(messages: Kafka.Message[], consumedAt: number): Promise<void> {
     const segments = this.track(messages)
+    const bytes = this.consumed(messages)
+    const { fit, letters } = splitOversize(messages, this.o.maxMessageBytes)
+    const tally = new BatchTally()
+    tally.letters.push(...letters)
+    const state: RoundState = { tokensRechecked: false, claimsSettled: false }
+    let todo = fit
+    for (let round = 0; todo.length > 0 && round < MAX_ROUNDS; round++) {
+      const versionBefore = this.control.snapshot().version
+      const left = tally.collect(await this.runIsolated(todo, tally.letters, state.claimsSettled))
+      const plan = planRound(state, { unresolved: left.unresolved.length, pending: left.pending.length })
+      todo = []
+      if (plan.unresolved === 'drop') tally.drop('invalid_token', left.unresolved.length)
+      if (plan.unresolved === 'recheck') {
+        // wait until everything appended before this batch was consumed is folded
+        await this.control.caughtUpSince(consumedAt)
+        this.metrics.tokenRechecks.inc()
+        state.tokensRechecked = true
+        if (afterRecheck(versionBefore, this.control.snapshot().version) === 'rerun') todo.push(...left.unresolved)
+        else tally.drop('invalid_token', left.unresolved.length)
+      }
+      if (plan.claim) {
+        await this.claim(left.claims)
+        state.claimsSettled = true
+        todo.push(...left.pending)
+      }
+    }
+    for (const m of todo) tally.letters.push(deadLetterOf(m, 'processing_error', 'process', UNSETTLED))
+
+    this.outcomes.drops(tally.drops)
+    await this.outcomes.deadLetters(tally.letters)
+    this.batcher.add({ tables: await this.tables(tally, segments), segments, consumedBytes: bytes, messages: messages.length, times: contributionTimes(messages, consumedAt) })
+  }
+
+  /** Counts a consumed batch and holds its bytes against the in-flight bound. */
+  private consumed(messages: readonly Kafka.Message[]): number {
     let bytes = 0
     for (const m of messages) bytes += m.value ? m.value.length : 0
     this.inflightBytes += bytes
@@ -125,106 +161,36 @@ export class Ingestion {
     this.metrics.messagesConsumed.inc(messages.length)
     this.metrics.consumedBytes.inc(bytes)
     this.metrics.batchMessages.observe(messages.length)
+    return bytes
+  }
 
-    const letters: DeadLetter[] = []
-    const fit: Kafka.Message[] = []
-    for (const m of messages) {
-      if (m.value && m.value.length > this.o.maxMessageBytes) letters.push(deadLetterOf(m, 'message_too_large', 'consume', `message of ${m.value.length} bytes exceeds SLUICE_MAX_MESSAGE_BYTES=${this.o.maxMessageBytes}`))
-      else fit.push(m)
-    }
-
-    const chunks: Uint8Array[] = []
-    let rows = 0
-    // per events row: partition, offset of its message (named by the dead letter of a rejected row)
-    const coords: number[] = []
-    const partitions = new Set<number>()
-    const warnings: WarningRecord[] = []
-    const groupUpdates: GroupUpdate[] = []
-    const observations: Observations[] = []
-    let todo = fit
-    let claimsSettled = false
-    let tokensRechecked = false
-    // Rounds: a message whose token is unknown waits for the control log to be
-    // caught up; one whose group type has no index waits for its claim to be
-    // folded. Each waits at most once, so four rounds settle every message.
-    for (let round = 0; todo.length > 0 && round < 4; round++) {
-      const snapshotBefore = this.control.snapshot().version
-      const parts = await this.runIsolated(todo, letters, claimsSettled)
-      todo = []
-      const unresolved: Kafka.Message[] = []
-      const pending: Kafka.Message[] = []
-      const claims = new Map<string, [number, string]>()
-      for (const { output, messages: sent } of parts) {
-        const h = output.header
-        if (h.eventRows > 0) {
-          chunks.push(output.events)
-          rows += h.eventRows
-          for (const i of h.rowMessages) coords.push(sent[i].partition, sent[i].offset)
-          for (const p of h.partitions) partitions.add(p)
-        }
-        this.outcomes.drops(h.drops)
-        for (const w of h.warnings) warnings.push(w)
-        for (const g of h.groupUpdates) groupUpdates.push(g)
-        observations.push(h.observations)
-        for (const d of h.deadLetters) letters.push(deadLetterOf(sent[d.index], d.reason, 'process', d.error))
-        for (const i of h.unresolved) unresolved.push(sent[i])
-        for (const i of h.pendingClaims.indexes) pending.push(sent[i])
-        for (const [p, type] of h.pendingClaims.claims) claims.set(`${p}\u0000${type}`, [p, type])
-      }
-      if (unresolved.length > 0) {
-        if (tokensRechecked) {
-          this.outcomes.drops({ invalid_token: unresolved.length })
-        } else {
-          // Never call a token unknown while this instance may lag the control log:
-          // wait until everything appended before this batch was consumed is folded.
-          await this.control.caughtUpSince(consumedAt)
-          this.metrics.tokenRechecks.inc()
-          tokensRechecked = true
-          if (this.control.snapshot().version !== snapshotBefore) todo.push(...unresolved)
-          else this.outcomes.drops({ invalid_token: unresolved.length })
-        }
-      }
-      if (pending.length > 0) {
-        await this.claim([...claims.values()])
-        claimsSettled = true
-        todo.push(...pending)
-      }
-    }
-    for (const m of todo) letters.push(deadLetterOf(m, 'processing_error', 'process', 'the message did not settle after its token check and group type claims'))
-
+  /** The batch's rows per table: events from the workers, the rest from the side-output writers. */
+  private async tables(tally: BatchTally, segments: readonly Segment[]): Promise<TableRows[]> {
     const nowMs = Date.now()
     const topic = this.o.topic
-    const tables: TableRows[] = rows > 0 ? [{
-      table: this.o.eventsTable, chunk: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), rows, format: this.o.eventsFormat,
+    const coords = tally.coords
+    const tables: TableRows[] = tally.rows > 0 ? [{
+      table: this.o.eventsTable, chunk: tally.eventsChunk(), rows: tally.rows, format: this.o.eventsFormat,
       sourceOf: (i) => ({ topic, partition: coords[2 * i], offset: coords[2 * i + 1] }),
-      partitions: [...partitions],
+      partitions: [...tally.partitions],
     }] : []
     // warnings, taxonomy and group rows are derived from the batch as a whole: their source is its offset ranges
     const ranges = segments.map((s) => `${s.partition}:${s.first}-${s.last}`).join(',')
     const batchSource = () => ({ topic, messages: ranges })
     for (const t of [
-      ...this.sinks.warnings.rows(warnings, nowMs),
-      ...this.sinks.definitions.rows(observations, nowMs),
-      ...(await this.sinks.groups.rows(groupUpdates, nowMs)),
+      ...this.sinks.warnings.rows(tally.warnings, nowMs),
+      ...this.sinks.definitions.rows(tally.observations, nowMs),
+      ...(await this.sinks.groups.rows(tally.groupUpdates, nowMs)),
     ]) tables.push({ ...t, sourceOf: batchSource })
-    await this.outcomes.deadLetters(letters)
-    this.batcher.add({ tables, segments, consumedBytes: bytes, messages: messages.length, times: contributionTimes(messages, consumedAt) })
+    return tables
   }
 
   /** Claims group types through the control log; resolves once each claim is folded here (retried while Kafka is unreachable). */
   private async claim(claims: [number, string][]): Promise<void> {
-    await Promise.all(claims.map(async ([project_id, group_type]) => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          this.metrics.groupTypeClaims.inc()
-          await this.control.append({ type: 'claim_group_type', project_id, group_type })
-          return
-        } catch (err) {
-          this.log.error({ err: (err as Error).message, project_id, attempt }, 'group type claim failed; retrying')
-          await new Promise((r) => setTimeout(r, backoffMs(attempt)))
-        }
-      }
-    }))
+    await Promise.all(claims.map(([project_id, group_type]) => retrying(() => {
+      this.metrics.groupTypeClaims.inc()
+      return this.control.append({ type: 'claim_group_type', project_id, group_type })
+    }, { log: this.log, what: 'group type claim', fields: { project_id } })))
   }
 
   private track(messages: readonly Kafka.Message[]): Segment[] {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import type { DeadLetterReason, DropReason } from '../../workers/result'
 import type { AckingProducer } from '../kafka'
 import type { Metrics } from '../metrics'
+import { retrying } from '../retrying'
 import { wellFormed } from '../../workers/well-formed'
 
 export interface DeadLetter {
@@ -55,16 +56,10 @@ export class OutcomeRecorder {
         ...Object.entries(d.source).map(([k, v]) => ({ [`sluice-source-${k}`]: String(v) })),
         { 'sluice-time': time },
       ]
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await this.producer.produce(this.dlqTopic, null, Buffer.from(d.value.buffer, d.value.byteOffset, d.value.byteLength), d.key, headers)
-          break
-        } catch (err) {
-          // nothing may be lost: the batch waits (and consumption pauses) until the dead letter is stored
-          this.log.error({ err: (err as Error).message, attempt }, 'dead-letter produce failed, retrying')
-          await new Promise((r) => setTimeout(r, Math.min(10_000, 100 * 2 ** attempt)))
-        }
-      }
+      // nothing may be lost: the batch waits (and consumption pauses) until the dead letter is stored
+      await retrying(() => this.producer.produce(this.dlqTopic, null, Buffer.from(d.value.buffer, d.value.byteOffset, d.value.byteLength), d.key, headers), {
+        log: this.log, what: 'dead-letter produce', fields: { reason: d.reason },
+      })
       this.metrics.deadLetters.inc({ reason: d.reason })
     }))
     this.log.debug({ count: letters.length }, 'dead letters produced')

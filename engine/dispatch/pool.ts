@@ -3,8 +3,7 @@
 // cloned (engine/dispatch/pack.ts).
 import path from 'node:path'
 import Piscina from 'piscina'
-import { decodeTaskOutput } from '../../workers/encode'
-import type { RowEncoding, SnapshotRef, TaskInput, TaskOutput } from '../../workers/protocol'
+import { decodeTaskOutput, type RowEncoding, type SnapshotRef, type TaskInput, type TaskOutput } from '../../workers/protocol'
 import type { Metrics } from '../metrics'
 import type { PackedBatch } from './pack'
 

@@ -73,8 +73,8 @@ function settingsField<T>(body: Record<string, unknown>, check: (v: unknown) => 
 
 function rejectOutcome(o: Extract<Outcome, { ok: false }>): never {
   switch (o.error) {
-    case 'not_found': throw new SluiceError('SLUICE_ERR_PROJECT_NOT_FOUND', o.message.replace(/^project (\d+) does not exist$/, '$1'))
-    case 'environment_not_found': throw new SluiceError('SLUICE_ERR_ENVIRONMENT_NOT_FOUND', o.message.replace(/^environment (\d+) does not exist$/, '$1'))
+    case 'not_found': throw new SluiceError('SLUICE_ERR_PROJECT_NOT_FOUND', o.id ?? '')
+    case 'environment_not_found': throw new SluiceError('SLUICE_ERR_ENVIRONMENT_NOT_FOUND', o.id ?? '')
     case 'conflict': throw new SluiceError('SLUICE_ERR_CONFLICT', o.message)
     case 'invalid': throw new SluiceError('SLUICE_ERR_INVALID_FIELD', o.message)
   }

@@ -21,7 +21,8 @@ import type { Logger } from 'pino'
 import type { ContributionTimes } from '../dispatch/lag'
 import type { Metrics } from '../metrics'
 import type { Segment } from '../source/offsets'
-import { backoffMs, classifyStoreError, type StoreErrorClass } from './retry'
+import { retrying } from '../retrying'
+import { classifyStoreError, type StoreErrorClass } from './retry'
 import { JSON_EACH_ROW, rowAsJson, rowPartition, splitRows, type InsertFormat } from './row-format'
 import type { ClickHouseStore } from './store'
 
@@ -196,29 +197,28 @@ export class InsertBatcher {
   private async insertTable(table: string, format: InsertFormat, body: Rows): Promise<void> {
     const { chunks, rows } = body
     const token = this.opts.dedupTokens ? dedupToken(table, chunks) : undefined
-    for (let attempt = 0; ; attempt++) {
-      const started = process.hrtime.bigint()
-      try {
+    let kind: StoreErrorClass = 'transient'
+    try {
+      await retrying(async () => {
+        const started = process.hrtime.bigint()
         await this.store.insert(table, chunks, token, format)
         this.metrics.insertDuration.observe({ table }, Number(process.hrtime.bigint() - started) / 1e9)
-        this.metrics.insertRows.observe(rows)
-        this.metrics.eventsInserted.inc({ table }, rows)
-        if (attempt > 0) this.log.info({ table, rows, attempts: attempt + 1 }, 'insert succeeded after retries')
-        this.failingSince = 0
-        return
-      } catch (err) {
-        const kind = classifyStoreError(err)
-        this.metrics.insertErrors.inc({ table, retriable: String(kind === 'transient') })
-        if (kind !== 'transient') {
-          await this.isolate(table, format, body, err as Error, kind)
-          return
-        }
-        if (this.failingSince === 0) this.failingSince = Date.now()
-        const wait = backoffMs(attempt)
-        this.log.error({ table, rows, attempt: attempt + 1, retryInMs: wait, err: (err as Error).message }, 'insert failed, retrying')
-        await new Promise((r) => setTimeout(r, wait))
-      }
+      }, {
+        log: this.log, what: 'insert', fields: { table, rows },
+        retriable: (err) => (kind = classifyStoreError(err)) === 'transient',
+        onFailure: () => {
+          this.metrics.insertErrors.inc({ table, retriable: 'true' })
+          if (this.failingSince === 0) this.failingSince = Date.now()
+        },
+      })
+    } catch (err) {
+      this.metrics.insertErrors.inc({ table, retriable: 'false' })
+      await this.isolate(table, format, body, err as Error, kind as Exclude<StoreErrorClass, 'transient'>)
+      return
     }
+    this.metrics.insertRows.observe(rows)
+    this.metrics.eventsInserted.inc({ table }, rows)
+    this.failingSince = 0
   }
 
   private async isolate(table: string, format: InsertFormat, body: Rows, err: Error, kind: Exclude<StoreErrorClass, 'transient'>): Promise<void> {

@@ -8,7 +8,7 @@
 // (timestamp, uuid): offsets would shift while events arrive, and a bare
 // timestamp would skip rows sharing it (18.16 stores whole seconds).
 import { SluiceError } from '../errors'
-import { formatDateTime } from '../../workers/encode'
+import { formatDateTime } from '../../workers/clickhouse-types'
 import { quoteDateTime, quoteInteger, quoteString } from './escape'
 import type { Schema } from './schema'
 import type { ClickHouseStore } from './store'

@@ -5,7 +5,7 @@
 // definition at most once an hour (its last_seen).
 import { LRUCache } from 'lru-cache'
 import type { Observations } from '../../workers/protocol'
-import { formatDateTime } from '../../workers/encode'
+import { formatDateTime } from '../../workers/clickhouse-types'
 import type { TableRows } from './batcher'
 import { jsonText } from '../../workers/well-formed'
 import type { Schema } from './schema'

@@ -6,10 +6,10 @@
 import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import type { GroupUpdate } from '../../workers/protocol'
-import { formatDateTime } from '../../workers/encode'
+import { formatDateTime } from '../../workers/clickhouse-types'
 import type { TableRows } from './batcher'
 import { quoteInteger, quoteString } from './escape'
-import { backoffMs } from './retry'
+import { retrying } from '../retrying'
 import { jsonText } from '../../workers/well-formed'
 import type { Schema } from './schema'
 import type { ClickHouseStore } from './store'
@@ -36,19 +36,13 @@ export class GroupMerger {
       const tuples = missing.slice(i, i + 500).map(([team, index, key]) => `(${quoteInteger(team)}, ${quoteInteger(index)}, ${quoteString(key)})`)
       const sql = `SELECT team_id, group_type_index, group_key, group_properties, created_at FROM ${this.schema.tables.groups} FINAL
         WHERE (team_id, group_type_index, group_key) IN (${tuples.join(', ')})`
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const rows = await this.store.query<{ team_id: string | number; group_type_index: number; group_key: string; group_properties: string; created_at: string }>(sql)
-          for (const r of rows) {
-            let properties: Record<string, unknown> = {}
-            try { properties = JSON.parse(r.group_properties) as Record<string, unknown> } catch { /* keep {} */ }
-            this.cache.set(keyOf(Number(r.team_id), Number(r.group_type_index), r.group_key), { properties, createdAt: r.created_at })
-          }
-          break
-        } catch (err) {
-          this.log.error({ err: (err as Error).message, attempt }, 'could not read groups from ClickHouse; retrying')
-          await new Promise((r) => setTimeout(r, backoffMs(attempt)))
-        }
+      const rows = await retrying(() => this.store.query<{ team_id: string | number; group_type_index: number; group_key: string; group_properties: string; created_at: string }>(sql), {
+        log: this.log, what: 'reading groups from ClickHouse',
+      })
+      for (const r of rows) {
+        let properties: Record<string, unknown> = {}
+        try { properties = JSON.parse(r.group_properties) as Record<string, unknown> } catch { /* keep {} */ }
+        this.cache.set(keyOf(Number(r.team_id), Number(r.group_type_index), r.group_key), { properties, createdAt: r.created_at })
       }
     }
   }

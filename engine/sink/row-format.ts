@@ -2,7 +2,7 @@
 // table; the only choice for chDB) or RowBinary (`events` on a ClickHouse
 // server, encoded by the workers: workers/encode.ts eventColumns). The insert
 // statement and the row boundaries (for isolating a rejected row) follow from it.
-import { monthOf, type ColumnType } from '../../workers/encode'
+import { monthOf, type ColumnType } from '../../workers/clickhouse-types'
 import { jsonText } from '../../workers/well-formed'
 
 export type InsertFormat =

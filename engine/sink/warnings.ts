@@ -4,7 +4,7 @@
 // the first of each window becomes a row.
 import { LRUCache } from 'lru-cache'
 import type { WarningRecord } from '../../workers/protocol'
-import { formatDateTime, monthOf } from '../../workers/encode'
+import { formatDateTime, monthOf } from '../../workers/clickhouse-types'
 import type { Metrics } from '../metrics'
 import type { TableRows } from './batcher'
 import { jsonText } from '../../workers/well-formed'

@@ -145,5 +145,5 @@ t.test('admin API on two instances', async (t) => {
   t.equal(afterP.environments[0].api_token, rotated.api_token, 'the current token survived the restart')
   t.equal((await a.api('GET', `/api/projects/${Q.id}`)).body.name, 'Q')
   await send(Array.from({ length: 10 }, (_, i) => capturedMessage({ token: rotated.api_token, distinct_id: `restart${i}`, event: 'after restart' })))
-  t.ok(await eventually(async () => (await count(`event = 'after restart'`)) === 10, 30_000), 'the current token ingests after the restart')
+  t.ok(await eventually(async () => (await count(`event = 'after restart'`)) === 10, 60_000), 'the current token ingests after the restart')
 })

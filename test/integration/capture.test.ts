@@ -7,54 +7,34 @@ import t from 'tap'
 import zlib from 'node:zlib'
 import { randomUUID } from 'node:crypto'
 import { PostHog } from 'posthog-node'
-import { connectClickHouseServer } from '../../engine/sink/clickhouse'
-import type { ClickHouseStore } from '../../engine/sink/store'
-import { startMockKafkaCluster, type MockKafkaCluster } from '../../engine/embedded/mock-kafka'
-import { startClickHouseServer, type ClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { eventually, type EngineProcess } from '../harness/engine-process'
+import { startStack, type Stack } from '../harness/stack'
 import { highWatermarks } from '../harness/kafka'
 
 const TOPIC = 'events_plugin_ingestion'
 const DB = 'sluice_capture'
 const PARTITIONS = [0, 1, 2, 3] // the mock cluster auto-creates 4
 
-let kafka: MockKafkaCluster
-let ch: ClickHouseServer
-let store: ClickHouseStore
+let stack: Stack
 let engine: EngineProcess
 let token: string
 let teamId: number
-let kafkaStopped = false
 
 t.before(async () => {
-  kafka = await startMockKafkaCluster()
-  ch = await startClickHouseServer()
-  store = await connectClickHouseServer({ url: ch.url })
-  engine = await startEngineProcess(baseEnv({
-    SLUICE_KAFKA_BROKERS: kafka.bootstrapServers,
-    SLUICE_CLICKHOUSE_URL: ch.url,
-    SLUICE_CLICKHOUSE_DATABASE: DB,
-    SLUICE_KAFKA_GROUP: 'sluice-capture-test',
-    SLUICE_TRUST_PROXY: 'true',
-  }))
+  stack = await startStack({ database: DB })
+  engine = await stack.start({ SLUICE_KAFKA_GROUP: 'sluice-capture-test', SLUICE_TRUST_PROXY: 'true' })
   const created = await engine.api('POST', '/api/projects', { name: 'Captured' })
   token = created.body.environments[0].api_token
   teamId = created.body.environments[0].id
 })
 
-t.teardown(async () => {
-  // without a broker (last test) a clean drain cannot finish: do not wait for it
-  const code = await engine?.stop(kafkaStopped ? 'SIGKILL' : 'SIGTERM')
-  if (code !== 0 && !kafkaStopped) console.error(engine?.logs())
-  await store?.close()
-  await ch?.destroy()
-  if (!kafkaStopped) await kafka?.stop()
-})
+// without a broker (last test) a clean drain cannot finish: close() kills the engine then
+t.teardown(() => stack?.close())
 
 interface Row { uuid: string; event: string; distinct_id: string; properties: string; ts: string; team_id: string; project_id: string }
 
 async function rows(where: string): Promise<Row[]> {
-  return store.query<Row>(`SELECT toString(uuid) AS uuid, event, distinct_id, properties, toUnixTimestamp(timestamp) AS ts, team_id, project_id FROM ${DB}.events FINAL WHERE ${where} ORDER BY distinct_id, event`)
+  return stack.store.query<Row>(`SELECT toString(uuid) AS uuid, event, distinct_id, properties, toUnixTimestamp(timestamp) AS ts, team_id, project_id FROM ${DB}.events FINAL WHERE ${where} ORDER BY distinct_id, event`)
 }
 
 /** waits until `n` rows match, then returns them */
@@ -67,7 +47,7 @@ async function landed(where: string, n: number): Promise<Row[]> {
 }
 
 async function topicSize(): Promise<number> {
-  const high = await highWatermarks(kafka.bootstrapServers, TOPIC, PARTITIONS)
+  const high = await highWatermarks(stack.kafka.bootstrapServers, TOPIC, PARTITIONS)
   return [...high.values()].reduce((a, b) => a + b, 0)
 }
 
@@ -103,7 +83,7 @@ t.test('posthog-node capture, identify and groupIdentify land in ClickHouse unde
   const types = await engine.api('GET', `/api/projects/${teamId}/group_types`)
   t.same(types.body, { results: [{ group_type: 'company', group_type_index: 0 }], next: null }, 'the group type got index 0 in the project')
   const groupRows = await eventually(async () => {
-    const r = await store.query<{ team_id: string; group_type_index: number; group_properties: string }>(`SELECT team_id, group_type_index, group_properties FROM ${DB}.groups FINAL WHERE group_key = 'acme'`)
+    const r = await stack.store.query<{ team_id: string; group_type_index: number; group_properties: string }>(`SELECT team_id, group_type_index, group_properties FROM ${DB}.groups FINAL WHERE group_key = 'acme'`)
     return r.length > 0 ? r : undefined
   }, 30_000)
   t.same(groupRows?.map((r) => [Number(r.team_id), Number(r.group_type_index), JSON.parse(r.group_properties)]), [[teamId, 0, { name: 'Acme', employees: 50 }]])
@@ -196,8 +176,7 @@ t.test('a CORS preflight from another origin is allowed, with credentials', asyn
 // Last: it takes the broker away for good.
 t.test('when Kafka does not acknowledge, the request is answered 503 and not counted as accepted', async (t) => {
   const accepted = await engine.metric('sluice_capture_events_total')
-  await kafka.stop()
-  kafkaStopped = true
+  await stack.stopKafka()
   const res = await fetch(engine.captureUrl + '/batch/', { method: 'POST', body: JSON.stringify({ api_key: token, batch: [{ event: 'lost?', distinct_id: 'no-broker' }] }) })
   const body = (await res.json()) as { error: { code: string; message: string } }
   t.same({ status: res.status, code: body.error.code }, { status: 503, code: 'SLUICE_ERR_CAPTURE_UNAVAILABLE' }, body.error.message)

@@ -8,22 +8,18 @@
 import path from 'node:path'
 import t from 'tap'
 import type { Page } from 'playwright-core'
-import { startMockKafkaCluster } from '../../engine/embedded/mock-kafka'
-import { startClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess, TEST_ADMIN_TOKEN } from '../harness/engine-process'
+import { eventually, TEST_ADMIN_TOKEN } from '../harness/engine-process'
+import { startStack } from '../harness/stack'
 import { artifactsDir, launchBrowser } from '../harness/browser'
 
 t.test('the console: from sign-in to seeing events, in a real browser', async (t) => {
   const started = Date.now()
-  const kafka = await startMockKafkaCluster()
-  const ch = await startClickHouseServer()
-  const engine = await startEngineProcess(baseEnv({ SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_CLICKHOUSE_URL: ch.url, SLUICE_CLICKHOUSE_DATABASE: 'console' }))
+  const stack = await startStack({ database: 'console' })
+  const engine = await stack.start()
   const browser = await launchBrowser()
   t.teardown(async () => {
     await browser.close()
-    await engine.stop('SIGKILL')
-    await ch.destroy()
-    await kafka.stop()
+    await stack.close('SIGKILL')
   })
   const shots = artifactsDir('console')
   let step = 0

@@ -8,33 +8,24 @@ import t from 'tap'
 import type { SnapshotChunk } from '../../engine/control/commands'
 import { SnapshotAssembler, snapshotChunks } from '../../engine/control/snapshot-chunks'
 import { encodeImage, type StateImage } from '../../engine/control/state-image'
-import { startMockKafkaCluster } from '../../engine/embedded/mock-kafka'
-import { connectClickHouseServer } from '../../engine/sink/clickhouse'
-import { startClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
 import { capturedMessage } from '../harness/events'
-import { readTopic, testProducer, watermarks } from '../harness/kafka'
+import { readTopic, watermarks } from '../harness/kafka'
+import { startStack } from '../harness/stack'
 
 t.setTimeout(600_000)
 
-const kafkaP = startMockKafkaCluster()
-const chP = startClickHouseServer()
-t.teardown(async () => {
-  await (await chP).destroy()
-  await (await kafkaP).stop()
-})
+const stackP = startStack({ database: 'unused' })
+t.teardown(async () => (await stackP).close('SIGKILL'))
 
 /** One isolated deployment per test: its own topics, group and database on the shared broker and server. */
 async function deployment(name: string, extra: Record<string, string> = {}) {
-  const kafka = await kafkaP
-  const ch = await chP
-  const env = baseEnv({
-    SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_CLICKHOUSE_URL: ch.url, SLUICE_CLICKHOUSE_DATABASE: name,
-    SLUICE_CONTROL_TOPIC: `${name}_control`, SLUICE_KAFKA_TOPIC: `${name}_events`, SLUICE_KAFKA_GROUP: `${name}_group`,
-    SLUICE_DLQ_TOPIC: `${name}_dlq`, ...extra,
+  const stack = await stackP
+  const { kafka, store, producer } = stack
+  const env = stack.env({
+    SLUICE_CLICKHOUSE_DATABASE: name, SLUICE_CONTROL_TOPIC: `${name}_control`, SLUICE_KAFKA_TOPIC: `${name}_events`,
+    SLUICE_KAFKA_GROUP: `${name}_group`, SLUICE_DLQ_TOPIC: `${name}_dlq`, ...extra,
   })
-  const store = await connectClickHouseServer({ url: ch.url })
-  const producer = await testProducer(kafka.bootstrapServers)
   const engines: EngineProcess[] = []
   const start = async (more: Record<string, string> = {}) => {
     const e = await startEngineProcess({ ...env, ...more })
@@ -43,10 +34,7 @@ async function deployment(name: string, extra: Record<string, string> = {}) {
   }
   const cleanup = async () => {
     await Promise.all(engines.map((e) => e.stop('SIGKILL')))
-    await producer.close()
-    await store.close()
   }
-  /** events sent by send() */
   const count = async (where = '1') => Number((await store.query<{ n: string }>(`SELECT count() AS n FROM ${name}.events WHERE distinct_id LIKE 'sent-%' AND ${where}`))[0].n)
   const send = (token: string, n: number) => producer.send(`${name}_events`, Array.from({ length: n }, (_, i) => capturedMessage({ token, distinct_id: `sent-${i}` })), (i) => `k${i}`)
   /** Renames project `id` until retention has deleted every control-log offset below `below`. */

@@ -5,34 +5,15 @@
 // partition retention (../shared/INFRA.md).
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { connectClickHouseServer } from '../../engine/sink/clickhouse'
-import type { ClickHouseStore } from '../../engine/sink/store'
-import { startMockKafkaCluster, type MockKafkaCluster } from '../../engine/embedded/mock-kafka'
-import { startClickHouseServer, type ClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { startStack, type Stack } from '../harness/stack'
 import { capturedMessage } from '../harness/events'
-import { testProducer, type TestProducer } from '../harness/kafka'
 import { complete, oracle, rssBytes } from '../harness/oracle'
 
-let kafka: MockKafkaCluster
-let ch: ClickHouseServer
-let store: ClickHouseStore
-let producer: TestProducer
-const engines: EngineProcess[] = []
+let stack: Stack
 
-t.before(async () => {
-  kafka = await startMockKafkaCluster()
-  ch = await startClickHouseServer()
-  store = await connectClickHouseServer({ url: ch.url })
-  producer = await testProducer(kafka.bootstrapServers)
-})
-t.teardown(async () => {
-  await producer?.close()
-  await Promise.all(engines.map((e) => e.stop('SIGKILL')))
-  await store?.close()
-  await ch?.destroy()
-  await kafka?.stop()
-})
+t.before(async () => { stack = await startStack({ database: 'unused' }) })
+t.teardown(() => stack?.close('SIGKILL'))
 
 interface Scenario { topic: string; db: string; env: NodeJS.ProcessEnv; token: string; produced: string[] }
 
@@ -40,13 +21,13 @@ interface Scenario { topic: string; db: string; env: NodeJS.ProcessEnv; token: s
 async function scenario(name: string, extra: Record<string, string> = {}): Promise<Scenario & { first: EngineProcess }> {
   const topic = `delivery_${name}`
   const db = `d_${name}`
-  const env = baseEnv({
-    SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_CLICKHOUSE_URL: ch.url, SLUICE_CLICKHOUSE_DATABASE: db,
+  const env = stack.env({
+    SLUICE_CLICKHOUSE_DATABASE: db,
     SLUICE_KAFKA_TOPIC: topic, SLUICE_KAFKA_GROUP: `g_${name}`, SLUICE_CONTROL_TOPIC: `control_${name}`,
     SLUICE_CONSUME_BATCH: '100', SLUICE_INSERT_MAX_ROWS: '500', SLUICE_INSERT_INTERVAL_MS: '100', SLUICE_LOG_LEVEL: 'info', ...extra,
   })
   const first = await startEngineProcess(env)
-  engines.push(first)
+  stack.engines.push(first)
   const token = (await first.api('POST', '/api/projects', { name })).body.environments[0].api_token
   return { topic, db, env, token, produced: [], first }
 }
@@ -59,20 +40,20 @@ async function produce(s: Scenario, n: number): Promise<void> {
       s.produced.push(uuid)
       batch.push(capturedMessage({ uuid, token: s.token, distinct_id: `u${(done + i) % 300}`, properties: { n: done + i, pad: 'p'.repeat(100) } }))
     }
-    await producer.send(s.topic, batch, () => randomUUID())
+    await stack.producer.send(s.topic, batch, () => randomUUID())
   }
 }
 
 const consumed = (e: EngineProcess) => e.metric('sluice_messages_consumed_total')
 
 async function allStored(s: Scenario, timeoutMs = 90_000) {
-  await eventually(async () => complete(await oracle(store, `${s.db}.events`, s.produced)), timeoutMs, 500)
-  return oracle(store, `${s.db}.events`, s.produced)
+  await eventually(async () => complete(await oracle(stack.store, `${s.db}.events`, s.produced)), timeoutMs, 500)
+  return oracle(stack.store, `${s.db}.events`, s.produced)
 }
 
 async function afterMerge(s: Scenario) {
-  await store.command(`OPTIMIZE TABLE ${s.db}.events FINAL`)
-  return oracle(store, `${s.db}.events`, s.produced)
+  await stack.store.command(`OPTIMIZE TABLE ${s.db}.events FINAL`)
+  return oracle(stack.store, `${s.db}.events`, s.produced)
 }
 
 t.test('negative control: the oracle flags rows that are missing', async (t) => {
@@ -80,7 +61,7 @@ t.test('negative control: the oracle flags rows that are missing', async (t) => 
   await produce(s, 500)
   t.ok(complete(await allStored(s)), 'the 500 produced events are there')
   const lost = [...s.produced, randomUUID(), randomUUID(), randomUUID()]
-  const r = await oracle(store, `${s.db}.events`, lost)
+  const r = await oracle(stack.store, `${s.db}.events`, lost)
   t.equal(r.missing, 3, 'three uuids that never landed are reported missing')
   t.notOk(complete(r), 'the run is flagged')
   await s.first.stop('SIGTERM')
@@ -97,7 +78,7 @@ for (const fraction of [0.1, 0.5, 0.9]) {
     await s.first.stop('SIGKILL')
     t.comment(`killed after consuming ${at} of ${N}`)
     const second = await startEngineProcess(s.env)
-    engines.push(second)
+    stack.engines.push(second)
     const r = await allStored(s)
     t.equal(r.missing, 0, 'every uuid is present after the restart')
     const merged = await afterMerge(s)
@@ -111,7 +92,7 @@ t.test('ClickHouse stopped for 30 s mid-stream: nothing lost, memory bounded, re
   const s = await scenario('outage', { SLUICE_MAX_INFLIGHT_BYTES: String(limit) })
   await produce(s, 5000)
   t.ok(await eventually(async () => (await consumed(s.first)) >= 5000, 60_000), 'the first part is consumed')
-  await ch.stop()
+  await stack.ch.stop()
   await produce(s, 15_000)
   const pid = s.first.child.pid!
   let maxRss = 0
@@ -129,7 +110,7 @@ t.test('ClickHouse stopped for 30 s mid-stream: nothing lost, memory bounded, re
   t.ok(maxInflight < limit + 512 * 1024, `in-flight bytes stayed near the bound (max ${maxInflight} for a bound of ${limit})`)
   t.ok(maxRss < 400 * 1024 * 1024, `RSS stayed bounded (max ${Math.round(maxRss / 1048576)} MiB)`)
   t.ok((await consumed(s.first)) < 20_000, 'consumption paused: not everything was taken while ClickHouse was away')
-  await ch.start()
+  await stack.ch.start()
   const r = await allStored(s, 120_000)
   t.equal(r.missing, 0, 'every uuid arrived once ClickHouse was back, without a restart')
   const merged = await afterMerge(s)
@@ -145,7 +126,7 @@ t.test('SIGTERM mid-stream, restart: nothing lost and nothing inserted twice', a
   t.equal(await s.first.stop('SIGTERM'), 0, 'a clean exit')
   t.match(s.first.logs(), /"msg":"stopped"/)
   const second = await startEngineProcess(s.env)
-  engines.push(second)
+  stack.engines.push(second)
   const r = await allStored(s)
   t.same({ missing: r.missing, count: r.count, unique: r.unique }, { missing: 0, count: N, unique: N }, 'every uuid exactly once, before any merge')
   await second.stop('SIGTERM')
@@ -156,7 +137,7 @@ t.test('a second instance joins mid-stream and later leaves: nothing lost', asyn
   await produce(s, 6000)
   t.ok(await eventually(async () => (await consumed(s.first)) >= 2000, 60_000, 10), 'the first instance is consuming')
   const second = await startEngineProcess(s.env)
-  engines.push(second)
+  stack.engines.push(second)
   await produce(s, 6000)
   t.ok(await eventually(async () => (await consumed(second)) > 0, 60_000), 'the second instance took partitions and consumed')
   t.equal(await second.stop('SIGTERM'), 0, 'the second instance leaves cleanly')

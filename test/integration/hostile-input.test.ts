@@ -4,12 +4,10 @@
 // dropped + dead-lettered), and the valid ones are stored intact.
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { connectClickHouseServer } from '../../engine/sink/clickhouse'
-import { startMockKafkaCluster } from '../../engine/embedded/mock-kafka'
-import { startClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess } from '../harness/engine-process'
+import { eventually } from '../harness/engine-process'
+import { startStack } from '../harness/stack'
 import { capturedMessage } from '../harness/events'
-import { readTopic, testProducer } from '../harness/kafka'
+import { readTopic } from '../harness/kafka'
 
 const TOPIC = 'events_plugin_ingestion'
 const DB = 'hostile'
@@ -56,21 +54,10 @@ const CASES: Case[] = [
 ]
 
 t.test('10,000+ hostile messages: the process stays up and every message is accounted for', async (t) => {
-  const kafka = await startMockKafkaCluster()
-  const ch = await startClickHouseServer()
-  const store = await connectClickHouseServer({ url: ch.url })
-  const engine = await startEngineProcess(baseEnv({
-    SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_CLICKHOUSE_URL: ch.url, SLUICE_CLICKHOUSE_DATABASE: DB,
-    SLUICE_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES), SLUICE_LOG_LEVEL: 'warn',
-  }))
-  const producer = await testProducer(kafka.bootstrapServers)
-  t.teardown(async () => {
-    await producer.close()
-    await engine.stop('SIGKILL')
-    await store.close()
-    await ch.destroy()
-    await kafka.stop()
-  })
+  const stack = await startStack({ database: DB })
+  t.teardown(() => stack.close('SIGKILL'))
+  const { kafka, store, producer } = stack
+  const engine = await stack.start({ SLUICE_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES), SLUICE_LOG_LEVEL: 'warn' })
   const token = (await engine.api('POST', '/api/projects', { name: 'Target' })).body.environments[0].api_token
 
   const messages: (string | Buffer)[] = []

@@ -2,14 +2,11 @@
 // private Debian clickhouse-server 18.16, with Sluice as a separate process
 // configured through DESIGN §8's variables only.
 import t from 'tap'
+import { startStack, type Stack } from '../harness/stack'
 import { randomUUID } from 'node:crypto'
-import { connectClickHouseServer } from '../../engine/sink/clickhouse'
-import type { ClickHouseStore } from '../../engine/sink/store'
-import { startMockKafkaCluster, type MockKafkaCluster } from '../../engine/embedded/mock-kafka'
-import { startClickHouseServer, type ClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { eventually, type EngineProcess } from '../harness/engine-process'
 import { capturedMessage } from '../harness/events'
-import { committedOffsets, highWatermarks, readTopic, testProducer, type TestProducer } from '../harness/kafka'
+import { committedOffsets, highWatermarks, readTopic } from '../harness/kafka'
 
 const TOPIC = 'events_plugin_ingestion'
 const DLQ = 'events_dead_letter_queue'
@@ -17,35 +14,16 @@ const GROUP = 'sluice-e2e'
 const DB = 'sluice_e2e'
 const PARTITIONS = [0, 1, 2, 3] // the mock cluster auto-creates 4
 
-let kafka: MockKafkaCluster
-let ch: ClickHouseServer
-let store: ClickHouseStore
+let stack: Stack
 let engine: EngineProcess
-let producer: TestProducer
 
 t.before(async () => {
-  kafka = await startMockKafkaCluster()
-  ch = await startClickHouseServer()
-  store = await connectClickHouseServer({ url: ch.url })
-  engine = await startEngineProcess(baseEnv({
-    SLUICE_KAFKA_BROKERS: kafka.bootstrapServers,
-    SLUICE_CLICKHOUSE_URL: ch.url,
-    SLUICE_CLICKHOUSE_DATABASE: DB,
-    SLUICE_KAFKA_GROUP: GROUP,
-  }))
-  producer = await testProducer(kafka.bootstrapServers)
+  stack = await startStack({ database: DB })
+  engine = await stack.start({ SLUICE_KAFKA_GROUP: GROUP })
 })
+t.teardown(() => stack?.close())
 
-t.teardown(async () => {
-  await producer?.close()
-  const code = await engine?.stop('SIGTERM')
-  if (code !== 0) console.error(engine?.logs())
-  await store?.close()
-  await ch?.destroy()
-  await kafka?.stop()
-})
-
-const count = async (where: string) => Number((await store.query<{ n: string }>(`SELECT count() AS n FROM ${DB}.events WHERE ${where}`))[0].n)
+const count = async (where: string) => Number((await stack.store.query<{ n: string }>(`SELECT count() AS n FROM ${DB}.events WHERE ${where}`))[0].n)
 
 t.test('events land per environment with team_id and project_id; unknown and missing tokens land nowhere', async (t) => {
   const created = await engine.api('POST', '/api/projects', { name: 'Shop' })
@@ -74,7 +52,7 @@ t.test('events land per environment with team_id and project_id; unknown and mis
   for (let i = 0; i < 10; i++) messages.push(capturedMessage({ distinct_id: 'no-token' }))
   const bad = ['not json at all', JSON.stringify({ data: JSON.stringify({ event: 'x' }), token: prodToken }), JSON.stringify({ uuid: randomUUID(), token: prodToken, data: { event: 'x' } })]
   messages.push(...bad)
-  await producer.send(TOPIC, messages, (i) => `k${i % 97}`)
+  await stack.producer.send(TOPIC, messages, (i) => `k${i % 97}`)
 
   const landed = await eventually(async () => (await count('1')) >= 2 * N, 60_000)
   t.ok(landed, 'all valid events inserted')
@@ -85,7 +63,7 @@ t.test('events land per environment with team_id and project_id; unknown and mis
   t.equal(await count(`team_id = ${staging.body.id} AND project_id = ${project.id}`), N, 'staging rows carry the parent project id')
   t.equal(await count('1'), 2 * N, 'nothing else landed')
   t.equal(await count(`distinct_id = 'x' OR distinct_id = 'no-token'`), 0)
-  const sample = await store.query<{ properties: string; event: string }>(`SELECT properties, event FROM ${DB}.events WHERE team_id = ${staging.body.id} LIMIT 1`)
+  const sample = await stack.store.query<{ properties: string; event: string }>(`SELECT properties, event FROM ${DB}.events WHERE team_id = ${staging.body.id} LIMIT 1`)
   t.equal(JSON.parse(sample[0].properties).env, 'staging')
   t.equal(sample[0].event, 'viewed')
 
@@ -96,14 +74,14 @@ t.test('events land per environment with team_id and project_id; unknown and mis
   t.equal(await engine.metric('sluice_dead_letters_total{reason="invalid_data"}'), 1)
   t.equal(await engine.metric('sluice_messages_consumed_total'), messages.length)
 
-  const letters = await readTopic(kafka.bootstrapServers, DLQ, 3)
+  const letters = await readTopic(stack.kafka.bootstrapServers, DLQ, 3)
   t.equal(letters.length, 3, 'three dead letters')
   t.same(new Set(letters.map((m) => m.value!.toString())), new Set(bad), 'dead letters keep the original bytes')
 
   // committed offsets cover every message
   const covered = await eventually(async () => {
-    const high = await highWatermarks(kafka.bootstrapServers, TOPIC, PARTITIONS)
-    const committed = await committedOffsets(kafka.bootstrapServers, GROUP, TOPIC, PARTITIONS)
+    const high = await highWatermarks(stack.kafka.bootstrapServers, TOPIC, PARTITIONS)
+    const committed = await committedOffsets(stack.kafka.bootstrapServers, GROUP, TOPIC, PARTITIONS)
     return PARTITIONS.every((p) => committed.get(p) === high.get(p)) ? { high, committed } : undefined
   }, 20_000)
   t.ok(covered, 'the group committed up to the high watermark of every partition')
@@ -113,18 +91,18 @@ t.test('a token created on this instance is accepted immediately, never called u
   const created = await engine.api('POST', '/api/projects', { name: 'Fresh' })
   const token = created.body.environments[0].api_token
   const before = await engine.metric('sluice_events_dropped_total{reason="invalid_token"}')
-  await producer.send(TOPIC, Array.from({ length: 20 }, (_, i) => capturedMessage({ token, distinct_id: `f${i}` })))
+  await stack.producer.send(TOPIC, Array.from({ length: 20 }, (_, i) => capturedMessage({ token, distinct_id: `f${i}` })))
   t.ok(await eventually(async () => (await count(`team_id = ${created.body.id}`)) === 20, 30_000), 'all 20 landed')
   t.equal(await engine.metric('sluice_events_dropped_total{reason="invalid_token"}'), before)
 })
 
 t.test('the control state is materialized into ClickHouse tables', async (t) => {
   const rows = await eventually(async () => {
-    const r = await store.query<{ id: string; name: string }>(`SELECT id, name FROM ${DB}.projects FINAL ORDER BY id`)
+    const r = await stack.store.query<{ id: string; name: string }>(`SELECT id, name FROM ${DB}.projects FINAL ORDER BY id`)
     return r.length >= 2 ? r : undefined
   }, 10_000)
   t.same(rows?.map((r) => r.name), ['Shop', 'Fresh'])
-  const envs = await store.query<{ n: string }>(`SELECT count() AS n FROM ${DB}.environments FINAL`)
+  const envs = await stack.store.query<{ n: string }>(`SELECT count() AS n FROM ${DB}.environments FINAL`)
   t.equal(Number(envs[0].n), 3)
 })
 

@@ -6,11 +6,9 @@
 // server going away and coming back while /healthz stays up; the logs are
 // JSON, one line per notable event, at the level SLUICE_LOG_LEVEL asks.
 import t from 'tap'
-import { startMockKafkaCluster, type MockKafkaCluster } from '../../engine/embedded/mock-kafka'
-import { startClickHouseServer, type ClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { startStack, type Stack } from '../harness/stack'
+import { eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
 import { capturedMessage } from '../harness/events'
-import { testProducer, type TestProducer } from '../harness/kafka'
 
 const TOPIC = 'events_plugin_ingestion'
 const DB = 'sluice_obs'
@@ -25,33 +23,20 @@ const NOT_JSON = 15
 const CAPTURED = 10
 const DURING_OUTAGE = 30
 
-let kafka: MockKafkaCluster
-let ch: ClickHouseServer
+let stack: Stack
 let engine: EngineProcess
-let producer: TestProducer
 let token: string
 
 t.before(async () => {
-  kafka = await startMockKafkaCluster()
-  ch = await startClickHouseServer()
-  engine = await startEngineProcess(baseEnv({
-    SLUICE_KAFKA_BROKERS: kafka.bootstrapServers,
-    SLUICE_CLICKHOUSE_URL: ch.url,
-    SLUICE_CLICKHOUSE_DATABASE: DB,
-    SLUICE_KAFKA_GROUP: GROUP,
-    SLUICE_LOG_LEVEL: 'info',
-  }))
-  producer = await testProducer(kafka.bootstrapServers)
+  stack = await startStack({ database: DB })
+  engine = await stack.start({ SLUICE_KAFKA_GROUP: GROUP, SLUICE_LOG_LEVEL: 'info' })
   const created = await engine.api('POST', '/api/projects', { name: 'Observed' })
   token = created.body.environments[0].api_token
 })
 
 t.teardown(async () => {
-  await producer?.close()
-  const code = await engine?.stop('SIGTERM')
-  if (code !== 0 || process.env.SLUICE_TEST_SHOW_LOGS) console.error(engine?.logs())
-  await ch?.destroy()
-  await kafka?.stop()
+  if (process.env.SLUICE_TEST_SHOW_LOGS) console.error(engine?.logs())
+  await stack?.close()
 })
 
 /** One scrape of /metrics: `name{labels}` → value, exactly as exposed. */
@@ -103,7 +88,7 @@ t.test('after a run the metrics add up to the produced messages by outcome', asy
   for (let i = 0; i < UNKNOWN_TOKEN; i++) messages.push(capturedMessage({ token: 'phc_not_a_known_token_000', distinct_id: 'x' }))
   for (let i = 0; i < NO_TOKEN; i++) messages.push(capturedMessage({ distinct_id: 'nobody' }))
   for (let i = 0; i < NOT_JSON; i++) messages.push(`not json ${i} {`)
-  await producer.send(TOPIC, messages, (i) => `k${i % 97}`)
+  await stack.producer.send(TOPIC, messages, (i) => `k${i % 97}`)
   const captured = await fetch(engine.captureUrl + '/batch/', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -168,7 +153,7 @@ t.test('/readyz follows the ClickHouse server; /healthz stays up; lag grows whil
   t.equal((await health('/healthz')).status, 200, 'live')
   const storedBefore = await engine.metric(`sluice_events_inserted_total{table="${EVENTS_TABLE}"}`)
 
-  await ch.stop()
+  await stack.ch.stop()
   const down = await eventually(async () => {
     const r = await health('/readyz')
     return r.status === 503 ? r : undefined
@@ -182,13 +167,13 @@ t.test('/readyz follows the ClickHouse server; /healthz stays up; lag grows whil
   t.equal(live.body.checks.consume_loop.ok, true, 'the consume loop runs')
 
   // consumed but not storable: nothing is committed, so the partitions' lag shows exactly these messages
-  await producer.send(TOPIC, Array.from({ length: DURING_OUTAGE }, (_, i) => capturedMessage({ token, distinct_id: `o-${i}` })), (i) => `o${i}`)
+  await stack.producer.send(TOPIC, Array.from({ length: DURING_OUTAGE }, (_, i) => capturedMessage({ token, distinct_id: `o-${i}` })), (i) => `o${i}`)
   const lagging = await eventually(async () => total(await scrape(), 'sluice_consumer_lag_messages') === DURING_OUTAGE, 30_000)
   t.ok(lagging, `the lag gauges add up to the ${DURING_OUTAGE} messages produced during the outage`)
   t.equal((await health('/readyz')).status, 503, 'still not ready')
   t.equal((await health('/healthz')).status, 200, 'still live')
 
-  await ch.start()
+  await stack.ch.start()
   const back = await eventually(async () => (await health('/readyz')).status === 200, 60_000)
   t.ok(back, '/readyz answers 200 again once inserts succeed')
   const drained = await eventually(async () => {
@@ -218,9 +203,7 @@ t.test('logs are JSON lines, one per notable event, none per event at info', asy
 })
 
 t.test('SLUICE_LOG_LEVEL=warn silences info lines', async (t) => {
-  const quiet = await startEngineProcess(baseEnv({
-    SLUICE_KAFKA_BROKERS: kafka.bootstrapServers,
-    SLUICE_CLICKHOUSE_URL: ch.url,
+  const quiet = await startEngineProcess(stack.env({
     SLUICE_CLICKHOUSE_DATABASE: `${DB}_quiet`,
     SLUICE_KAFKA_GROUP: `${GROUP}-quiet`,
     SLUICE_KAFKA_TOPIC: 'obs_quiet_events',

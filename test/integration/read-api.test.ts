@@ -6,28 +6,17 @@
 // the bottleneck made real: ClickHouse stopped, then one worker under load.
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { startMockKafkaCluster } from '../../engine/embedded/mock-kafka'
-import { startClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess } from '../harness/engine-process'
+import { eventually } from '../harness/engine-process'
+import { startStack } from '../harness/stack'
 import { capturedMessage } from '../harness/events'
-import { testProducer } from '../harness/kafka'
 
 const TOPIC = 'events_plugin_ingestion'
 
 t.test('read API and status on one engine', async (t) => {
-  const kafka = await startMockKafkaCluster()
-  const ch = await startClickHouseServer()
-  const engine = await startEngineProcess(baseEnv({
-    SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_CLICKHOUSE_URL: ch.url, SLUICE_CLICKHOUSE_DATABASE: 'readapi',
-    SLUICE_WORKERS: '1', SLUICE_STATUS_WINDOW_SECONDS: '5',
-  }))
-  const producer = await testProducer(kafka.bootstrapServers)
-  t.teardown(async () => {
-    await producer.close()
-    await engine.stop('SIGKILL')
-    await ch.destroy()
-    await kafka.stop()
-  })
+  const stack = await startStack({ database: 'readapi' })
+  t.teardown(() => stack.close('SIGKILL'))
+  const { ch, producer } = stack
+  const engine = await stack.start({ SLUICE_WORKERS: '1', SLUICE_STATUS_WINDOW_SECONDS: '5' })
   const api = engine.api.bind(engine)
   const capture = async (token: string, batch: Record<string, unknown>[]) => {
     const res = await fetch(`${engine.captureUrl}/batch/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: token, batch }) })

@@ -5,32 +5,20 @@
 // definitions are shared by the environments; a sixth type is a warning.
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { connectClickHouseServer } from '../../engine/sink/clickhouse'
-import { startMockKafkaCluster } from '../../engine/embedded/mock-kafka'
-import { startClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { eventually, type EngineProcess } from '../harness/engine-process'
 import { capturedMessage } from '../harness/events'
-import { testProducer } from '../harness/kafka'
+import { startStack } from '../harness/stack'
 
 const TOPIC = 'events_plugin_ingestion'
 const DB = 'tax'
 const TYPES = ['organization', 'company', 'team', 'workspace', 'region']
 
 t.test('three instances agree on group types, groups and definitions of a project', async (t) => {
-  const kafka = await startMockKafkaCluster()
-  const ch = await startClickHouseServer()
-  const store = await connectClickHouseServer({ url: ch.url })
-  const env = baseEnv({ SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_CLICKHOUSE_URL: ch.url, SLUICE_CLICKHOUSE_DATABASE: DB })
+  const stack = await startStack({ database: DB })
+  t.teardown(() => stack.close('SIGKILL'))
+  const { store, producer } = stack
   const engines: EngineProcess[] = []
-  for (let i = 0; i < 3; i++) engines.push(await startEngineProcess(env))
-  const producer = await testProducer(kafka.bootstrapServers)
-  t.teardown(async () => {
-    await producer.close()
-    await Promise.all(engines.map((e) => e.stop('SIGKILL')))
-    await store.close()
-    await ch.destroy()
-    await kafka.stop()
-  })
+  for (let i = 0; i < 3; i++) engines.push(await stack.start())
   const query = <T>(sql: string) => store.query<T>(sql)
   const count = async (sql: string) => Number((await query<{ n: string }>(sql))[0].n)
 

@@ -3,29 +3,16 @@
 // both instances' ingestion at once (an instance never calls a token unknown
 // while it lags the control log), and both serve the same projects.
 import t from 'tap'
-import { connectClickHouseServer } from '../../engine/sink/clickhouse'
-import { startMockKafkaCluster } from '../../engine/embedded/mock-kafka'
-import { startClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess } from '../harness/engine-process'
+import { eventually } from '../harness/engine-process'
 import { capturedMessage } from '../harness/events'
-import { testProducer } from '../harness/kafka'
+import { startStack } from '../harness/stack'
 
 t.test('a token created on instance A is accepted by both instances immediately', async (t) => {
-  const kafka = await startMockKafkaCluster()
-  const ch = await startClickHouseServer()
-  const store = await connectClickHouseServer({ url: ch.url })
-  const env = baseEnv({ SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_CLICKHOUSE_URL: ch.url, SLUICE_CLICKHOUSE_DATABASE: 'two' })
-  const a = await startEngineProcess(env)
-  const b = await startEngineProcess(env)
-  const producer = await testProducer(kafka.bootstrapServers)
-  // clients before the broker that holds them
-  t.teardown(async () => {
-    await producer.close()
-    await Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')])
-    await store.close()
-    await ch.destroy()
-    await kafka.stop()
-  })
+  const stack = await startStack({ database: 'two' })
+  t.teardown(() => stack.close('SIGKILL'))
+  const { store, producer } = stack
+  const a = await stack.start()
+  const b = await stack.start()
 
   // wait until the group has split the partitions between A and B
   const split = await eventually(async () => /partitions assigned/.test(a.logs()) && /partitions assigned/.test(b.logs()), 30_000)

@@ -1,9 +1,9 @@
 // workers/encode.ts: ClickHouse time text for both flavors, and the task
 // answer as one transferable buffer that decodes to what was encoded.
 import t from 'tap'
-import { decodeTaskOutput, encodeTaskOutput, formatDateTime } from '../../workers/encode'
+import { formatDateTime } from '../../workers/clickhouse-types'
 import { RowWriter } from '../../workers/row-writer'
-import type { TaskHeader } from '../../workers/protocol'
+import { decodeTaskOutput, encodeTaskOutput, type TaskHeader } from '../../workers/protocol'
 
 const HEADER: TaskHeader = {
   snapshotVersion: 7,

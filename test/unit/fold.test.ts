@@ -39,8 +39,9 @@ const seed = (request_id: string, body: Pick<Seed, 'projects' | 'environments' |
 
 const conflict = (message: string): Outcome => ({ ok: false, error: 'conflict', message })
 const invalid = (message: string): Outcome => ({ ok: false, error: 'invalid', message })
-const notFound = (message: string): Outcome => ({ ok: false, error: 'not_found', message })
-const environmentNotFound = (id: number): Outcome => ({ ok: false, error: 'environment_not_found', message: `environment ${id} does not exist` })
+/** the outcome names the missing id as data: the admin API answers with it, no parsing of the message */
+const notFound = (id: number): Outcome => ({ ok: false, error: 'not_found', message: `project ${id} does not exist`, id })
+const environmentNotFound = (id: number): Outcome => ({ ok: false, error: 'environment_not_found', message: `environment ${id} does not exist`, id })
 const NAME_INVALID = 'name must be 1–200 characters'
 
 const DEFAULT_PROJECT_SETTINGS = { drop_event_names: [], redact_property_names: [] }
@@ -157,7 +158,7 @@ t.test('a malformed token is invalid and allocates no id', async (t) => {
 
 t.test('an environment for a missing project is not_found', async (t) => {
   const { state, outcomes } = foldAll([environment('r1', 7, 'Staging', 'token_staging')])
-  t.same(outcomes, [{ ok: false, error: 'not_found', message: 'project 7 does not exist' }])
+  t.same(outcomes, [notFound(7)])
   t.same(entities(state), entities(emptyState()))
 })
 
@@ -254,7 +255,7 @@ for (const { name, change, message } of PROJECT_SETTING_PROBLEMS) {
 
 t.test('update_project of a missing project is not_found', async (t) => {
   const { outcome } = after([project('p', 'Shop', 'token_shop_1')], updateProject('u', 9, { name: 'Nine' }))
-  t.same(outcome, notFound('project 9 does not exist'))
+  t.same(outcome, notFound(9))
 })
 
 // ---- update_environment ---------------------------------------------------
@@ -500,7 +501,7 @@ t.test('claim_group_type rejects a missing project and a group type of 0 or 401 
     claim('c4', 1, 'g'.repeat(400)),
   ])
   t.same(outcomes.slice(1), [
-    notFound('project 9 does not exist'),
+    notFound(9),
     invalid('group_type must be 1–400 characters'),
     invalid('group_type must be 1–400 characters'),
     { ok: true, project_id: 1, group_type_index: 0, touched: { projects: [1], environments: [] } },
@@ -598,11 +599,11 @@ const MOVES_REJECTED: { name: string; setup: Command[]; move: MoveProject; outco
   },
   {
     name: 'a missing project', setup: [project('a', 'A', 'token_a_prod')],
-    move: moveProject('m', 9, 1), outcome: notFound('project 9 does not exist'),
+    move: moveProject('m', 9, 1), outcome: notFound(9),
   },
   {
     name: 'a project under a missing one', setup: [project('a', 'A', 'token_a_prod')],
-    move: moveProject('m', 1, 9), outcome: notFound('project 9 does not exist'),
+    move: moveProject('m', 1, 9), outcome: notFound(9),
   },
   {
     name: 'a project under one that was itself moved',

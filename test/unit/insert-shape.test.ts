@@ -5,7 +5,7 @@
 import t from 'tap'
 import { blocksByPartition } from '../../engine/sink/batcher'
 import { JSON_EACH_ROW, rowPartition } from '../../engine/sink/row-format'
-import { eventColumns, monthOf } from '../../workers/encode'
+import { eventColumns, monthOf } from '../../workers/clickhouse-types'
 import { RowWriter } from '../../workers/row-writer'
 
 t.test('blocks hold at most `limit` partitions, every row once, rows of a partition together', async (t) => {
