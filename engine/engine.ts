@@ -80,7 +80,8 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     const schema = await createSchema(store, config.clickhouseDatabase)
     log.info({ clickhouse: store.kind, version: store.version, dateTime: schema.dateTime, database: schema.database }, 'ClickHouse schema ready')
 
-    const controlTopic = await ensureTopic(brokers, config.controlTopic, controlTopicSpec(config.controlReplicationFactor, config.controlMinInsyncReplicas))
+    // the embedded mock cluster cannot create topics with settings (and keeps everything in memory anyway)
+    const controlTopic = await ensureTopic(brokers, config.controlTopic, mock ? { partitions: 'auto' } : controlTopicSpec(config.controlReplicationFactor, config.controlMinInsyncReplicas))
     if (controlTopic.created) log.info({ topic: config.controlTopic }, 'control topic created: one partition, retention.ms=-1, retention.bytes=-1')
     else if (controlTopic.error) log.warn({ topic: config.controlTopic, err: controlTopic.error }, 'the broker could not create the control topic with its settings; it was auto-created with the broker\'s defaults: set retention.ms=-1 and retention.bytes=-1 on it (README, "Running in production")')
     // the input and dead-letter topics are the operator's; ask for them so that clusters with auto-creation (the mock) create them now
@@ -232,6 +233,8 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       committer.final()
       await consumer.close()
     })
+    // a last snapshot while everything still runs (engine/control/log.ts says why)
+    cleanups.push(() => control.snapshotBeforeLeaving())
     // runs first: readiness says "shutting down" while the steps above drain
     cleanups.push(async () => { stopping = true })
 

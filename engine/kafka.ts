@@ -60,6 +60,8 @@ function topicPartitions(brokers: string, topic: string, autoCreate: boolean): P
   })
 }
 
+export const CREATE_TOPIC_TIMEOUT_MS = 2_000
+
 export interface TopicSpec {
   partitions: number | 'auto'
   /** -1: the broker's default */
@@ -80,7 +82,8 @@ export async function ensureTopic(brokers: string, topic: string, spec: TopicSpe
   if (spec.partitions !== 'auto') {
     const admin = Kafka.AdminClient.create({ ...baseKafkaConfig(brokers, 'sluice-admin') } as Kafka.GlobalConfig)
     error = await new Promise<string | undefined>((resolve) => {
-      admin.createTopic({ topic, num_partitions: spec.partitions as number, replication_factor: spec.replicationFactor ?? -1, config: spec.config ?? {} }, 5_000, (err) => resolve(err ? err.message : undefined))
+      // a real broker answers at once; the mock cluster never does (no CreateTopics): do not wait long for it
+      admin.createTopic({ topic, num_partitions: spec.partitions as number, replication_factor: spec.replicationFactor ?? -1, config: spec.config ?? {} }, CREATE_TOPIC_TIMEOUT_MS, (err) => resolve(err ? err.message : undefined))
     })
     admin.disconnect()
     if (error === undefined) {

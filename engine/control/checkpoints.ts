@@ -44,6 +44,11 @@ export class Checkpoints {
     this.bytesSince += bytes
   }
 
+  /** commands were folded since the last checkpoint */
+  get anySince(): boolean {
+    return this.commandsSince > 0
+  }
+
   get due(): boolean {
     return this.commandsSince >= this.policy.everyCommands || this.bytesSince >= this.policy.everyBytes
   }

@@ -37,6 +37,8 @@ export const CONTROL_PARTITION = 0
 export const LAG_REFRESH_MS = 5_000
 /** An instance that finds a checkpoint due waits up to this long first, so that one instance's checkpoint usually spares the others theirs. */
 export const CHECKPOINT_JITTER_MS = 1_000
+/** How long a clean shutdown waits for its last snapshot. */
+export const SHUTDOWN_SNAPSHOT_MS = 5_000
 /** How long an appended checkpoint keeps this instance from appending another. */
 export const OWN_CHECKPOINT_PATIENCE_MS = 60_000
 
@@ -94,6 +96,8 @@ export class ControlLog {
   private snapshotWanted = false
   private checkpointTimer: NodeJS.Timeout | undefined
   private stopped = false
+  /** the snapshot being produced, if any */
+  private writing: Promise<void> | undefined
 
   constructor(
     private readonly brokers: string,
@@ -332,7 +336,13 @@ export class ControlLog {
     }
   }
 
-  private async writeSnapshot(c: RecordedCheckpoint): Promise<void> {
+  private writeSnapshot(c: RecordedCheckpoint): Promise<void> {
+    const writing = this.produceSnapshot(c)
+    this.writing = writing
+    return writing
+  }
+
+  private async produceSnapshot(c: RecordedCheckpoint): Promise<void> {
     const chunks = snapshotChunks(randomUUID(), c.offset, c.text, c.hash)
     const at = new Date().toISOString()
     try {
@@ -346,6 +356,19 @@ export class ControlLog {
       this.snapshotWanted = true
       this.scheduleCheckpoint(5_000)
     }
+  }
+
+  /**
+   * On a clean shutdown, with commands folded since the last checkpoint:
+   * snapshot them, so that a burst just before a shutdown never leaves the
+   * retained log without a usable snapshot. Bounded by SHUTDOWN_SNAPSHOT_MS.
+   */
+  async snapshotBeforeLeaving(boundMs = SHUTDOWN_SNAPSHOT_MS): Promise<void> {
+    if (!this.complete || !this.consumer || !this.checkpoints.anySince) return
+    const deadline = Date.now() + boundMs
+    if (!this.checkpointInFlight()) await this.appendCheckpoint()
+    while (this.checkpointInFlight() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    if (this.writing) await Promise.race([this.writing, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))])
   }
 
   /** Asks the instances that hold the full state to write a snapshot (this one has none to start from). */

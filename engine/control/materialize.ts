@@ -16,6 +16,7 @@ export class ControlMaterializer {
   private readonly dirtyEnvironments = new Set<number>()
   private timer: NodeJS.Timeout | undefined
   private writing: Promise<void> | undefined
+  private stopped = false
 
   constructor(
     private readonly state: ControlState,
@@ -33,7 +34,8 @@ export class ControlMaterializer {
   }
 
   private later(ms: number): void {
-    if (!this.timer) this.timer = setTimeout(() => { this.timer = undefined; void this.write() }, ms)
+    // after stop() the store is being closed: a command folded during shutdown is written by the next start
+    if (!this.timer && !this.stopped) this.timer = setTimeout(() => { this.timer = undefined; void this.write() }, ms)
   }
 
   private time(iso: string): string {
@@ -91,6 +93,7 @@ export class ControlMaterializer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     await this.write()
