@@ -20,8 +20,8 @@
 // Both answer JSON: {ok, status, failing: [names], checks: {name: {ok, detail}}}.
 import type { ControlLog } from './control/log'
 import type { HealthCheck } from './http/server'
-import type { InsertBatcher } from './sink/batcher'
-import type { ClickHouseStore } from './sink/store'
+import type { InsertBatcher } from './sink/writers/batcher'
+import type { ClickHouseStore } from './sink/transport/store'
 import type { IngestionConsumer } from './source/consumer'
 
 export const LOOP_STALE_MS = 30_000

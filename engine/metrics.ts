@@ -11,7 +11,7 @@
 // which worker threads do not have; a registry per thread would also cost a
 // message round trip per scrape and lose a dead worker's counts.
 //
-// Dashboards and alerts in deploy/ query these names; test/unit/dashboard.test.ts
+// Dashboards and alerts in deploy/ query these names; test/unit/deploy/dashboard.test.ts
 // fails when they ask for a name this file does not define.
 import client from 'prom-client'
 import { CountedHistogram } from './counted-histogram'

@@ -1,5 +1,5 @@
 // The one retry loop of the main thread: runs an operation until it
-// succeeds, waiting backoffMs(attempt) (engine/sink/retry.ts, the pure
+// succeeds, waiting backoffMs(attempt) (engine/sink/transport/retry.ts, the pure
 // policy) between attempts. Nothing Sluice owns may be lost, so "until it
 // succeeds" means for ever unless the caller says an error is final
 // (`retriable`), in which case it is thrown to the caller, who decides what
@@ -7,7 +7,7 @@
 // the group and person readers, group type claims, dead letters and the
 // control log's watermark reads.
 import type { Logger } from 'pino'
-import { backoffMs } from './sink/retry'
+import { backoffMs } from './sink/transport/retry'
 
 export interface RetryOptions {
   log: Logger

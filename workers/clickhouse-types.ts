@@ -38,7 +38,7 @@ export function monthOf(ms: number): number {
 export type ColumnType = 'UUID' | 'String' | 'Int64' | 'UInt64' | 'DateTime' | 'DateTime64'
 
 /**
- * The `events` columns of an insert, in row order (engine/sink/schema.ts
+ * The `events` columns of an insert, in row order (engine/sink/format/schema.ts
  * creates them; `elements_chain` is left to its default). RowBinary rows
  * carry no names, so the insert names these columns and the batcher splits
  * rows by these types.

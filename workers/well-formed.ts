@@ -6,7 +6,7 @@
 // ClickHouse rejects a JSONEachRow insert holding such an escape (`Code: 25
 // Cannot parse escape sequence`), which used to stall a partition for good.
 // Surrogate pairs, written raw or as two escapes, are kept.
-// Table test: test/unit/well-formed.test.ts.
+// Table test: test/unit/workers/well-formed.test.ts.
 
 declare global {
   interface String {

@@ -5,8 +5,8 @@
 // the same rows and ReplacingMergeTree keeps one. Changes are collected and
 // written in small batches, off the fold's path; a failed write is retried.
 import type { Logger } from 'pino'
-import type { Schema } from '../sink/schema'
-import type { ClickHouseStore } from '../sink/store'
+import type { Schema } from '../sink/format/schema'
+import type { ClickHouseStore } from '../sink/transport/store'
 import { formatDateTime } from '../../workers/clickhouse-types'
 import type { ControlState } from './fold'
 import type { FoldedChange } from './log'

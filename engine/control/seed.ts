@@ -11,8 +11,8 @@
 //   and the copy is written as a snapshot that every incomplete instance
 //   starts from.
 import type { Logger } from 'pino'
-import type { Schema } from '../sink/schema'
-import type { ClickHouseStore } from '../sink/store'
+import type { Schema } from '../sink/format/schema'
+import type { ClickHouseStore } from '../sink/transport/store'
 import type { Seed } from './commands'
 import { emptyState, foldCommand } from './fold'
 import type { ControlLog } from './log'

@@ -3,7 +3,7 @@
 // rows and where each came from, drops by reason, dead letters, side outputs
 // (warnings, group updates, taxonomy observations) — and, per round, the
 // messages that must run again. Pure: no Kafka, no ClickHouse, no metrics;
-// engine/dispatch/ingest.ts acts on the tally (test/unit/tally.test.ts).
+// engine/dispatch/ingest.ts acts on the tally (test/unit/engine/dispatch/tally.test.ts).
 import type Kafka from 'node-rdkafka'
 import type { GroupUpdate, Observations, TaskOutput, WarningRecord } from '../../workers/protocol'
 import type { DropReason } from '../../workers/result'

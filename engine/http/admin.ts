@@ -13,7 +13,7 @@ import { addDataRoutes, type DataRouteDeps } from './data-routes'
 import { OPENAPI } from './openapi'
 import { offsetPage, pageRequest, slicePage } from './paginate'
 import { Router } from './router'
-import type { TaxonomyReader } from '../sink/taxonomy-read'
+import type { TaxonomyReader } from '../sink/read/taxonomy-read'
 
 export interface AdminRequest {
   params: Record<string, string>

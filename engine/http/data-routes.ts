@@ -5,7 +5,7 @@
 import type { ControlState, EnvironmentState } from '../control/fold'
 import { invalidField, SluiceError } from '../errors'
 import type { Metrics } from '../metrics'
-import type { DataReader } from '../sink/data-read'
+import type { DataReader } from '../sink/read/data-read'
 import type { StatusReport } from '../status/sampler'
 import type { AdminHandler } from './admin'
 import { countParam, offsetPage, pageRequest, withParams, type PageLimits } from './paginate'

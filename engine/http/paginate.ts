@@ -4,7 +4,7 @@
 // or null on the last one. A handler fetches limit + 1 rows: the extra row
 // only says that another page exists. Routes whose order is by time use an
 // opaque `cursor` instead of `offset` (a row arriving between two pages
-// would otherwise shift every offset): see engine/sink/data-read.ts.
+// would otherwise shift every offset): see engine/sink/read/data-read.ts.
 import { invalidField } from '../errors'
 
 export interface PageLimits { defaultLimit: number; maxLimit: number }

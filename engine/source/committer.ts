@@ -7,7 +7,7 @@
 //
 // It also counts committed messages for SLUICE_STOP_AFTER_EVENTS (benchmarks).
 // The consumer is reached through a two-method port so that this logic is
-// tested without a broker (test/unit/committer.test.ts).
+// tested without a broker (test/unit/engine/source/committer.test.ts).
 import type { CommitPoint } from './offsets'
 
 export interface CommitPort {

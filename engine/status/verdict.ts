@@ -1,7 +1,7 @@
 // "What do I scale?": a pure function from the per-stage figures of the last
 // window (engine/status/sampler.ts measures them) to the stage that limits
 // throughput now and what to change, with the numbers that decided it.
-// Table test: test/unit/verdict.test.ts.
+// Table test: test/unit/engine/status/verdict.test.ts.
 //
 // Where the consume loop spends its time says which stage holds it back:
 //

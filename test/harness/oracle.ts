@@ -1,7 +1,7 @@
 // The count oracle of the delivery tests: what was produced (a list of
 // uuids) against what ClickHouse holds: count(), uniqExact(uuid), and which
 // produced uuids are missing. Used on real runs and on a negative control.
-import type { ClickHouseStore } from '../../engine/sink/store'
+import type { ClickHouseStore } from '../../engine/sink/transport/store'
 
 export interface OracleResult {
   produced: number

@@ -4,8 +4,8 @@
 // configured against them. close() takes everything down in reverse order;
 // an engine that does not exit cleanly on SIGTERM has its logs printed.
 import { startMockKafkaCluster, type MockKafkaCluster } from '../../engine/embedded/mock-kafka'
-import { connectClickHouseServer } from '../../engine/sink/clickhouse'
-import type { ClickHouseStore } from '../../engine/sink/store'
+import { connectClickHouseServer } from '../../engine/sink/transport/clickhouse'
+import type { ClickHouseStore } from '../../engine/sink/transport/store'
 import { startClickHouseServer, type ClickHouseServer } from './clickhouse-server'
 import { baseEnv, startEngineProcess, type EngineProcess } from './engine-process'
 import { testProducer, type TestProducer } from './kafka'

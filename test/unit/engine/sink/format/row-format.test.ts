@@ -1,0 +1,51 @@
+// engine/sink/format/row-format.ts rowAsJson: a RowBinary row that ClickHouse
+// rejects is dead-lettered as a readable JSON line; decoded, the worker's
+// RowBinary rows say what its JSONEachRow rows say, in both time flavors.
+import t from 'tap'
+import { foldAll } from '../../../../../engine/control/fold'
+import { buildSnapshot } from '../../../../../engine/control/snapshot'
+import { rowAsJson, splitRows, JSON_EACH_ROW } from '../../../../../engine/sink/format/row-format'
+import { eventColumns } from '../../../../../workers/clickhouse-types'
+import { processBatch, threadDefinitions } from '../../../../../workers/index'
+import type { DateTimeFlavor } from '../../../../../workers/protocol'
+import { taskOf } from '../../../../harness/tasks'
+
+const CAPTURED = '2026-11-20T10:00:00.000Z'
+const NOW_MS = Date.parse('2026-11-20T10:00:05.250Z')
+const { state } = foldAll([
+  { type: 'create_project', request_id: 'r1', at: CAPTURED, name: 'Shop', api_token: 'phc_shop' },
+  { type: 'claim_group_type', request_id: 'r2', at: CAPTURED, project_id: 1, group_type: 'organization' },
+])
+const SNAPSHOT = buildSnapshot(state, 1)
+
+const MESSAGES = [
+  { event: '$pageview', properties: { url: 'https://example.com', n: 1.5 }, timestamp: '2026-11-20T09:59:59.123Z' },
+  { event: 'café ☕', properties: { $groups: { organization: 'org:5' }, long: 'é'.repeat(3000) } },
+].map((data, i) => JSON.stringify({
+  uuid: `0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5${i}`, distinct_id: `ünï ${i}`, ip: '203.0.113.7', now: CAPTURED, token: 'phc_shop', data: JSON.stringify(data),
+}))
+
+function rows(dateTime: DateTimeFlavor, format: 'RowBinary' | 'JSONEachRow'): Uint8Array {
+  threadDefinitions.forget()
+  const task = taskOf(MESSAGES, { snapshot: SNAPSHOT, nowMs: NOW_MS, kafkaTimestamp: NOW_MS - 1000, firstOffset: 2 ** 40 })
+  return Buffer.from(processBatch(task, { dateTime, format }).rows.bytes())
+}
+
+for (const flavor of ['DateTime', 'DateTime64'] as const) {
+  t.test(`${flavor}: a RowBinary row decodes to the fields of the JSONEachRow row`, async (t) => {
+    const format = { kind: 'RowBinary', columns: eventColumns(flavor) } as const
+    const decoded = splitRows([rows(flavor, 'RowBinary')], format).map((r) => JSON.parse(Buffer.from(rowAsJson(r, format)).toString()) as Record<string, unknown>)
+    const json = splitRows([rows(flavor, 'JSONEachRow')], JSON_EACH_ROW).map((r) => JSON.parse(Buffer.from(r).toString()) as Record<string, unknown>)
+    // JSONEachRow leaves out empty group columns (their default is '')
+    const filled = json.map((r) => ({ ...Object.fromEntries([0, 1, 2, 3, 4].map((i) => [`$group_${i}`, ''])), ...r }))
+    t.equal(decoded.length, 2)
+    t.same(decoded, filled)
+    t.equal(decoded[1].$group_0, 'org:5')
+    t.equal(decoded[0]._offset, 2 ** 40)
+  })
+}
+
+t.test('a JSONEachRow row is dead-lettered as it is', async (t) => {
+  const row = Buffer.from('{"a":1}\n')
+  t.equal(rowAsJson(row, JSON_EACH_ROW), row)
+})

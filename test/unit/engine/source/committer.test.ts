@@ -1,0 +1,43 @@
+// engine/source/committer.ts: acknowledged points are committed at once and
+// remembered per partition for the final synchronous commit; a revoked
+// partition's point is never committed again; SLUICE_STOP_AFTER_EVENTS fires once.
+import t from 'tap'
+import { Committer, type CommitPort } from '../../../../engine/source/committer'
+import type { CommitPoint } from '../../../../engine/source/offsets'
+
+function recordingPort() {
+  const calls: { kind: 'async' | 'sync'; points: CommitPoint[] }[] = []
+  const port: CommitPort = {
+    commit: (points) => { calls.push({ kind: 'async', points: [...points] }) },
+    commitSync: (points) => { calls.push({ kind: 'sync', points: [...points] }) },
+  }
+  return { port, calls }
+}
+
+t.test('the final commit carries the last point of every partition still owned', async (t) => {
+  const { port, calls } = recordingPort()
+  const c = new Committer(port)
+  c.acknowledged([{ partition: 0, offset: 10 }, { partition: 1, offset: 5 }], 15)
+  c.acknowledged([{ partition: 0, offset: 20 }], 10)
+  c.acknowledged([{ partition: 2, offset: 7 }], 7)
+  c.forget([1])
+  c.final()
+  t.same(calls.map((x) => x.kind), ['async', 'async', 'async', 'sync'], 'every acknowledgement is committed at once, the last one synchronously')
+  t.same(calls[3].points, [{ partition: 0, offset: 20 }, { partition: 2, offset: 7 }], 'newest point per partition; the revoked partition 1 is left to its new owner')
+  t.equal(c.committed, 32)
+})
+
+t.test('stop-after-events fires once, when the committed messages reach the limit', async (t) => {
+  const { port } = recordingPort()
+  let fired = 0
+  const c = new Committer(port, () => { fired++ }, 100)
+  c.acknowledged([{ partition: 0, offset: 60 }], 60)
+  t.equal(fired, 0)
+  c.acknowledged([{ partition: 0, offset: 100 }], 40)
+  t.equal(fired, 1, 'at exactly 100')
+  c.acknowledged([{ partition: 0, offset: 150 }], 50)
+  t.equal(fired, 1, 'not again')
+  const unlimited = new Committer(port, () => { fired++ })
+  unlimited.acknowledged([{ partition: 0, offset: 1e6 }], 1e6)
+  t.equal(fired, 1, 'never without a limit')
+})
