@@ -1,8 +1,11 @@
 // Wiring only: starts the parts in dependency order and stops them in reverse.
+// Each stage below is one function; what a stage starts, it registers with
+// the Lifecycle, whose stop() runs the registered steps last-first.
 //
 //   Kafka (or the embedded mock) ─ ClickHouse (server or chDB) + schema
-//   ─ control log (fold, snapshot, materializer) ─ admin API
-//   ─ worker pool ─ batcher ─ ingestion consumer
+//   ─ control log (fold, snapshots, materializer)
+//   ─ worker pool ─ ingestion ─ batcher ─ consumer + committer
+//   ─ admin API, capture port ─ consuming once the control state is complete
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema'
 import { ControlMaterializer } from './control/materialize'
@@ -55,204 +58,219 @@ export interface Engine {
   stop(): Promise<void>
 }
 
-export async function startEngine(config: Config, log: Logger): Promise<Engine> {
-  const metrics = createMetrics()
-  const cleanups: (() => Promise<void>)[] = []
-  const stopAll = async () => {
-    for (const c of cleanups.splice(0).reverse()) {
-      try { await c() } catch (err) { log.warn({ err: (err as Error).message }, 'error while stopping') }
+/** Shutdown steps, run last-registered first; a failing step is logged and the next one runs. */
+class Lifecycle {
+  private readonly steps: (() => Promise<void>)[] = []
+  stopping = false
+  constructor(private readonly log: Logger) {}
+
+  onStop(step: () => Promise<void>): void {
+    this.steps.push(step)
+  }
+
+  readonly stop = async (): Promise<void> => {
+    for (const step of this.steps.splice(0).reverse()) {
+      try { await step() } catch (err) { this.log.warn({ err: (err as Error).message }, 'error while stopping') }
     }
   }
+}
+
+interface Storage { brokers: string; mock: MockKafkaCluster | undefined; store: ClickHouseStore; schema: Schema; producer: AckingProducer }
+
+async function startStorage(config: Config, life: Lifecycle, log: Logger): Promise<Storage> {
+  let mock: MockKafkaCluster | undefined
+  let brokers = config.kafkaBrokers
+  if (!brokers) {
+    mock = await startMockKafkaCluster()
+    brokers = mock.bootstrapServers
+    life.onStop(() => mock!.stop())
+    log.info({ brokers }, 'embedded mock Kafka cluster started (in memory: dev/demo only)')
+  }
+  const store: ClickHouseStore = config.clickhouseUrl
+    ? await connectClickHouseServer({ url: config.clickhouseUrl, user: config.clickhouseUser, password: config.clickhousePassword })
+    : await openChdb(config.dataDir)
+  life.onStop(() => store.close())
+  const schema = await createSchema(store, config.clickhouseDatabase)
+  log.info({ clickhouse: store.kind, version: store.version, dateTime: schema.dateTime, database: schema.database }, 'ClickHouse schema ready')
+  await ensureTopics(config, brokers, mock !== undefined, log)
+  const producer = await connectProducer(brokers, 'sluice-producer')
+  life.onStop(() => producer.disconnect())
+  return { brokers, mock, store, schema, producer }
+}
+
+async function ensureTopics(config: Config, brokers: string, embedded: boolean, log: Logger): Promise<void> {
+  // the embedded mock cluster cannot create topics with settings (and keeps everything in memory anyway)
+  const control = await ensureTopic(brokers, config.controlTopic, embedded ? { partitions: 'auto' } : controlTopicSpec(config.controlReplicationFactor, config.controlMinInsyncReplicas))
+  if (control.created) log.info({ topic: config.controlTopic }, 'control topic created: one partition, retention.ms=-1, retention.bytes=-1')
+  else if (control.error) log.warn({ topic: config.controlTopic, err: control.error }, 'the broker could not create the control topic with its settings; it was auto-created with the broker\'s defaults: set retention.ms=-1 and retention.bytes=-1 on it (README, "Running in production")')
+  // the input and dead-letter topics are the operator's; ask for them so that clusters with auto-creation (the mock) create them now
+  await ensureTopic(brokers, config.kafkaTopic, { partitions: 'auto' })
+  await ensureTopic(brokers, config.dlqTopic, { partitions: 'auto' })
+}
+
+async function startControl(config: Config, s: Storage, metrics: Metrics, life: Lifecycle, log: Logger): Promise<ControlLog> {
+  const control = new ControlLog(s.brokers, config.controlTopic, s.producer, metrics, log, {
+    everyCommands: config.controlSnapshotCommands, everyBytes: config.controlSnapshotBytes,
+  })
+  const materializer = new ControlMaterializer(control.state, s.store, s.schema, log)
+  control.onFold(materializer.onFold)
+  life.onStop(() => control.stop())
+  life.onStop(() => materializer.stop())
+  await control.start()
+  // Only a topic that never held anything is seeded from ClickHouse; a truncated one waits for a snapshot (DESIGN §2).
+  if (control.genesis) await reseedIfEmpty(control, s.store, s.schema, log)
+  if (!control.complete && config.controlRecover === 'clickhouse') await recoverFromClickHouse(control, s.store, s.schema, log)
+  control.snapshotIfNone()
+  return control
+}
+
+interface Pipeline { pool: WorkerPool; ingestion: Ingestion; consumer: IngestionConsumer; committer: Committer; lagMonitor: PartitionLagMonitor; batcher: InsertBatcher }
+
+/** Consumed batches → workers → batcher → ClickHouse → commit: the data path, not yet consuming. */
+function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics: Metrics, onStopAfter: () => void, life: Lifecycle, log: Logger): Pipeline {
+  // RowBinary to a server: nothing to escape here, nothing to parse there; chDB takes text formats only
+  const encoding: RowEncoding = { dateTime: s.schema.dateTime, format: s.store.kind === 'server' ? 'RowBinary' : 'JSONEachRow' }
+  const pool = new WorkerPool(config.workers, encoding, metrics)
+  life.onStop(() => pool.close())
+  const tracker = new OffsetTracker()
+  const outcomes = new OutcomeRecorder(s.producer, config.dlqTopic, metrics, log)
+  const ingestion = new Ingestion({
+    topic: config.kafkaTopic,
+    eventsTable: s.schema.tables.events,
+    eventsFormat: encoding.format === 'RowBinary' ? { kind: 'RowBinary', columns: eventColumns(s.schema.dateTime) } : JSON_EACH_ROW,
+    maxMessageBytes: config.maxMessageBytes,
+    maxInflightBytes: config.maxInflightBytes,
+    maxOutstandingBatches: config.workers * 2,
+  }, pool, control, outcomes, tracker, {
+    warnings: new WarningsWriter(s.schema, config.warningIntervalMs, metrics),
+    definitions: new DefinitionsWriter(s.schema),
+    groups: new GroupMerger(s.store, s.schema, log),
+  }, metrics, log)
+  const consumer = new IngestionConsumer({
+    brokers: s.brokers, topic: config.kafkaTopic, group: config.kafkaGroup, batchSize: config.consumeBatch, maxMessageBytes: config.maxMessageBytes, log,
+    hasCapacity: ingestion.hasCapacity, waitForSlot: ingestion.waitForSlot, onBatch: ingestion.onBatch,
+  })
+  const committer = new Committer(consumer, onStopAfter, config.stopAfterEvents)
+  const lagMonitor = new PartitionLagMonitor({ brokers: s.brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned }, metrics, log)
+  consumer.onRevoked((partitions) => {
+    tracker.revoke(partitions)
+    committer.forget(partitions)
+    lagMonitor.forget(partitions)
+  })
+  const batcher = new InsertBatcher(s.store, {
+    maxRows: config.insertMaxRows, maxBytes: config.insertMaxBytes, intervalMs: config.insertIntervalMs, dedupTokens: s.schema.dedupTokens,
+    maxPartitionsPerInsert: config.maxPartitionsPerInsert ?? s.schema.maxPartitionsPerInsert,
+  }, (flush) => {
+    observeAcknowledged(metrics, flush.times, Date.now())
+    metrics.offsetsCommitted.inc(flush.messages)
+    committer.acknowledged(ingestion.acknowledged(flush), flush.messages)
+  }, (table, row, error, source) => outcomes.deadLetters([{
+    value: row, key: null, reason: 'insert_rejected', step: 'insert', error, source: { ...source, table },
+  }]), metrics, log)
+  ingestion.attach(batcher)
+  return { pool, ingestion, consumer, committer, lagMonitor, batcher }
+}
+
+interface Servers { admin: RunningServer; capture: RunningServer; adminToken: string }
+
+async function startServers(config: Config, s: Storage, control: ControlLog, p: Pipeline, metrics: Metrics, life: Lifecycle, log: Logger): Promise<Servers> {
+  const adminToken = config.adminToken ?? randomToken('sla_')
+  const status = new StatusSampler({
+    metrics, consumer: p.consumer, batcher: p.batcher, eventsTable: s.schema.tables.events, threads: config.workers,
+    probeClickHouse: async () => { await s.store.query('SELECT 1 AS ok') },
+    maxInflightBytes: config.maxInflightBytes, maxRowsPerInsert: config.insertMaxRows, windowSeconds: config.statusWindowSeconds,
+  })
+  let captureUrl = ''
+  const health: HealthSources = { consumer: p.consumer, control, store: s.store, batcher: p.batcher, stopping: () => life.stopping }
+  const admin = await startAdminServer({
+    host: config.adminHost, port: config.adminPort, token: adminToken, maxBodyBytes: config.maxBodyBytes,
+    routes: adminRoutes(control, new TaxonomyReader(s.store, s.schema), {
+      data: new DataReader(s.store, s.schema), metrics, status: () => status.report(), captureUrl: () => captureUrl,
+    }),
+    registry: metrics.registry,
+    notReady: () => {
+      const problem = control.problem
+      if (problem) return new SluiceError('SLUICE_ERR_CONTROL_LOG_INCOMPLETE', problem)
+      return control.ready ? undefined : new SluiceError('SLUICE_ERR_NOT_READY')
+    },
+    caughtUpSince: (since) => control.caughtUpSince(since),
+    liveness: () => liveness(health),
+    readiness: () => readiness(health),
+    log,
+  })
+  life.onStop(() => admin.close())
+  // Capture port (PostHog SDKs → input topic) with its own producer, so that
+  // intake traffic never queues behind or ahead of control-log commands.
+  const captureProducer = await connectProducer(s.brokers, 'sluice-capture', CAPTURE_PRODUCER)
+  life.onStop(() => captureProducer.disconnect())
+  const capture = await startCaptureServer({
+    host: config.captureHost, port: config.capturePort, maxBodyBytes: config.maxBodyBytes, maxMessageBytes: config.maxMessageBytes,
+    trustProxy: config.trustProxy, topic: config.kafkaTopic, producer: captureProducer, metrics, log,
+  })
+  life.onStop(() => capture.close())
+  captureUrl = capture.url
+  status.start()
+  life.onStop(async () => status.stop())
+  return { admin, capture, adminToken }
+}
+
+/** Starts consuming once the control state is complete (a partial one would call live tokens unknown); registers the drain. */
+async function startConsuming(config: Config, control: ControlLog, p: Pipeline, metrics: Metrics, life: Lifecycle, log: Logger): Promise<void> {
+  await p.lagMonitor.start()
+  life.onStop(() => p.lagMonitor.stop())
+  metrics.workerThreads.set(p.pool.threads)
+  let consuming = false
+  if (!control.complete) log.warn('ingestion waits until the control state is complete')
+  const started = control.whenComplete().then(async () => {
+    if (life.stopping) return
+    await p.consumer.start()
+    consuming = true
+    log.info({ topic: config.kafkaTopic, group: config.kafkaGroup, workers: p.pool.threads }, 'ingestion consumer started')
+  })
+  if (control.complete) await started
+  else started.catch((err: Error) => log.error({ err: err.message }, 'the ingestion consumer could not start'))
+  // Shutdown order: stop fetching, finish batches in flight, flush, final commit, close.
+  life.onStop(async () => {
+    if (!consuming) return
+    await p.consumer.stopFetching()
+    await p.ingestion.whenIdle()
+    await p.batcher.drain()
+    p.batcher.stop()
+    p.committer.final()
+    await p.consumer.close()
+  })
+  // a last snapshot while everything still runs (engine/control/log.ts says why)
+  life.onStop(() => control.snapshotBeforeLeaving())
+  // runs first: readiness says "shutting down" while the steps above drain
+  life.onStop(async () => { life.stopping = true })
+}
+
+export async function startEngine(config: Config, log: Logger): Promise<Engine> {
+  const metrics = createMetrics()
+  const life = new Lifecycle(log)
   try {
-    let mock: MockKafkaCluster | undefined
-    let brokers = config.kafkaBrokers
-    if (!brokers) {
-      mock = await startMockKafkaCluster()
-      brokers = mock.bootstrapServers
-      cleanups.push(() => mock!.stop())
-      log.info({ brokers }, 'embedded mock Kafka cluster started (in memory: dev/demo only)')
-    }
-
-    const store: ClickHouseStore = config.clickhouseUrl
-      ? await connectClickHouseServer({ url: config.clickhouseUrl, user: config.clickhouseUser, password: config.clickhousePassword })
-      : await openChdb(config.dataDir)
-    cleanups.push(() => store.close())
-    const schema = await createSchema(store, config.clickhouseDatabase)
-    log.info({ clickhouse: store.kind, version: store.version, dateTime: schema.dateTime, database: schema.database }, 'ClickHouse schema ready')
-
-    // the embedded mock cluster cannot create topics with settings (and keeps everything in memory anyway)
-    const controlTopic = await ensureTopic(brokers, config.controlTopic, mock ? { partitions: 'auto' } : controlTopicSpec(config.controlReplicationFactor, config.controlMinInsyncReplicas))
-    if (controlTopic.created) log.info({ topic: config.controlTopic }, 'control topic created: one partition, retention.ms=-1, retention.bytes=-1')
-    else if (controlTopic.error) log.warn({ topic: config.controlTopic, err: controlTopic.error }, 'the broker could not create the control topic with its settings; it was auto-created with the broker\'s defaults: set retention.ms=-1 and retention.bytes=-1 on it (README, "Running in production")')
-    // the input and dead-letter topics are the operator's; ask for them so that clusters with auto-creation (the mock) create them now
-    await ensureTopic(brokers, config.kafkaTopic, { partitions: 'auto' })
-    await ensureTopic(brokers, config.dlqTopic, { partitions: 'auto' })
-    const producer: AckingProducer = await connectProducer(brokers, 'sluice-producer')
-    cleanups.push(() => producer.disconnect())
-
-    const control = new ControlLog(brokers, config.controlTopic, producer, metrics, log, {
-      everyCommands: config.controlSnapshotCommands, everyBytes: config.controlSnapshotBytes,
-    })
-    const materializer = new ControlMaterializer(control.state, store, schema, log)
-    control.onFold(materializer.onFold)
-    cleanups.push(() => control.stop())
-    cleanups.push(() => materializer.stop())
-    await control.start()
-    // Only a topic that never held anything is seeded from ClickHouse; a truncated one waits for a snapshot (DESIGN §2).
-    if (control.genesis) await reseedIfEmpty(control, store, schema, log)
-    if (!control.complete && config.controlRecover === 'clickhouse') await recoverFromClickHouse(control, store, schema, log)
-    control.snapshotIfNone()
-
-    const adminToken = config.adminToken ?? randomToken('sla_')
-    // RowBinary to a server: nothing to escape here, nothing to parse there; chDB takes text formats only
-    const encoding: RowEncoding = { dateTime: schema.dateTime, format: store.kind === 'server' ? 'RowBinary' : 'JSONEachRow' }
-    const pool = new WorkerPool(config.workers, encoding, metrics)
-    cleanups.push(() => pool.close())
-    const tracker = new OffsetTracker()
-    const outcomes = new OutcomeRecorder(producer, config.dlqTopic, metrics, log)
-    const ingestion = new Ingestion({
-      topic: config.kafkaTopic,
-      eventsTable: schema.tables.events,
-      eventsFormat: encoding.format === 'RowBinary' ? { kind: 'RowBinary', columns: eventColumns(schema.dateTime) } : JSON_EACH_ROW,
-      maxMessageBytes: config.maxMessageBytes,
-      maxInflightBytes: config.maxInflightBytes,
-      maxOutstandingBatches: config.workers * 2,
-    }, pool, control, outcomes, tracker, {
-      warnings: new WarningsWriter(schema, config.warningIntervalMs, metrics),
-      definitions: new DefinitionsWriter(schema),
-      groups: new GroupMerger(store, schema, log),
-    }, metrics, log)
-
-    let stopping = false
+    const storage = await startStorage(config, life, log)
+    const control = await startControl(config, storage, metrics, life, log)
     let stopRequested: (() => void) | undefined
     const finished = new Promise<void>((resolve) => { stopRequested = resolve })
-    const consumer = new IngestionConsumer({
-      brokers,
-      topic: config.kafkaTopic,
-      group: config.kafkaGroup,
-      batchSize: config.consumeBatch,
-      maxMessageBytes: config.maxMessageBytes,
-      log,
-      hasCapacity: ingestion.hasCapacity,
-      waitForSlot: ingestion.waitForSlot,
-      onBatch: ingestion.onBatch,
-    })
-    const committer = new Committer(consumer, () => stopRequested?.(), config.stopAfterEvents)
-    const lagMonitor = new PartitionLagMonitor({ brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned }, metrics, log)
-    consumer.onRevoked((partitions) => {
-      tracker.revoke(partitions)
-      committer.forget(partitions)
-      lagMonitor.forget(partitions)
-    })
-    const batcher = new InsertBatcher(store, {
-      maxRows: config.insertMaxRows,
-      maxBytes: config.insertMaxBytes,
-      intervalMs: config.insertIntervalMs,
-      dedupTokens: schema.dedupTokens,
-      maxPartitionsPerInsert: config.maxPartitionsPerInsert ?? schema.maxPartitionsPerInsert,
-    }, (flush) => {
-      observeAcknowledged(metrics, flush.times, Date.now())
-      metrics.offsetsCommitted.inc(flush.messages)
-      committer.acknowledged(ingestion.acknowledged(flush), flush.messages)
-    }, (table, row, error, source) => outcomes.deadLetters([{
-      value: row, key: null, reason: 'insert_rejected', step: 'insert', error, source: { ...source, table },
-    }]), metrics, log)
-    ingestion.attach(batcher)
-
-    const status = new StatusSampler({
-      metrics, consumer, batcher, eventsTable: schema.tables.events, threads: config.workers,
-      probeClickHouse: async () => { await store.query('SELECT 1 AS ok') },
-      maxInflightBytes: config.maxInflightBytes, maxRowsPerInsert: config.insertMaxRows, windowSeconds: config.statusWindowSeconds,
-    })
-    let captureUrl = ''
-
-    const health: HealthSources = { consumer, control, store, batcher, stopping: () => stopping }
-    const admin: RunningServer = await startAdminServer({
-      host: config.adminHost,
-      port: config.adminPort,
-      token: adminToken,
-      maxBodyBytes: config.maxBodyBytes,
-      routes: adminRoutes(control, new TaxonomyReader(store, schema), {
-        data: new DataReader(store, schema), metrics, status: () => status.report(), captureUrl: () => captureUrl,
-      }),
-      registry: metrics.registry,
-      notReady: () => {
-        const problem = control.problem
-        if (problem) return new SluiceError('SLUICE_ERR_CONTROL_LOG_INCOMPLETE', problem)
-        return control.ready ? undefined : new SluiceError('SLUICE_ERR_NOT_READY')
-      },
-      caughtUpSince: (since) => control.caughtUpSince(since),
-      liveness: () => liveness(health),
-      readiness: () => readiness(health),
-      log,
-    })
-    cleanups.push(() => admin.close())
-
-    // Capture port (PostHog SDKs → input topic) with its own producer, so that
-    // intake traffic never queues behind or ahead of control-log commands.
-    const captureProducer = await connectProducer(brokers, 'sluice-capture', CAPTURE_PRODUCER)
-    cleanups.push(() => captureProducer.disconnect())
-    const capture = await startCaptureServer({
-      host: config.captureHost,
-      port: config.capturePort,
-      maxBodyBytes: config.maxBodyBytes,
-      maxMessageBytes: config.maxMessageBytes,
-      trustProxy: config.trustProxy,
-      topic: config.kafkaTopic,
-      producer: captureProducer,
-      metrics,
-      log,
-    })
-    cleanups.push(() => capture.close())
-    captureUrl = capture.url
-
-    await lagMonitor.start()
-    cleanups.push(() => lagMonitor.stop())
-
-    status.start()
-    cleanups.push(async () => status.stop())
-    metrics.workerThreads.set(pool.threads)
-    // Ingestion starts only from a complete control state: a partial one would call live tokens unknown.
-    let consuming = false
-    if (!control.complete) log.warn('ingestion waits until the control state is complete')
-    const consumerStarted = control.whenComplete().then(async () => {
-      if (stopping) return
-      await consumer.start()
-      consuming = true
-      log.info({ topic: config.kafkaTopic, group: config.kafkaGroup, workers: pool.threads }, 'ingestion consumer started')
-    })
-    if (control.complete) await consumerStarted
-    else consumerStarted.catch((err: Error) => log.error({ err: err.message }, 'the ingestion consumer could not start'))
-    // Shutdown order: stop fetching, finish batches in flight, flush, final commit, close.
-    cleanups.push(async () => {
-      if (!consuming) return
-      await consumer.stopFetching()
-      await ingestion.whenIdle()
-      await batcher.drain()
-      batcher.stop()
-      committer.final()
-      await consumer.close()
-    })
-    // a last snapshot while everything still runs (engine/control/log.ts says why)
-    cleanups.push(() => control.snapshotBeforeLeaving())
-    // runs first: readiness says "shutting down" while the steps above drain
-    cleanups.push(async () => { stopping = true })
-
+    const pipeline = buildPipeline(config, storage, control, metrics, () => stopRequested?.(), life, log)
+    const servers = await startServers(config, storage, control, pipeline, metrics, life, log)
+    await startConsuming(config, control, pipeline, metrics, life, log)
     return {
-      adminUrl: admin.url,
-      captureUrl: capture.url,
-      adminToken,
+      adminUrl: servers.admin.url,
+      captureUrl: servers.capture.url,
+      adminToken: servers.adminToken,
       adminTokenGenerated: config.adminToken === undefined,
-      brokers,
-      embeddedKafka: mock !== undefined,
-      clickhouse: { kind: store.kind, version: store.version, where: config.clickhouseUrl ? new URL(config.clickhouseUrl).host : config.dataDir },
+      brokers: storage.brokers,
+      embeddedKafka: storage.mock !== undefined,
+      clickhouse: { kind: storage.store.kind, version: storage.store.version, where: config.clickhouseUrl ? new URL(config.clickhouseUrl).host : config.dataDir },
       metrics,
-      schema,
+      schema: storage.schema,
       finished,
-      stop: stopAll,
+      stop: life.stop,
     }
   } catch (err) {
-    await stopAll()
+    await life.stop()
     throw err
   }
 }

@@ -96,7 +96,18 @@ function searchQuery(q: URLSearchParams): string | undefined {
   return s
 }
 
-export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader, dataDeps: DataRouteDeps = {}): Router<AdminHandler> {
+/** What every route needs: the folded state, lookups that 404, and command appends that map fold outcomes to errors. */
+interface AdminContext {
+  state: ControlState
+  project(raw: string | number): ProjectState
+  environment(raw: string | number): EnvironmentState
+  /** the project and every project moved under it: their taxonomy is now the project's */
+  taxonomyIds(p: ProjectState): number[]
+  reader(): TaxonomyReader
+  apply(cmd: CommandInput): Promise<Extract<Outcome, { ok: true }>>
+}
+
+function adminContext(control: ControlLog, taxonomy?: TaxonomyReader): AdminContext {
   const state = control.state
   const project = (raw: string | number) => {
     const p = state.projects.get(typeof raw === 'number' ? raw : idParam(raw))
@@ -108,7 +119,6 @@ export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader, data
     if (!e || e.deleted) throw new SluiceError('SLUICE_ERR_ENVIRONMENT_NOT_FOUND', String(raw).slice(0, 40))
     return e
   }
-  /** the project and every project moved under it: their taxonomy is now the project's */
   const taxonomyIds = (p: ProjectState) => [p.id, ...[...state.projects.values()].filter((x) => x.merged_into === p.id).map((x) => x.id)]
   const reader = () => {
     if (!taxonomy) throw new SluiceError('SLUICE_ERR_INTERNAL')
@@ -120,7 +130,11 @@ export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader, data
     return o
   }
 
-  const router = new Router<AdminHandler>()
+  return { state, project, environment, taxonomyIds, reader, apply }
+}
+
+function projectRoutes(router: Router<AdminHandler>, { state, project, environment, apply }: AdminContext): Router<AdminHandler> {
+  return router
     .add('GET', '/api/openapi.json', async () => ({ status: 200, body: OPENAPI }))
     .add('GET', '/api/projects', async (req) => {
       const page = pageRequest(req.query)
@@ -167,6 +181,10 @@ export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader, data
       const o = await apply({ type: 'move_project', project_id: p.id, parent_project_id: parent })
       return { status: 200, body: projectView(state, project(o.project_id)) }
     })
+}
+
+function taxonomyRoutes(router: Router<AdminHandler>, { project, taxonomyIds, reader }: AdminContext): Router<AdminHandler> {
+  return router
     .add('GET', '/api/projects/:id/group_types', async (req) => ({
       status: 200,
       // at most five: one page
@@ -183,6 +201,10 @@ export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader, data
       const filter = { type: intQuery(req.query, 'type', 1, 3), groupTypeIndex: intQuery(req.query, 'group_type_index', 0, 4), search: searchQuery(req.query) }
       return { status: 200, body: slicePage(req.url, page, await reader().propertyDefinitions(taxonomyIds(p), filter)) }
     })
+}
+
+function environmentRoutes(router: Router<AdminHandler>, { environment, apply }: AdminContext): Router<AdminHandler> {
+  return router
     .add('GET', '/api/environments/:id', async (req) => ({ status: 200, body: environmentView(environment(req.params.id)) }))
     .add('PATCH', '/api/environments/:id', async (req) => {
       const e = environment(req.params.id)
@@ -201,5 +223,10 @@ export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader, data
       await apply({ type: 'rotate_token', environment_id: e.id, api_token: randomToken('phc_') })
       return { status: 200, body: environmentView(environment(e.id)) }
     })
-  return addDataRoutes(router, state, environment, dataDeps)
+}
+
+export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader, dataDeps: DataRouteDeps = {}): Router<AdminHandler> {
+  const ctx = adminContext(control, taxonomy)
+  const router = environmentRoutes(taxonomyRoutes(projectRoutes(new Router<AdminHandler>(), ctx), ctx), ctx)
+  return addDataRoutes(router, ctx.state, ctx.environment, dataDeps)
 }
