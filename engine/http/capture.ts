@@ -19,7 +19,7 @@ import type { Metrics } from '../metrics'
 import { readBody } from './body'
 import { captureMessages, decodeCapture, type CaptureInput } from './capture-decode'
 import { sendError, sendJson } from './respond'
-import type { RunningServer } from './server'
+import type { RunningServer } from './listen'
 
 export const CAPTURE_PATHS: ReadonlySet<string> = new Set(['/e', '/capture', '/batch', '/i/v0/e', '/track'])
 
@@ -138,15 +138,6 @@ export async function startCaptureServer(o: CaptureServerOptions): Promise<Runni
       .catch((err) => sendError(res, err, o.log, { method: req.method, path: req.url?.split('?')[0], capture: true }, 'debug'))
       .finally(() => o.metrics.captureRequests.inc({ status: String(res.statusCode) }))
   })
-  const { port, url } = await listen(server, o.port, o.host)
-  return {
-    url,
-    port,
-    close: () => new Promise<void>((resolve) => {
-      // let requests waiting for Kafka finish; idle keep-alive connections go now, stragglers after the produce timeout
-      server.close(() => resolve())
-      server.closeIdleConnections()
-      setTimeout(() => server.closeAllConnections(), PRODUCE_TIMEOUT_MS).unref()
-    }),
-  }
+  // let requests waiting for Kafka finish on close: stragglers are cut after the produce timeout
+  return listen(server, o.port, o.host, PRODUCE_TIMEOUT_MS)
 }

@@ -3,7 +3,7 @@
 // /readyz). One bad request never affects another: every error is answered
 // by respond.ts and the server keeps serving.
 import http from 'node:http'
-import { listen } from './listen'
+import { listen, type RunningServer } from './listen'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { SluiceError } from '../errors'
@@ -45,7 +45,7 @@ export interface AdminServerOptions {
   log: Logger
 }
 
-export interface RunningServer { url: string; port: number; close(): Promise<void> }
+export type { RunningServer }
 
 /** The request's absolute URL as the client addressed it (pagination's `next` links), or on a placeholder host. */
 function requestUrl(req: http.IncomingMessage): URL {
@@ -103,13 +103,5 @@ export async function startAdminServer(o: AdminServerOptions): Promise<RunningSe
       sendError(res, err, o.log, { method, path })
     }
   })
-  const { port, url } = await listen(server, o.port, o.host)
-  return {
-    url,
-    port,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve())
-      server.closeAllConnections()
-    }),
-  }
+  return listen(server, o.port, o.host)
 }
