@@ -16,15 +16,12 @@
 // test/fuzz-regressions/ (replayed first on every run).
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import fc from 'fast-check'
 import t from 'tap'
-import { startMockKafkaCluster } from '../../engine/embedded/mock-kafka'
 import { DEAD_LETTER_REASONS, DROP_REASONS } from '../../workers/result'
-import { startClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
-import { testProducer } from '../harness/kafka'
+import { eventually, type EngineProcess } from '../harness/engine-process'
+import { startStackOn } from '../harness/stack'
 import { rssBytes } from '../harness/oracle'
 
 const DB = 'fuzz'
@@ -122,20 +119,11 @@ function regressionExamples(): [Batch][] {
 
 for (const mode of ['chdb', 'server'] as const) {
   t.test(`fuzz against ${mode === 'chdb' ? 'chDB (ClickHouse 26.7)' : 'clickhouse-server 18.16'}: ${RUNS} batches, seed ${SEED}`, async (t) => {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-fuzz-'))
-    const kafka = await startMockKafkaCluster()
-    const ch = mode === 'server' ? await startClickHouseServer() : undefined
-    const engine = await startEngineProcess(baseEnv({
-      SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_CLICKHOUSE_DATABASE: DB, SLUICE_LOG_LEVEL: 'error',
-      ...(ch ? { SLUICE_CLICKHOUSE_URL: ch.url } : { SLUICE_DATA_DIR: path.join(tmp, 'chdb') }),
-    }))
-    const producer = await testProducer(kafka.bootstrapServers)
+    const stack = await startStackOn(mode, { database: DB })
+    const { producer } = stack
+    const engine = await stack.start({ SLUICE_LOG_LEVEL: 'error' })
     t.teardown(async () => {
-      await producer.close()
-      await engine.stop('SIGKILL')
-      await ch?.destroy()
-      await kafka.stop()
-      fs.rmSync(tmp, { recursive: true, force: true })
+      await stack.close('SIGKILL')
     })
     const token: string = (await engine.api('POST', '/api/projects', { name: 'Fuzz' })).body.environments[0].api_token
     let sent = 0

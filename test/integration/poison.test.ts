@@ -15,14 +15,12 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
-import { startMockKafkaCluster } from '../../engine/embedded/mock-kafka'
 import { openChdb } from '../../engine/sink/transport/chdb'
 import { connectClickHouseServer } from '../../engine/sink/transport/clickhouse'
 import type { ClickHouseStore } from '../../engine/sink/transport/store'
-import { startClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { eventually, type EngineProcess } from '../harness/engine-process'
+import { startStackOn } from '../harness/stack'
 import { capturedMessage } from '../harness/events'
-import { testProducer } from '../harness/kafka'
 
 const DB = 'poison'
 const TOPIC = 'events_plugin_ingestion'
@@ -43,19 +41,11 @@ for (const mode of ['chdb', 'server'] as const) {
   t.test(`${mode === 'chdb' ? 'chDB (ClickHouse 26.7)' : 'clickhouse-server 18.16'}: no input stalls a partition`, async (t) => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-poison-'))
     const exitFile = path.join(tmp, 'exit-worker')
-    const kafka = await startMockKafkaCluster()
-    const ch = mode === 'server' ? await startClickHouseServer() : undefined
-    const engine = await startEngineProcess(baseEnv({
-      SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_CLICKHOUSE_DATABASE: DB, SLUICE_LOG_LEVEL: 'warn',
-      ...(ch ? { SLUICE_CLICKHOUSE_URL: ch.url } : { SLUICE_DATA_DIR: path.join(tmp, 'chdb') }),
-      SLUICE_TEST_WORKER_EXIT_FILE: exitFile,
-    }))
-    const producer = await testProducer(kafka.bootstrapServers)
+    const stack = await startStackOn(mode, { database: DB })
+    const { kafka, ch, producer } = stack
+    const engine = await stack.start({ SLUICE_LOG_LEVEL: 'warn', SLUICE_TEST_WORKER_EXIT_FILE: exitFile })
     t.teardown(async () => {
-      await producer.close()
-      await engine.stop('SIGKILL')
-      await ch?.destroy()
-      await kafka.stop()
+      await stack.close('SIGKILL')
       fs.rmSync(tmp, { recursive: true, force: true })
     })
     const token: string = (await engine.api('POST', '/api/projects', { name: 'Target' })).body.environments[0].api_token
@@ -102,7 +92,7 @@ for (const mode of ['chdb', 'server'] as const) {
 
     // what ClickHouse holds (chDB belongs to the engine's process until it stops)
     t.equal(await engine.stop('SIGTERM'), 0, 'SIGTERM exits 0')
-    const store: ClickHouseStore = ch ? await connectClickHouseServer({ url: ch.url }) : await openChdb(path.join(tmp, 'chdb'))
+    const store: ClickHouseStore = ch ? await connectClickHouseServer({ url: ch.url }) : await openChdb(stack.chdbDir!)
     try {
       const ids = await store.query<{ event: string; distinct_id: string; properties: string; g: string }>(`SELECT event, distinct_id, properties, \`$group_0\` AS g FROM ${DB}.events WHERE event IN ('lone', 'lone-kafka') ORDER BY event`)
       t.same(ids.map((r) => [r.event, r.distinct_id]), [['lone', '\ufffdx'], ['lone-kafka', '\ufffdy']], 'lone surrogates are stored as U+FFFD')
