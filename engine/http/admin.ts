@@ -12,20 +12,9 @@ import { randomToken } from './auth'
 import { addDataRoutes, type DataRouteDeps } from './data-routes'
 import { OPENAPI } from './openapi'
 import { offsetPage, pageRequest, slicePage } from './paginate'
+import type { AdminHandler } from './handler'
 import { Router } from './router'
 import type { TaxonomyReader } from '../sink/read/taxonomy-read'
-
-export interface AdminRequest {
-  params: Record<string, string>
-  /** the request's absolute URL (pagination answers `next` as one) */
-  url: URL
-  query: URLSearchParams
-  body: () => Promise<Record<string, unknown>>
-}
-
-export interface AdminResponse { status: number; body: unknown }
-
-export type AdminHandler = (req: AdminRequest) => Promise<AdminResponse>
 
 export function environmentView(e: EnvironmentState) {
   return { id: e.id, project_id: e.project_id, name: e.name, api_token: e.api_token, settings: e.settings }

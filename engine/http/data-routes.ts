@@ -7,7 +7,7 @@ import { invalidField, SluiceError } from '../errors'
 import type { Metrics } from '../metrics'
 import type { DataReader } from '../sink/read/data-read'
 import type { StatusReport } from '../status/sampler'
-import type { AdminHandler } from './admin'
+import type { AdminHandler } from './handler'
 import { countParam, offsetPage, pageRequest, withParams, type PageLimits } from './paginate'
 import type { Router } from './router'
 
