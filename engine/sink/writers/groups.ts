@@ -51,7 +51,8 @@ export class GroupMerger {
     const seen = new Set<string>()
     const missing: GroupUpdate[] = []
     for (const u of updates) {
-      const k = keyOf(u[0], u[1], u[2])
+      const [team, index, key] = u
+      const k = keyOf(team, index, key)
       if (!seen.has(k) && !this.cache.has(k)) missing.push(u)
       seen.add(k)
     }
@@ -59,11 +60,13 @@ export class GroupMerger {
     const now = formatDateTime(nowMs, this.schema.dateTime)
     const changed = new Map<string, [GroupUpdate, GroupState]>()
     // in timestamp order, so that the later $group_set wins within a batch
-    for (const u of [...updates].sort((a, b) => a[4] - b[4])) {
-      const k = keyOf(u[0], u[1], u[2])
+    const timestampOf = ([, , , , timestampMs]: GroupUpdate) => timestampMs
+    for (const u of [...updates].sort((a, b) => timestampOf(a) - timestampOf(b))) {
+      const [team, index, key, groupSet] = u
+      const k = keyOf(team, index, key)
       const current = this.cache.get(k) ?? { properties: {}, createdAt: now }
       let set: Record<string, unknown> = {}
-      try { set = JSON.parse(u[3]) as Record<string, unknown> } catch { /* workers send objects only */ }
+      try { set = JSON.parse(groupSet) as Record<string, unknown> } catch { /* workers send objects only */ }
       const next: GroupState = { properties: { ...current.properties, ...set }, createdAt: current.createdAt }
       this.cache.set(k, next)
       changed.set(k, [u, next])
