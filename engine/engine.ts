@@ -27,6 +27,8 @@ import { eventColumns } from '../workers/encode'
 import type { RowEncoding } from '../workers/protocol'
 import { DefinitionsWriter } from './sink/definitions'
 import { GroupMerger } from './sink/groups'
+import { PersonStore } from './sink/persons'
+import { PersonReader } from './sink/person-read'
 import { WarningsWriter } from './sink/warnings'
 import { TaxonomyReader } from './sink/taxonomy-read'
 import { DataReader } from './sink/data-read'
@@ -104,7 +106,10 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
 
     const adminToken = config.adminToken ?? randomToken('sla_')
     // RowBinary to a server: nothing to escape here, nothing to parse there; chDB takes text formats only
-    const encoding: RowEncoding = { dateTime: schema.dateTime, format: store.kind === 'server' ? 'RowBinary' : 'JSONEachRow' }
+    const encoding: RowEncoding = { dateTime: schema.dateTime, format: store.kind === 'server' ? 'RowBinary' : 'JSONEachRow', persons: config.persons }
+    const persons = config.persons
+      ? new PersonStore(store, schema, { cacheSize: config.personCacheSize, overridesPollMs: config.personOverridesPollMs }, log)
+      : undefined
     const pool = new WorkerPool(config.workers, encoding, metrics)
     cleanups.push(() => pool.close())
     const tracker = new OffsetTracker()
@@ -112,7 +117,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     const ingestion = new Ingestion({
       topic: config.kafkaTopic,
       eventsTable: schema.tables.events,
-      eventsFormat: encoding.format === 'RowBinary' ? { kind: 'RowBinary', columns: eventColumns(schema.dateTime) } : JSON_EACH_ROW,
+      eventsFormat: encoding.format === 'RowBinary' ? { kind: 'RowBinary', columns: eventColumns(schema.dateTime, config.persons) } : JSON_EACH_ROW,
       maxMessageBytes: config.maxMessageBytes,
       maxInflightBytes: config.maxInflightBytes,
       maxOutstandingBatches: config.workers * 2,
@@ -120,7 +125,12 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       warnings: new WarningsWriter(schema, config.warningIntervalMs, metrics),
       definitions: new DefinitionsWriter(schema),
       groups: new GroupMerger(store, schema, log),
+      persons,
     }, metrics, log)
+    if (persons) {
+      persons.start()
+      cleanups.push(async () => persons.stop())
+    }
 
     let stopping = false
     let stopRequested: (() => void) | undefined
@@ -172,7 +182,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       token: adminToken,
       maxBodyBytes: config.maxBodyBytes,
       routes: adminRoutes(control, new TaxonomyReader(store, schema), {
-        data: new DataReader(store, schema), metrics, status: () => status.report(), captureUrl: () => captureUrl,
+        data: new DataReader(store, schema), persons: new PersonReader(store, schema), metrics, status: () => status.report(), captureUrl: () => captureUrl,
       }),
       registry: metrics.registry,
       notReady: () => {

@@ -18,6 +18,7 @@ import type { AckedFlush, InsertBatcher, TableRows } from '../sink/batcher'
 import type { InsertFormat } from '../sink/row-format'
 import type { DefinitionsWriter } from '../sink/definitions'
 import type { GroupMerger } from '../sink/groups'
+import type { PersonPart, PersonStore, PersonTurn } from '../sink/persons'
 import { backoffMs } from '../sink/retry'
 import type { WarningsWriter } from '../sink/warnings'
 import type { OffsetTracker, Segment } from '../source/offsets'
@@ -30,6 +31,8 @@ export interface IngestSinks {
   warnings: WarningsWriter
   definitions: DefinitionsWriter
   groups: GroupMerger
+  /** SLUICE_PERSONS=on */
+  persons?: PersonStore
 }
 
 export interface IngestOptions {
@@ -111,12 +114,18 @@ export class Ingestion {
     const consumedAt = Date.now()
     // one shared buffer instead of a Buffer per message (engine/dispatch/pack.ts says why)
     const block = compactValues(messages, this.batchBuffers)
-    await this.settle(messages, consumedAt)
+    // persons are applied in consumption order: the turn is taken now, before any await
+    const turn = this.sinks.persons?.turn()
+    try {
+      await this.settle(messages, consumedAt, turn)
+    } finally {
+      turn?.release()
+    }
     // settled: dead letters hold copies, the rows are the workers' own memory
     this.batchBuffers.give(block)
   }
 
-  private async settle(messages: Kafka.Message[], consumedAt: number): Promise<void> {
+  private async settle(messages: Kafka.Message[], consumedAt: number, turn: PersonTurn | undefined): Promise<void> {
     const segments = this.track(messages)
     let bytes = 0
     for (const m of messages) bytes += m.value ? m.value.length : 0
@@ -133,7 +142,8 @@ export class Ingestion {
       else fit.push(m)
     }
 
-    const chunks: Uint8Array[] = []
+    let chunks: Uint8Array[] = []
+    const personParts: PersonPart[] = []
     let rows = 0
     // per events row: partition, offset of its message (named by the dead letter of a rejected row)
     const coords: number[] = []
@@ -158,6 +168,7 @@ export class Ingestion {
         const h = output.header
         if (h.eventRows > 0) {
           chunks.push(output.events)
+          if (turn) personParts.push(output)
           rows += h.eventRows
           for (const i of h.rowMessages) coords.push(sent[i].partition, sent[i].offset)
           for (const p of h.partitions) partitions.add(p)
@@ -193,6 +204,14 @@ export class Ingestion {
     for (const m of todo) letters.push(deadLetterOf(m, 'processing_error', 'process', 'the message did not settle after its token check and group type claims'))
 
     const nowMs = Date.now()
+    let personTables: TableRows[] = []
+    if (turn) {
+      // one chunk per part, in the same order: the rows' coordinates stay valid
+      const applied = await this.sinks.persons!.apply(turn, personParts, this.o.eventsFormat, nowMs)
+      chunks = applied.chunks
+      for (const w of applied.warnings) warnings.push(w)
+      personTables = applied.tables
+    }
     const topic = this.o.topic
     const tables: TableRows[] = rows > 0 ? [{
       table: this.o.eventsTable, chunk: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), rows, format: this.o.eventsFormat,
@@ -206,6 +225,7 @@ export class Ingestion {
       ...this.sinks.warnings.rows(warnings, nowMs),
       ...this.sinks.definitions.rows(observations, nowMs),
       ...(await this.sinks.groups.rows(groupUpdates, nowMs)),
+      ...personTables,
     ]) tables.push({ ...t, sourceOf: batchSource })
     await this.outcomes.deadLetters(letters)
     this.batcher.add({ tables, segments, consumedBytes: bytes, messages: messages.length, times: contributionTimes(messages, consumedAt) })

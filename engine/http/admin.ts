@@ -10,6 +10,7 @@ import { checkEnvironmentSettings, checkProjectSettings, type SettingsCheck } fr
 import { invalidField, SluiceError } from '../errors'
 import { randomToken } from './auth'
 import { addDataRoutes, type DataRouteDeps } from './data-routes'
+import { addPersonRoutes } from './person-routes'
 import { OPENAPI } from './openapi'
 import { offsetPage, pageRequest, slicePage } from './paginate'
 import { Router } from './router'
@@ -201,5 +202,5 @@ export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader, data
       await apply({ type: 'rotate_token', environment_id: e.id, api_token: randomToken('phc_') })
       return { status: 200, body: environmentView(environment(e.id)) }
     })
-  return addDataRoutes(router, state, environment, dataDeps)
+  return addPersonRoutes(addDataRoutes(router, state, environment, dataDeps), environment, dataDeps.persons)
 }
