@@ -313,12 +313,12 @@ export class PersonStore {
 
   /** Every distinct_id of a person: the ones this process assigned, and the ones ClickHouse holds (cached first, with their versions). */
   private async distinctIdsOf(p: PersonState): Promise<string[]> {
-    const rows = await this.retrying(() => this.store.query<{ distinct_id: string; version: string | number }>(
-      `SELECT distinct_id, max(version) AS version FROM ${this.schema.persons.distinctIds} WHERE team_id = ${quoteInteger(p.team)}
+    const rows = await this.retrying(() => this.store.query<{ distinct_id: string; v: string | number }>(
+      `SELECT distinct_id, max(version) AS v FROM ${this.schema.persons.distinctIds} WHERE team_id = ${quoteInteger(p.team)}
        GROUP BY distinct_id HAVING argMax(person_id, version) = ${quoteUuid(p.id)}`))
     for (const r of rows) {
       const k = keyOf(p.team, r.distinct_id)
-      if (!this.mappings.has(k)) this.mappings.set(k, { personId: p.id, version: Number(r.version) })
+      if (!this.mappings.has(k)) this.mappings.set(k, { personId: p.id, version: Number(r.v) })
       p.distinctIds.add(r.distinct_id)
     }
     // one this process moved elsewhere since is not the person's any more
@@ -346,16 +346,16 @@ export class PersonStore {
     for (let i = 0; i < list.length; i += 500) {
       const slice = list.slice(i, i + 500)
       const tuples = slice.map(([team, id]) => `(${quoteInteger(team)}, ${quoteString(id)})`).join(', ')
-      const rows = await this.retrying(() => this.store.query<{ team_id: string | number; distinct_id: string; person_id: string; version: string | number }>(
-        `SELECT team_id, distinct_id, toString(argMax(person_id, version)) AS person_id, max(version) AS version
+      const rows = await this.retrying(() => this.store.query<{ team_id: string | number; distinct_id: string; pid: string; v: string | number }>(
+        `SELECT team_id, distinct_id, toString(argMax(person_id, version)) AS pid, max(version) AS v
          FROM ${this.schema.persons.distinctIds} WHERE (team_id, distinct_id) IN (${tuples}) GROUP BY team_id, distinct_id`))
       const found = new Set<string>()
       for (const r of rows) {
         const team = Number(r.team_id)
         const k = keyOf(team, r.distinct_id)
         found.add(k)
-        this.mappings.set(k, { personId: r.person_id, version: Number(r.version) })
-        if (!this.persons.has(r.person_id)) personIds.set(r.person_id, team)
+        this.mappings.set(k, { personId: r.pid, version: Number(r.v) })
+        if (!this.persons.has(r.pid)) personIds.set(r.pid, team)
       }
       for (const [team, id] of slice) {
         const k = keyOf(team, id)
@@ -368,16 +368,16 @@ export class PersonStore {
 
   private async loadPersons(ids: [string, number][]): Promise<void> {
     const teams = [...new Set(ids.map(([, team]) => team))].map(quoteInteger).join(', ')
-    const rows = await this.retrying(() => this.store.query<{ id: string; team_id: string | number; properties: string; is_identified: number; created_at: string; version: string | number; is_deleted: number }>(
-      `SELECT toString(id) AS id, any(team_id) AS team_id, argMax(properties, version) AS properties, argMax(is_identified, version) AS is_identified,
-         argMax(created_at, version) AS created_at, max(version) AS version, argMax(is_deleted, version) AS is_deleted
+    const rows = await this.retrying(() => this.store.query<{ pid: string; team: string | number; props: string; identified: number; created: string; v: string | number; deleted: number }>(
+      `SELECT toString(id) AS pid, any(team_id) AS team, argMax(properties, version) AS props, argMax(is_identified, version) AS identified,
+         toString(argMax(created_at, version)) AS created, max(version) AS v, argMax(is_deleted, version) AS deleted
        FROM ${this.schema.persons.person} WHERE team_id IN (${teams}) AND id IN (${ids.map(([id]) => quoteUuid(id)).join(', ')}) GROUP BY id`))
     for (const r of rows) {
       let properties: Properties = {}
-      try { properties = JSON.parse(r.properties) as Properties } catch { /* keep {} */ }
-      this.persons.set(r.id, {
-        id: r.id, team: Number(r.team_id), properties, text: r.properties, isIdentified: Number(r.is_identified) === 1,
-        createdAtMs: msOf(r.created_at), version: Number(r.version), deleted: Number(r.is_deleted) === 1, distinctIds: new Set(),
+      try { properties = JSON.parse(r.props) as Properties } catch { /* keep {} */ }
+      this.persons.set(r.pid, {
+        id: r.pid, team: Number(r.team), properties, text: r.props, isIdentified: Number(r.identified) === 1,
+        createdAtMs: msOf(r.created), version: Number(r.v), deleted: Number(r.deleted) === 1, distinctIds: new Set(),
       })
     }
   }
@@ -413,8 +413,8 @@ export class PersonStore {
   async pollOverrides(): Promise<number> {
     const since = this.pollSince
     const started = Date.now()
-    const rows = await this.store.query<{ team_id: string | number; distinct_id: string; person_id: string; version: string | number }>(
-      `SELECT team_id, distinct_id, toString(argMax(person_id, version)) AS person_id, max(version) AS version FROM ${this.schema.persons.overrides}
+    const rows = await this.store.query<{ team_id: string | number; distinct_id: string; pid: string; v: string | number }>(
+      `SELECT team_id, distinct_id, toString(argMax(person_id, version)) AS pid, max(version) AS v FROM ${this.schema.persons.overrides}
        WHERE _timestamp >= ${quoteDateTime(formatDateTime(since - 5_000, this.flavor), this.flavor)} GROUP BY team_id, distinct_id`)
     this.pollSince = started
     if (rows.length === 0) return 0
@@ -425,11 +425,11 @@ export class PersonStore {
       for (const r of rows) {
         const k = keyOf(Number(r.team_id), r.distinct_id)
         const m = this.mappings.get(k)
-        if (m === undefined || (m.personId === r.person_id) || m.version > Number(r.version)) continue
+        if (m === undefined || (m.personId === r.pid) || m.version > Number(r.v)) continue
         // both persons changed elsewhere: read them again when next needed
         this.persons.delete(m.personId)
-        this.persons.delete(r.person_id)
-        this.mappings.set(k, { personId: r.person_id, version: Number(r.version) })
+        this.persons.delete(r.pid)
+        this.mappings.set(k, { personId: r.pid, version: Number(r.v) })
         corrected++
       }
     } finally {
