@@ -41,6 +41,13 @@ export interface PersonStoreOptions {
   cacheSize: number
   /** how often new override rows are read back; 0: never (tests) */
   overridesPollMs: number
+  /**
+   * A person with several distinct_ids may be written by the owners of
+   * several partitions: its cached copy is read again once older than this,
+   * when this process has not changed it for as long (its own changes are
+   * acknowledged by then). Default 5 s.
+   */
+  sharedTtlMs?: number
 }
 
 interface Mapping {
@@ -61,6 +68,9 @@ export interface PersonState {
   deleted: boolean
   /** distinct_ids this process knows map to it (a merge also asks ClickHouse) */
   distinctIds: Set<string>
+  /** Date.now() when read from ClickHouse, and when this process last changed it */
+  loadedAt: number
+  changedAt: number
 }
 
 /** A batch's place in the order persons are applied in. */
@@ -93,7 +103,7 @@ class Changes {
   readonly persons = new Map<string, PersonState>()
   readonly mappings = new Map<string, [number, string, string, number]>()
   readonly warnings: WarningRecord[] = []
-  person(p: PersonState): void { p.text = undefined; this.persons.set(p.id, p) }
+  person(p: PersonState): void { p.text = undefined; p.changedAt = Date.now(); this.persons.set(p.id, p) }
   mapping(team: number, distinctId: string, m: Mapping): void { this.mappings.set(keyOf(team, distinctId), [team, distinctId, m.personId, m.version]) }
 }
 
@@ -104,6 +114,8 @@ export class PersonStore {
   private timer: NodeJS.Timeout | undefined
   private pollSince = 0
   private readonly flavor: DateTimeFlavor
+  /** overrides this process wrote or has read back (key → version): reading them (again) changes nothing */
+  private readonly knownOverrides = new LRUCache<string, number>({ max: 100_000 })
 
   constructor(private readonly store: ClickHouseStore, private readonly schema: Schema, private readonly o: PersonStoreOptions, private readonly log: Logger) {
     this.mappings = new LRUCache({ max: o.cacheSize })
@@ -231,7 +243,7 @@ export class PersonStore {
   private create(intent: PersonIntent, id: string, changes: Changes): PersonState {
     const p: PersonState = {
       id, team: intent.team, properties: {}, text: undefined, isIdentified: false, createdAtMs: intent.timestampMs,
-      version: this.version(-1, intent), deleted: false, distinctIds: new Set(),
+      version: this.version(-1, intent), deleted: false, distinctIds: new Set(), loadedAt: 0, changedAt: 0,
     }
     this.persons.set(id, p)
     changes.person(p)
@@ -328,11 +340,20 @@ export class PersonStore {
   /** Loads the mappings and persons the parts need and the cache lacks: one query per table per 500 ids. */
   private async load(parts: readonly PersonPart[]): Promise<void> {
     const missing = new Map<string, [number, string]>()
+    const now = Date.now()
+    const ttl = this.o.sharedTtlMs ?? 5_000
     const need = (team: number, id: string) => {
       const k = keyOf(team, id)
       const m = this.mappings.get(k)
-      if (m === undefined) missing.set(k, [team, id])
-      else if (m.version >= 0 && !this.persons.has(m.personId)) missing.set(k, [team, id])
+      if (m === undefined) return missing.set(k, [team, id])
+      if (m.version < 0) return
+      const p = this.persons.peek(m.personId)
+      if (p === undefined) return missing.set(k, [team, id])
+      // shared with another partition's owner, and settled here: read it again
+      if ((p.isIdentified || p.distinctIds.size > 1) && now - p.loadedAt > ttl && now - p.changedAt > ttl) {
+        this.persons.delete(m.personId)
+        missing.set(k, [team, id])
+      }
     }
     for (const part of parts) {
       for (const intent of part.header.persons ?? []) {
@@ -377,7 +398,7 @@ export class PersonStore {
       try { properties = JSON.parse(r.props) as Properties } catch { /* keep {} */ }
       this.persons.set(r.pid, {
         id: r.pid, team: Number(r.team), properties, text: r.props, isIdentified: Number(r.identified) === 1,
-        createdAtMs: msOf(r.created), version: Number(r.v), deleted: Number(r.deleted) === 1, distinctIds: new Set(),
+        createdAtMs: msOf(r.created), version: Number(r.v), deleted: Number(r.deleted) === 1, distinctIds: new Set(), loadedAt: Date.now(), changedAt: 0,
       })
     }
   }
@@ -401,7 +422,11 @@ export class PersonStore {
       for (const [team, distinctId, personId, version] of changes.mappings.values()) {
         const row = jsonText({ team_id: team, distinct_id: distinctId, person_id: personId, is_deleted: 0, version, _timestamp: now }) + '\n'
         text += row
-        if (personId !== personIdOf(team, distinctId)) { overrides += row; overrideRows++ }
+        if (personId !== personIdOf(team, distinctId)) {
+          overrides += row
+          overrideRows++
+          this.knownOverrides.set(keyOf(team, distinctId), version)
+        }
       }
       tables.push({ table: this.schema.persons.distinctIds, chunk: Buffer.from(text), rows: changes.mappings.size })
       if (overrideRows > 0) tables.push({ table: this.schema.persons.overrides, chunk: Buffer.from(overrides), rows: overrideRows })
@@ -424,12 +449,16 @@ export class PersonStore {
     try {
       for (const r of rows) {
         const k = keyOf(Number(r.team_id), r.distinct_id)
+        const v = Number(r.v)
+        if (this.knownOverrides.get(k) === v) continue
+        this.knownOverrides.set(k, v)
+        // another instance merged into this person: read it again when next needed
+        if (this.persons.delete(r.pid)) corrected++
         const m = this.mappings.get(k)
-        if (m === undefined || (m.personId === r.pid) || m.version > Number(r.v)) continue
-        // both persons changed elsewhere: read them again when next needed
+        if (m === undefined || m.personId === r.pid || m.version > v) continue
+        // the id moved: its old person (absorbed) too
         this.persons.delete(m.personId)
-        this.persons.delete(r.pid)
-        this.mappings.set(k, { personId: r.pid, version: Number(r.v) })
+        this.mappings.set(k, { personId: r.pid, version: v })
         corrected++
       }
     } finally {
