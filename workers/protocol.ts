@@ -130,10 +130,15 @@ export interface PersonIntent {
   team: number
   distinctId: string
   kind: PersonIntentKind
-  /** $set, with the automatic properties under the event's own */
+  /** the deterministic person id of distinctId (computed here: workers have CPU to spare, the main thread has not) */
+  personId: string
+  /** the event's own $set and $set_once */
   set?: Record<string, unknown>
-  /** $set_once, with the automatic `$initial_*` */
   setOnce?: Record<string, unknown>
+  /** automatic person properties (workers/persons/rules.ts automaticValues), expanded by the main thread only when they may matter */
+  auto?: Record<string, unknown>
+  autoLo?: number
+  autoHi?: number
   unset?: string[]
   /** merges: the other distinct_id, moved to this event's person (already checked: legal, a string, not the event's own) */
   other?: string

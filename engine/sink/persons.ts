@@ -28,6 +28,7 @@ import {
 } from '../../workers/protocol'
 import { RowWriter } from '../../workers/row-writer'
 import { jsonText } from '../../workers/well-formed'
+import { automaticMask, expandAutomatic } from '../../workers/persons/rules'
 import type { TableRows } from './batcher'
 import { quoteDateTime, quoteInteger, quoteString } from './escape'
 import { applyIntent, decideMerge, mergeProperties, type Properties } from './person-properties'
@@ -68,6 +69,9 @@ export interface PersonState {
   deleted: boolean
   /** distinct_ids this process knows map to it (a merge also asks ClickHouse) */
   distinctIds: Set<string>
+  /** which automatic keys (and their $initial_*) it holds: rules.ts automaticMask */
+  autoLo: number
+  autoHi: number
   /** Date.now() when read from ClickHouse, and when this process last changed it */
   loadedAt: number
   changedAt: number
@@ -101,10 +105,18 @@ const msOf = (ch: string): number => Date.parse(ch.replace(' ', 'T') + 'Z')
 /** The changes of one batch, written as rows at its end. */
 class Changes {
   readonly persons = new Map<string, PersonState>()
-  readonly mappings = new Map<string, [number, string, string, number]>()
+  /** team, distinct_id, person id, version, whether the person is not the id's deterministic one (an override) */
+  readonly mappings = new Map<string, [number, string, string, number, boolean]>()
   readonly warnings: WarningRecord[] = []
-  person(p: PersonState): void { p.text = undefined; p.changedAt = Date.now(); this.persons.set(p.id, p) }
-  mapping(team: number, distinctId: string, m: Mapping): void { this.mappings.set(keyOf(team, distinctId), [team, distinctId, m.personId, m.version]) }
+  person(p: PersonState): void {
+    p.text = undefined
+    p.changedAt = Date.now()
+    const mask = automaticMask(p.properties)
+    p.autoLo = mask.lo
+    p.autoHi = mask.hi
+    this.persons.set(p.id, p)
+  }
+  mapping(team: number, distinctId: string, m: Mapping, override: boolean): void { this.mappings.set(keyOf(team, distinctId), [team, distinctId, m.personId, m.version, override]) }
 }
 
 export class PersonStore {
@@ -167,7 +179,8 @@ export class PersonStore {
       let start = 0
       for (let i = 0; i < intents.length; i++) {
         const intent = intents[i]
-        const person = await this.applyOne(intent, changes)
+        // no promise per event: only merges may wait for ClickHouse
+        const person = intent.other === undefined ? this.applyOne(intent, undefined, changes) : this.applyOne(intent, await this.merge(intent, intent.other, changes), changes)
         const end = ends[i]
         if (format.kind === 'RowBinary') {
           out.append(part.events, start, end)
@@ -185,7 +198,7 @@ export class PersonStore {
 
   private binaryColumns(out: RowWriter, intent: PersonIntent, person: PersonState | undefined): void {
     if (person === undefined || intent.kind === PERSON_PERSONLESS) {
-      out.uuid(person?.id ?? this.mappingOf(intent.team, intent.distinctId).personId)
+      out.uuid(person?.id ?? this.mappingOf(intent.team, intent.distinctId, intent.personId).personId)
       out.string('{}')
     } else {
       out.uuid(person.id)
@@ -198,29 +211,30 @@ export class PersonStore {
 
   private jsonColumns(intent: PersonIntent, person: PersonState | undefined): string {
     const personless = person === undefined || intent.kind === PERSON_PERSONLESS
-    const id = person?.id ?? this.mappingOf(intent.team, intent.distinctId).personId
+    const id = person?.id ?? this.mappingOf(intent.team, intent.distinctId, intent.personId).personId
     return ',"person_id":"' + id + '","person_properties":' + JSON.stringify(personless ? '{}' : this.textOf(person)) +
       ',"person_created_at":"' + formatDateTime(person?.createdAtMs ?? 0, this.flavor) + '"}\n'
   }
 
   private textOf(p: PersonState): string {
-    if (p.text === undefined) p.text = jsonText(p.properties)
+    // properties come from events parsed at the well-formed boundary (workers/parse.ts) or from our own rows: JSON.stringify is enough
+    if (p.text === undefined) p.text = JSON.stringify(p.properties)
     return p.text
   }
 
   /** The cached mapping (loaded before); an id never seen maps to its deterministic person, not stored yet. */
-  private mappingOf(team: number, distinctId: string): Mapping {
+  private mappingOf(team: number, distinctId: string, deterministic?: string): Mapping {
     const k = keyOf(team, distinctId)
     let m = this.mappings.get(k)
     if (m === undefined) {
-      m = { personId: personIdOf(team, distinctId), version: -1 }
+      m = { personId: deterministic ?? personIdOf(team, distinctId), version: -1 }
       this.mappings.set(k, m)
     }
     return m
   }
 
-  private personOf(team: number, distinctId: string): PersonState | undefined {
-    const m = this.mappingOf(team, distinctId)
+  private personOf(team: number, distinctId: string, deterministic?: string): PersonState | undefined {
+    const m = this.mappingOf(team, distinctId, deterministic)
     if (m.version < 0) return undefined
     const p = this.persons.get(m.personId)
     return p === undefined || p.deleted ? undefined : p
@@ -232,36 +246,47 @@ export class PersonStore {
 
   /** Points a distinct_id at a person: a new mapping version, and an override when it is not the id's deterministic person. */
   private assign(team: number, distinctId: string, person: PersonState, intent: PersonIntent, changes: Changes): void {
-    const m = this.mappingOf(team, distinctId)
+    const deterministic = distinctId === intent.distinctId ? intent.personId : personIdOf(team, distinctId)
+    const m = this.mappingOf(team, distinctId, deterministic)
     if (m.version >= 0 && m.personId === person.id) return
     const next: Mapping = { personId: person.id, version: this.version(m.version, intent) }
     this.mappings.set(keyOf(team, distinctId), next)
     person.distinctIds.add(distinctId)
-    changes.mapping(team, distinctId, next)
+    changes.mapping(team, distinctId, next, person.id !== deterministic)
   }
 
   private create(intent: PersonIntent, id: string, changes: Changes): PersonState {
     const p: PersonState = {
       id, team: intent.team, properties: {}, text: undefined, isIdentified: false, createdAtMs: intent.timestampMs,
-      version: this.version(-1, intent), deleted: false, distinctIds: new Set(), loadedAt: 0, changedAt: 0,
+      version: this.version(-1, intent), deleted: false, distinctIds: new Set(), autoLo: 0, autoHi: 0, loadedAt: 0, changedAt: 0,
     }
     this.persons.set(id, p)
     changes.person(p)
     return p
   }
 
-  /** One event: its merge first (the event's $set applies to the merged person), then its properties. */
-  private async applyOne(intent: PersonIntent, changes: Changes): Promise<PersonState | undefined> {
+  /** One event, after its merge (`merged`: the person the merge left this id with): its properties. */
+  private applyOne(intent: PersonIntent, merged: PersonState | undefined, changes: Changes): PersonState | undefined {
     const team = intent.team
-    if (intent.kind === PERSON_PERSONLESS) return this.personOf(team, intent.distinctId)
-    let person: PersonState | undefined
-    if (intent.other !== undefined) person = await this.merge(intent, intent.other, changes)
-    if (person === undefined) person = this.personOf(team, intent.distinctId)
+    if (intent.kind === PERSON_PERSONLESS) return this.personOf(team, intent.distinctId, intent.personId)
+    let person = merged ?? this.personOf(team, intent.distinctId, intent.personId)
     if (person === undefined) {
-      person = this.create(intent, this.mappingOf(team, intent.distinctId).personId, changes)
+      person = this.create(intent, this.mappingOf(team, intent.distinctId, intent.personId).personId, changes)
       this.assign(team, intent.distinctId, person, intent, changes)
     }
-    const next = applyIntent(person.properties, intent)
+    let set = intent.set
+    let setOnce = intent.setOnce
+    const auto = intent.auto
+    // the automatic keys matter when the person lacks one of them, or when something else is written with them
+    if (auto !== undefined && (((intent.autoLo ?? 0) & ~person.autoLo) !== 0 || ((intent.autoHi ?? 0) & ~person.autoHi) !== 0 ||
+        intent.force === true || set !== undefined || setOnce !== undefined || intent.unset !== undefined)) {
+      const expanded = expandAutomatic(auto)
+      // the event's own values win over the automatic ones
+      set = set === undefined ? expanded.set : { ...expanded.set, ...set }
+      setOnce = setOnce === undefined ? expanded.setOnce : { ...expanded.setOnce, ...setOnce }
+    }
+    if (set === undefined && setOnce === undefined && intent.unset === undefined) return person
+    const next = applyIntent(person.properties, { set, setOnce, unset: intent.unset, force: intent.force })
     if (next !== undefined) {
       person.properties = next
       person.version = this.version(person.version, intent)
@@ -339,26 +364,26 @@ export class PersonStore {
 
   /** Loads the mappings and persons the parts need and the cache lacks: one query per table per 500 ids. */
   private async load(parts: readonly PersonPart[]): Promise<void> {
-    const missing = new Map<string, [number, string]>()
+    const missing = new Map<string, [number, string, string | undefined]>()
     const now = Date.now()
     const ttl = this.o.sharedTtlMs ?? 5_000
-    const need = (team: number, id: string) => {
+    const need = (team: number, id: string, deterministic: string | undefined) => {
       const k = keyOf(team, id)
       const m = this.mappings.get(k)
-      if (m === undefined) return missing.set(k, [team, id])
+      if (m === undefined) return missing.set(k, [team, id, deterministic])
       if (m.version < 0) return
       const p = this.persons.peek(m.personId)
-      if (p === undefined) return missing.set(k, [team, id])
+      if (p === undefined) return missing.set(k, [team, id, deterministic])
       // shared with another partition's owner, and settled here: read it again
       if ((p.isIdentified || p.distinctIds.size > 1) && now - p.loadedAt > ttl && now - p.changedAt > ttl) {
         this.persons.delete(m.personId)
-        missing.set(k, [team, id])
+        missing.set(k, [team, id, deterministic])
       }
     }
     for (const part of parts) {
       for (const intent of part.header.persons ?? []) {
-        need(intent.team, intent.distinctId)
-        if (intent.other !== undefined) need(intent.team, intent.other)
+        need(intent.team, intent.distinctId, intent.personId)
+        if (intent.other !== undefined) need(intent.team, intent.other, undefined)
       }
     }
     if (missing.size === 0) return
@@ -378,9 +403,9 @@ export class PersonStore {
         this.mappings.set(k, { personId: r.pid, version: Number(r.v) })
         if (!this.persons.has(r.pid)) personIds.set(r.pid, team)
       }
-      for (const [team, id] of slice) {
+      for (const [team, id, deterministic] of slice) {
         const k = keyOf(team, id)
-        if (!found.has(k)) this.mappings.set(k, { personId: personIdOf(team, id), version: -1 })
+        if (!found.has(k)) this.mappings.set(k, { personId: deterministic ?? personIdOf(team, id), version: -1 })
       }
     }
     const ids = [...personIds]
@@ -398,7 +423,8 @@ export class PersonStore {
       try { properties = JSON.parse(r.props) as Properties } catch { /* keep {} */ }
       this.persons.set(r.pid, {
         id: r.pid, team: Number(r.team), properties, text: r.props, isIdentified: Number(r.identified) === 1,
-        createdAtMs: msOf(r.created), version: Number(r.v), deleted: Number(r.deleted) === 1, distinctIds: new Set(), loadedAt: Date.now(), changedAt: 0,
+        createdAtMs: msOf(r.created), version: Number(r.v), deleted: Number(r.deleted) === 1, distinctIds: new Set(),
+        ...(() => { const m = automaticMask(properties); return { autoLo: m.lo, autoHi: m.hi } })(), loadedAt: Date.now(), changedAt: 0,
       })
     }
   }
@@ -419,10 +445,10 @@ export class PersonStore {
       let text = ''
       let overrides = ''
       let overrideRows = 0
-      for (const [team, distinctId, personId, version] of changes.mappings.values()) {
+      for (const [team, distinctId, personId, version, override] of changes.mappings.values()) {
         const row = jsonText({ team_id: team, distinct_id: distinctId, person_id: personId, is_deleted: 0, version, _timestamp: now }) + '\n'
         text += row
-        if (personId !== personIdOf(team, distinctId)) {
+        if (override) {
           overrides += row
           overrideRows++
           this.knownOverrides.set(keyOf(team, distinctId), version)

@@ -79,9 +79,12 @@ t.test('the person step: one intent per stored event, merges checked, personless
     m('$set', 'user-4', { $set: 'not an object', $unset: ['old'] }),
   ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
   const { header, rows } = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true })
-  const intents = header.persons!.map(({ timestampMs: _t, team: _team, ...rest }) => rest)
+  const intents = header.persons!.map(({ timestampMs: _t, team: _team, personId, ...rest }) => {
+    t.equal(personId, personIdOf(1, rest.distinctId), 'the deterministic person id, computed in the worker')
+    return rest
+  })
   t.same(intents, [
-    { distinctId: 'anon-1', kind: PERSON_UPDATE, set: { $browser: 'Chrome', plan: 'free' }, setOnce: { $initial_$browser: 'Chrome' }, kafkaMs: 1741064761500 },
+    { distinctId: 'anon-1', kind: PERSON_UPDATE, set: { plan: 'free' }, auto: { $browser: 'Chrome' }, autoLo: 1 << 4, autoHi: 0, kafkaMs: 1741064761500 },
     { distinctId: 'user-1', kind: PERSON_IDENTIFY, set: { email: 'a@b.c' }, force: true, other: 'anon-1', kafkaMs: 1741064761500 },
     { distinctId: 'user-2', kind: PERSON_UPDATE, force: true, kafkaMs: 1741064761500 },
     { distinctId: 'user-3', kind: PERSON_UPDATE, force: true, kafkaMs: 1741064761500 },

@@ -42,18 +42,53 @@ export const PERSON_EVENTS: ReadonlySet<string> = new Set(['$identify', '$create
 
 /** The automatic `$set` and `$set_once` of an event's properties; `$os` falls back to `$os_name`. Undefined when there are none. */
 export function automaticProperties(props: Record<string, unknown>): { set: Record<string, unknown>; setOnce: Record<string, unknown> } | undefined {
-  let set: Record<string, unknown> | undefined
-  let setOnce: Record<string, unknown> | undefined
+  const found = automaticValues(props)
+  return found === undefined ? undefined : expandAutomatic(found.values)
+}
+
+/**
+ * What a worker sends of the automatic keys: their values as one object,
+ * and which keys are present as a bit mask over AUTOMATIC_PERSON_KEYS (lo:
+ * keys 0–29, hi: 30–). The main thread expands them only when the person
+ * lacks one of those keys or the event changes something else: once a
+ * person has them, changes to them alone write nothing, so the common event
+ * costs a mask comparison (bench: persons on vs off).
+ */
+export function automaticValues(props: Record<string, unknown>): { values: Record<string, unknown>; lo: number; hi: number } | undefined {
+  let values: Record<string, unknown> | undefined
+  let lo = 0
+  let hi = 0
   for (let i = 0; i < AUTOMATIC_PERSON_KEYS.length; i++) {
     const k = AUTOMATIC_PERSON_KEYS[i]
     let v = props[k]
     if (v === undefined && k === '$os') v = props.$os_name
     if (v === undefined) continue
-    if (set === undefined) { set = {}; setOnce = {} }
-    set[k] = v
-    setOnce![INITIAL_KEYS[i]] = v
+    if (values === undefined) values = {}
+    values[k] = v
+    if (i < 30) lo |= 1 << i
+    else hi |= 1 << (i - 30)
   }
-  return set === undefined ? undefined : { set, setOnce: setOnce! }
+  return values === undefined ? undefined : { values, lo, hi }
+}
+
+/** The `$set` and `$set_once` ($initial_*) of automatic values. */
+export function expandAutomatic(values: Record<string, unknown>): { set: Record<string, unknown>; setOnce: Record<string, unknown> } {
+  const setOnce: Record<string, unknown> = {}
+  for (const k in values) setOnce['$initial_' + k] = values[k]
+  return { set: values, setOnce }
+}
+
+/** Which automatic keys a person's properties hold, as automaticValues' masks. */
+export function automaticMask(properties: Record<string, unknown>): { lo: number; hi: number } {
+  let lo = 0
+  let hi = 0
+  for (let i = 0; i < AUTOMATIC_PERSON_KEYS.length; i++) {
+    const k = AUTOMATIC_PERSON_KEYS[i]
+    if (properties[k] === undefined || properties[INITIAL_KEYS[i]] === undefined) continue
+    if (i < 30) lo |= 1 << i
+    else hi |= 1 << (i - 30)
+  }
+  return { lo, hi }
 }
 
 /** `$unset` as PostHog takes it: a list of keys, or an object whose keys are unset. Non-string entries are skipped. */

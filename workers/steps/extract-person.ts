@@ -4,7 +4,8 @@
 // that need no state happen here: personless events, merges naming an
 // illegal id or themselves, `$set` that is not an object.
 import { warn, type Step } from '../context'
-import { automaticProperties, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
+import { automaticValues, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
+import { personIdOf } from '../persons/uuidv5'
 import { drop, ok } from '../result'
 import {
   PERSON_ALIAS, PERSON_IDENTIFY, PERSON_MERGE_DANGEROUSLY, PERSON_PERSONLESS, PERSON_UPDATE,
@@ -34,23 +35,22 @@ export const extractPerson: Step = (event, ctx) => {
       delete props.$unset
       event.propertiesText = undefined
     }
-    ctx.personIntents.push({ team: event.teamId, distinctId, kind: PERSON_PERSONLESS, timestampMs: event.timestampMs, kafkaMs: 0 })
+    ctx.personIntents.push({ team: event.teamId, distinctId, personId: personIdOf(event.teamId, distinctId), kind: PERSON_PERSONLESS, timestampMs: event.timestampMs, kafkaMs: 0 })
     return ok()
   }
-  const intent: PersonIntent = { team: event.teamId, distinctId, kind: PERSON_UPDATE, timestampMs: event.timestampMs, kafkaMs: 0 }
-  const auto = automaticProperties(props)
+  const intent: PersonIntent = { team: event.teamId, distinctId, personId: personIdOf(event.teamId, distinctId), kind: PERSON_UPDATE, timestampMs: event.timestampMs, kafkaMs: 0 }
+  const auto = automaticValues(props)
   let set = props.$set as Obj | undefined
   let setOnce = props.$set_once as Obj | undefined
   if (set !== undefined && !isObject(set)) { warn(ctx, event, 'invalid_person_properties', { key: '$set' }, '$set'); set = undefined }
   if (setOnce !== undefined && !isObject(setOnce)) { warn(ctx, event, 'invalid_person_properties', { key: '$set_once' }, '$set_once'); setOnce = undefined }
-  // the event's own $set wins over the automatic values
   if (auto !== undefined) {
-    intent.set = set === undefined ? auto.set : { ...auto.set, ...set }
-    intent.setOnce = setOnce === undefined ? auto.setOnce : { ...auto.setOnce, ...setOnce }
-  } else {
-    if (set !== undefined) intent.set = set
-    if (setOnce !== undefined) intent.setOnce = setOnce
+    intent.auto = auto.values
+    intent.autoLo = auto.lo
+    intent.autoHi = auto.hi
   }
+  if (set !== undefined) intent.set = set
+  if (setOnce !== undefined) intent.setOnce = setOnce
   const unset = props.$unset === undefined ? undefined : unsetKeys(props.$unset)
   if (unset !== undefined) intent.unset = unset
   if (PERSON_EVENTS.has(name)) intent.force = true
