@@ -67,8 +67,8 @@ export interface PersonState {
   createdAtMs: number
   version: number
   deleted: boolean
-  /** distinct_ids this process knows map to it (a merge also asks ClickHouse) */
-  distinctIds: Set<string>
+  /** distinct_ids this process assigned to it (a merge also asks ClickHouse); undefined until one is */
+  distinctIds: Set<string> | undefined
   /** which automatic keys (and their $initial_*) it holds: rules.ts automaticMask */
   autoLo: number
   autoHi: number
@@ -76,6 +76,8 @@ export interface PersonState {
   loadedAt: number
   changedAt: number
 }
+
+interface Loaded { mappings: Map<string, Mapping>; persons: Map<string, PersonState> }
 
 /** A batch's place in the order persons are applied in. */
 export interface PersonTurn { readonly previous: Promise<void>; release(): void }
@@ -160,8 +162,11 @@ export class PersonStore {
 
   /** Applies the parts' intents after every earlier turn, appends person columns to their rows, returns the person rows. */
   async apply(turn: PersonTurn, parts: readonly PersonPart[], format: InsertFormat, nowMs: number): Promise<AppliedPersons> {
+    // read what the cache lacks while earlier batches apply theirs: the turns wait for each other, not for ClickHouse
+    const fetched = this.fetch(parts, true)
     await turn.previous
     try {
+      this.install(await fetched)
       return await this.applyInOrder(parts, format, nowMs)
     } finally {
       turn.release()
@@ -169,7 +174,8 @@ export class PersonStore {
   }
 
   private async applyInOrder(parts: readonly PersonPart[], format: InsertFormat, nowMs: number): Promise<AppliedPersons> {
-    await this.load(parts)
+    // what was evicted since the fetch (a cache smaller than a batch's ids): read again, now in turn
+    this.install(await this.fetch(parts, false))
     const changes = new Changes()
     const chunks: Uint8Array[] = []
     for (const part of parts) {
@@ -251,14 +257,14 @@ export class PersonStore {
     if (m.version >= 0 && m.personId === person.id) return
     const next: Mapping = { personId: person.id, version: this.version(m.version, intent) }
     this.mappings.set(keyOf(team, distinctId), next)
-    person.distinctIds.add(distinctId)
+    ;(person.distinctIds ??= new Set()).add(distinctId)
     changes.mapping(team, distinctId, next, person.id !== deterministic)
   }
 
   private create(intent: PersonIntent, id: string, changes: Changes): PersonState {
     const p: PersonState = {
       id, team: intent.team, properties: {}, text: undefined, isIdentified: false, createdAtMs: intent.timestampMs,
-      version: this.version(-1, intent), deleted: false, distinctIds: new Set(), autoLo: 0, autoHi: 0, loadedAt: 0, changedAt: 0,
+      version: this.version(-1, intent), deleted: false, distinctIds: undefined, autoLo: 0, autoHi: 0, loadedAt: 0, changedAt: 0,
     }
     this.persons.set(id, p)
     changes.person(p)
@@ -356,29 +362,32 @@ export class PersonStore {
     for (const r of rows) {
       const k = keyOf(p.team, r.distinct_id)
       if (!this.mappings.has(k)) this.mappings.set(k, { personId: p.id, version: Number(r.v) })
-      p.distinctIds.add(r.distinct_id)
+      ;(p.distinctIds ??= new Set()).add(r.distinct_id)
     }
     // one this process moved elsewhere since is not the person's any more
-    return [...p.distinctIds].filter((id) => this.mappingOf(p.team, id).personId === p.id)
+    return [...(p.distinctIds ?? [])].filter((id) => this.mappingOf(p.team, id).personId === p.id)
   }
 
-  /** Loads the mappings and persons the parts need and the cache lacks: one query per table per 500 ids. */
-  private async load(parts: readonly PersonPart[]): Promise<void> {
+  /**
+   * Reads the mappings and persons the parts need and the cache lacks (and,
+   * with `refresh`, shared persons due to be read again): one query per table
+   * per 1,000 ids. Leaves the cache alone: install() merges the result.
+   */
+  private async fetch(parts: readonly PersonPart[], refresh: boolean): Promise<Loaded> {
+    const loaded: Loaded = { mappings: new Map(), persons: new Map() }
     const missing = new Map<string, [number, string, string | undefined]>()
+    const reread = new Map<string, number>()
     const now = Date.now()
     const ttl = this.o.sharedTtlMs ?? 5_000
     const need = (team: number, id: string, deterministic: string | undefined) => {
       const k = keyOf(team, id)
-      const m = this.mappings.get(k)
+      const m = this.mappings.peek(k)
       if (m === undefined) return missing.set(k, [team, id, deterministic])
       if (m.version < 0) return
       const p = this.persons.peek(m.personId)
-      if (p === undefined) return missing.set(k, [team, id, deterministic])
+      if (p === undefined) return reread.set(m.personId, team)
       // shared with another partition's owner, and settled here: read it again
-      if ((p.isIdentified || p.distinctIds.size > 1) && now - p.loadedAt > ttl && now - p.changedAt > ttl) {
-        this.persons.delete(m.personId)
-        missing.set(k, [team, id, deterministic])
-      }
+      if (refresh && (p.isIdentified || (p.distinctIds?.size ?? 0) > 1) && now - p.loadedAt > ttl && now - p.changedAt > ttl) reread.set(m.personId, team)
     }
     for (const part of parts) {
       for (const intent of part.header.persons ?? []) {
@@ -386,33 +395,44 @@ export class PersonStore {
         if (intent.other !== undefined) need(intent.team, intent.other, undefined)
       }
     }
-    if (missing.size === 0) return
+    if (missing.size === 0 && reread.size === 0) return loaded
     const list = [...missing.values()]
-    const personIds = new Map<string, number>()
-    for (let i = 0; i < list.length; i += 500) {
-      const slice = list.slice(i, i + 500)
+    for (let i = 0; i < list.length; i += 1000) {
+      const slice = list.slice(i, i + 1000)
       const tuples = slice.map(([team, id]) => `(${quoteInteger(team)}, ${quoteString(id)})`).join(', ')
       const rows = await this.retrying(() => this.store.query<{ team_id: string | number; distinct_id: string; pid: string; v: string | number }>(
         `SELECT team_id, distinct_id, toString(argMax(person_id, version)) AS pid, max(version) AS v
          FROM ${this.schema.persons.distinctIds} WHERE (team_id, distinct_id) IN (${tuples}) GROUP BY team_id, distinct_id`))
-      const found = new Set<string>()
       for (const r of rows) {
         const team = Number(r.team_id)
-        const k = keyOf(team, r.distinct_id)
-        found.add(k)
-        this.mappings.set(k, { personId: r.pid, version: Number(r.v) })
-        if (!this.persons.has(r.pid)) personIds.set(r.pid, team)
+        loaded.mappings.set(keyOf(team, r.distinct_id), { personId: r.pid, version: Number(r.v) })
+        if (!this.persons.has(r.pid)) reread.set(r.pid, team)
       }
+      // never seen: the deterministic person, not stored yet
       for (const [team, id, deterministic] of slice) {
         const k = keyOf(team, id)
-        if (!found.has(k)) this.mappings.set(k, { personId: deterministic ?? personIdOf(team, id), version: -1 })
+        if (!loaded.mappings.has(k)) loaded.mappings.set(k, { personId: deterministic ?? personIdOf(team, id), version: -1 })
       }
     }
-    const ids = [...personIds]
-    for (let i = 0; i < ids.length; i += 500) await this.loadPersons(ids.slice(i, i + 500))
+    const ids = [...reread]
+    for (let i = 0; i < ids.length; i += 1000) await this.loadPersons(ids.slice(i, i + 1000), loaded.persons)
+    return loaded
   }
 
-  private async loadPersons(ids: [string, number][]): Promise<void> {
+  /** Takes what was read where it is newer than the cache (a higher version): this process's own unacknowledged changes stay. */
+  private install(loaded: Loaded): void {
+    for (const [k, m] of loaded.mappings) {
+      const cur = this.mappings.peek(k)
+      if (cur === undefined || cur.version < m.version) this.mappings.set(k, m)
+    }
+    for (const [id, p] of loaded.persons) {
+      const cur = this.persons.peek(id)
+      if (cur === undefined || cur.version < p.version) this.persons.set(id, p)
+      else cur.loadedAt = p.loadedAt
+    }
+  }
+
+  private async loadPersons(ids: [string, number][], into: Map<string, PersonState>): Promise<void> {
     const teams = [...new Set(ids.map(([, team]) => team))].map(quoteInteger).join(', ')
     const rows = await this.retrying(() => this.store.query<{ pid: string; team: string | number; props: string; identified: number; created: string; v: string | number; deleted: number }>(
       `SELECT toString(id) AS pid, any(team_id) AS team, argMax(properties, version) AS props, argMax(is_identified, version) AS identified,
@@ -421,10 +441,11 @@ export class PersonStore {
     for (const r of rows) {
       let properties: Properties = {}
       try { properties = JSON.parse(r.props) as Properties } catch { /* keep {} */ }
-      this.persons.set(r.pid, {
+      const mask = automaticMask(properties)
+      into.set(r.pid, {
         id: r.pid, team: Number(r.team), properties, text: r.props, isIdentified: Number(r.identified) === 1,
-        createdAtMs: msOf(r.created), version: Number(r.v), deleted: Number(r.deleted) === 1, distinctIds: new Set(),
-        ...(() => { const m = automaticMask(properties); return { autoLo: m.lo, autoHi: m.hi } })(), loadedAt: Date.now(), changedAt: 0,
+        createdAtMs: msOf(r.created), version: Number(r.v), deleted: Number(r.deleted) === 1, distinctIds: undefined,
+        autoLo: mask.lo, autoHi: mask.hi, loadedAt: Date.now(), changedAt: 0,
       })
     }
   }
