@@ -116,7 +116,6 @@ class Changes {
     const mask = automaticMask(p.properties)
     p.autoLo = mask.lo
     p.autoHi = mask.hi
-    this.persons.set(p.id, p)
   }
   mapping(team: number, distinctId: string, m: Mapping, override: boolean): void { this.mappings.set(keyOf(team, distinctId), [team, distinctId, m.personId, m.version, override]) }
 }
@@ -467,7 +466,8 @@ export class PersonStore {
       let overrides = ''
       let overrideRows = 0
       for (const [team, distinctId, personId, version, override] of changes.mappings.values()) {
-        const row = jsonText({ team_id: team, distinct_id: distinctId, person_id: personId, is_deleted: 0, version, _timestamp: now }) + '\n'
+        // distinct_ids come from events parsed at the well-formed boundary (workers/parse.ts): JSON.stringify is enough
+        const row = '{"team_id":' + team + ',"distinct_id":' + JSON.stringify(distinctId) + ',"person_id":"' + personId + '","is_deleted":0,"version":' + version + ',"_timestamp":"' + now + '"}\n'
         text += row
         if (override) {
           overrides += row
