@@ -116,6 +116,7 @@ class Changes {
     const mask = automaticMask(p.properties)
     p.autoLo = mask.lo
     p.autoHi = mask.hi
+    this.persons.set(p.id, p)
   }
   mapping(team: number, distinctId: string, m: Mapping, override: boolean): void { this.mappings.set(keyOf(team, distinctId), [team, distinctId, m.personId, m.version, override]) }
 }
