@@ -27,6 +27,7 @@ export function applyIntent(current: Properties, intent: Pick<PersonIntent, 'set
   const setOnce = intent.setOnce
   if (setOnce !== undefined) {
     for (const k in setOnce) {
+      if (k === '__proto__') continue // an own key of parsed JSON; assigning it would set the prototype
       if (current[k] === undefined && (next === undefined || next[k] === undefined) && setOnce[k] !== undefined) {
         if (next === undefined) next = { ...current }
         next[k] = setOnce[k]
@@ -38,6 +39,7 @@ export function applyIntent(current: Properties, intent: Pick<PersonIntent, 'set
     let changed: string[] | undefined
     let triggers = intent.force === true
     for (const k in set) {
+      if (k === '__proto__') continue
       const v = set[k]
       if (v === undefined || same(current[k], v)) continue
       ;(changed ??= []).push(k)

@@ -185,8 +185,16 @@ export class PersonStore {
       let start = 0
       for (let i = 0; i < intents.length; i++) {
         const intent = intents[i]
-        // no promise per event: only merges may wait for ClickHouse
-        const person = intent.other === undefined ? this.applyOne(intent, undefined, changes) : this.applyOne(intent, await this.merge(intent, intent.other, changes), changes)
+        let person: PersonState | undefined
+        try {
+          // no promise per event: only merges may wait for ClickHouse
+          person = intent.other === undefined ? this.applyOne(intent, undefined, changes) : this.applyOne(intent, await this.merge(intent, intent.other, changes), changes)
+          if (person !== undefined && intent.kind !== PERSON_PERSONLESS) this.textOf(person)
+        } catch (err) {
+          // never a stalled partition: the event is stored as a personless one (workers bound what reaches here)
+          this.log.error({ err: (err as Error).message, team: intent.team }, 'person processing failed for an event; stored without its person properties')
+          person = undefined
+        }
         const end = ends[i]
         if (format.kind === 'RowBinary') {
           out.append(part.events, start, end)
@@ -455,12 +463,16 @@ export class PersonStore {
     const tables: TableRows[] = []
     if (changes.persons.size > 0) {
       let text = ''
+      let rows = 0
       for (const p of changes.persons.values()) {
-        text += '{"id":"' + p.id + '","team_id":' + p.team + ',"properties":' + JSON.stringify(this.textOf(p)) +
+        let properties: string
+        try { properties = this.textOf(p) } catch { continue } // logged when its event was processed
+        text += '{"id":"' + p.id + '","team_id":' + p.team + ',"properties":' + JSON.stringify(properties) +
           ',"is_identified":' + (p.isIdentified ? 1 : 0) + ',"created_at":"' + formatDateTime(p.createdAtMs, this.flavor) +
           '","version":' + p.version + ',"is_deleted":' + (p.deleted ? 1 : 0) + ',"_timestamp":"' + now + '"}\n'
+        rows++
       }
-      tables.push({ table: this.schema.persons.person, chunk: Buffer.from(text), rows: changes.persons.size })
+      if (rows > 0) tables.push({ table: this.schema.persons.person, chunk: Buffer.from(text), rows })
     }
     if (changes.mappings.size > 0) {
       let text = ''

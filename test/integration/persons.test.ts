@@ -164,6 +164,24 @@ t.test('persons on a clickhouse-server 18.16', async (t) => {
     t.equal(await resolvedPersons(prod.id, ['anon-c', 'anon-d', 'user-c', 'user-d']), 1, 'their events resolve to one person')
   })
 
+  t.test('hostile person input: deep nesting, a $set that is not an object, a huge $set: events stored, the person intact', async (t) => {
+    const before = await eventsOf(prod.id)
+    let deep: unknown = { a: 1 }
+    for (let i = 0; i < 1000; i++) deep = [deep]
+    await send(prod, [
+      { distinct_id: 'user-a', properties: { $set: { deep } } },
+      { distinct_id: 'user-a', properties: { $current_url: deep, $set_once: 'no' } },
+      { distinct_id: 'user-a', properties: { $set: { big: 'x'.repeat(100_000) } } },
+      { event: '$identify', distinct_id: 'user-a', properties: { $anon_distinct_id: ['not', 'a', 'string'] } },
+      { event: '$create_alias', distinct_id: 'user-a', properties: { alias: 'user-a' } },
+    ])
+    t.ok(await eventually(async () => (await eventsOf(prod.id)) === before + 5), 'all five stored')
+    const p = (await engine.api('GET', `/api/environments/${prod.id}/persons?distinct_id=user-a`)).body
+    t.same(p.distinct_ids, ['anon-a', 'user-a'], 'a merge naming itself changes nothing')
+    t.notOk('deep' in p.properties || 'big' in p.properties, 'the unbounded sets were refused')
+    t.equal(p.properties.plan, 'pro')
+  })
+
   t.test('personless events: the known or deterministic id, no properties, no person written; personless merges dropped', async (t) => {
     const before = await eventsOf(prod.id)
     await send(prod, [

@@ -45,6 +45,9 @@ t.test('applyIntent: $set_once fills, $set changes, $unset removes; nothing chan
   t.same(applyIntent(current, { set: { $browser: 'Firefox' }, force: true }), { ...current, $browser: 'Firefox' }, 'unless it is a person event')
   t.same(applyIntent(current, { set: { $browser: 'Firefox', plan: 'pro' } }), { ...current, $browser: 'Firefox', plan: 'pro' }, 'or something else changes with it')
   t.same(applyIntent({}, { set: { $browser: 'Firefox' } }), { $browser: 'Firefox' }, 'a new automatic key is written')
+  const hostile = JSON.parse('{"__proto__": {"polluted": 1}, "ok": 1}') as Record<string, unknown>
+  const applied = applyIntent({}, { set: hostile, setOnce: hostile })!
+  t.same([Object.getPrototypeOf(applied) === Object.prototype, applied.ok, ({} as Record<string, unknown>).polluted], [true, 1, undefined], '__proto__ in $set is skipped')
   t.same(current, { a: 1, $browser: 'Chrome', $initial_$browser: 'Chrome', nested: { x: 1 } }, 'the input is never modified')
 })
 

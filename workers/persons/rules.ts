@@ -62,7 +62,8 @@ export function automaticValues(props: Record<string, unknown>): { values: Recor
     const k = AUTOMATIC_PERSON_KEYS[i]
     let v = props[k]
     if (v === undefined && k === '$os') v = props.$os_name
-    if (v === undefined) continue
+    // these are URLs, names and ids: an object or array here is not one (and may be nested without bound)
+    if (v === undefined || (typeof v === 'object' && v !== null)) continue
     if (values === undefined) values = {}
     values[k] = v
     if (i < 30) lo |= 1 << i

@@ -16,6 +16,33 @@ type Obj = Record<string, unknown>
 
 const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+/** Largest `$set` / `$set_once` taken, as JSON text: a person's whole profile is written with every event */
+export const MAX_PERSON_SET_CHARS = 64 * 1024
+
+/** Deepest nesting taken in a person property: the main thread stringifies whole profiles, and deep enough nesting overflows its stack */
+export const MAX_PERSON_DEPTH = 64
+
+function within(v: unknown, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return true
+  if (depth === 0) return false
+  if (Array.isArray(v)) {
+    for (const x of v) if (!within(x, depth - 1)) return false
+  } else {
+    for (const k in v) if (!within((v as Obj)[k], depth - 1)) return false
+  }
+  return true
+}
+
+/** An object of bounded depth and JSON size */
+function bounded(v: Obj): boolean {
+  if (!within(v, MAX_PERSON_DEPTH)) return false
+  try {
+    return JSON.stringify(v).length <= MAX_PERSON_SET_CHARS
+  } catch {
+    return false
+  }
+}
+
 const MERGES: Readonly<Record<string, PersonIntentKind>> = { $identify: PERSON_IDENTIFY, $create_alias: PERSON_ALIAS, $merge_dangerously: PERSON_MERGE_DANGEROUSLY }
 
 export const extractPerson: Step = (event, ctx) => {
@@ -42,8 +69,8 @@ export const extractPerson: Step = (event, ctx) => {
   const auto = automaticValues(props)
   let set = props.$set as Obj | undefined
   let setOnce = props.$set_once as Obj | undefined
-  if (set !== undefined && !isObject(set)) { warn(ctx, event, 'invalid_person_properties', { key: '$set' }, '$set'); set = undefined }
-  if (setOnce !== undefined && !isObject(setOnce)) { warn(ctx, event, 'invalid_person_properties', { key: '$set_once' }, '$set_once'); setOnce = undefined }
+  if (set !== undefined && (!isObject(set) || !bounded(set))) { warn(ctx, event, 'invalid_person_properties', { key: '$set' }, '$set'); set = undefined }
+  if (setOnce !== undefined && (!isObject(setOnce) || !bounded(setOnce))) { warn(ctx, event, 'invalid_person_properties', { key: '$set_once' }, '$set_once'); setOnce = undefined }
   if (auto !== undefined) {
     intent.auto = auto.values
     intent.autoLo = auto.lo
