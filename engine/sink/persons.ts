@@ -174,8 +174,8 @@ export class PersonStore {
   }
 
   private async applyInOrder(parts: readonly PersonPart[], format: InsertFormat, nowMs: number): Promise<AppliedPersons> {
-    // what was evicted since the fetch (a cache smaller than a batch's ids): read again, now in turn
-    this.install(await this.fetch(parts, false))
+    // what was evicted since the fetch (only a nearly full cache evicts): read again, now in turn
+    if (this.mappings.size >= this.o.cacheSize * 0.9 || this.persons.size >= this.o.cacheSize * 0.9) this.install(await this.fetch(parts, false))
     const changes = new Changes()
     const chunks: Uint8Array[] = []
     for (const part of parts) {
