@@ -20,6 +20,8 @@
 //                       (main thread and every worker) and print the top
 //                       self-time functions (bench/profile.ts)
 //   --label TEXT        stored with the JSON results (what was measured, e.g. a commit)
+//   --persons M         `both` (default): Sluice with persons on (its default) and
+//                       again with SLUICE_PERSONS=off, on the same stream; `on`, `off`: one of them
 //
 // What runs (all on this machine):
 //  - librdkafka's mock Kafka cluster, in this process (4 partitions per topic,
@@ -99,6 +101,7 @@ interface Options {
   json: string
   cpuProf: string | undefined
   label: string | undefined
+  persons: 'both' | 'on' | 'off'
 }
 
 function options(): Options {
@@ -112,6 +115,7 @@ function options(): Options {
     json: { type: 'string', default: path.join(ROOT, 'bench', 'results', 'latest.json') },
     'cpu-prof': { type: 'string' },
     label: { type: 'string' },
+    persons: { type: 'string', default: 'both' },
   } })
   const int = (name: string, v: string | undefined, min: number): number => {
     const n = Number(v)
@@ -120,7 +124,10 @@ function options(): Options {
   }
   const clickhouse = values.clickhouse ?? (fs.existsSync(CLICKHOUSE_BINARY) ? 'server' : 'chdb')
   if (clickhouse !== 'server' && clickhouse !== 'chdb') throw new Error('--clickhouse must be server or chdb')
+  const persons = values.persons!
+  if (persons !== 'both' && persons !== 'on' && persons !== 'off') throw new Error('--persons must be both, on or off')
   return {
+    persons,
     events: int('events', values.events, 1000),
     clickhouse,
     workers: values.workers === undefined ? undefined : int('workers', values.workers, 1),
@@ -149,7 +156,7 @@ interface Running {
 }
 
 interface Pipeline {
-  id: 'sluice' | 'raw' | 'parse'
+  id: 'sluice' | 'sluice-persons-off' | 'raw' | 'parse'
   label: string
   start(phase: string, topic: string, group: string, stopAfter?: number): Promise<Running>
   /** rows the throughput phase left in ClickHouse (server mode) */
@@ -173,20 +180,24 @@ async function count(env: Env, table: string): Promise<number | undefined> {
   return Number(((await rs.json()) as { n: string }[])[0].n)
 }
 
-function sluicePipeline(env: Env): Pipeline {
+function sluicePipeline(env: Env, persons = true): Pipeline {
   let projectsMade = false
   const workers = env.o.workers ?? DEFAULT_WORKERS
+  const db = persons ? SLUICE_DB : `${SLUICE_DB}_persons_off`
   return {
-    id: 'sluice',
-    label: `Sluice (${workers} worker${workers > 1 ? 's' : ''})`,
+    id: persons ? 'sluice' : 'sluice-persons-off',
+    label: `Sluice (${workers} worker${workers > 1 ? 's' : ''}${persons ? '' : ', SLUICE_PERSONS=off'})`,
     async start(phase, topic, group, stopAfter) {
       const vars = baseEnv({
         SLUICE_KAFKA_BROKERS: env.kafka.bootstrapServers,
         SLUICE_KAFKA_TOPIC: topic,
         SLUICE_KAFKA_GROUP: group,
-        SLUICE_CLICKHOUSE_DATABASE: SLUICE_DB,
+        // persons off: its own database and control log, so each variant counts its own rows and makes its own projects
+        SLUICE_CLICKHOUSE_DATABASE: db,
+        ...(persons ? {} : { SLUICE_CONTROL_TOPIC: 'sluice_control_persons_off' }),
         SLUICE_LOG_LEVEL: 'warn',
-        ...(env.ch ? { SLUICE_CLICKHOUSE_URL: env.ch.url } : { SLUICE_DATA_DIR: path.join(env.tmp, 'sluice-chdb') }),
+        SLUICE_PERSONS: persons ? 'on' : 'off',
+        ...(env.ch ? { SLUICE_CLICKHOUSE_URL: env.ch.url } : { SLUICE_DATA_DIR: path.join(env.tmp, persons ? 'sluice-chdb' : 'sluice-chdb-persons-off') }),
         ...(stopAfter ? { SLUICE_STOP_AFTER_EVENTS: String(stopAfter) } : {}),
       })
       // Sluice's own defaults, not the test harness's conveniences
@@ -225,7 +236,7 @@ function sluicePipeline(env: Env): Pipeline {
         },
       }
     },
-    rows: () => count(env, `${SLUICE_DB}.events`),
+    rows: () => count(env, `${db}.events`),
   }
 }
 
@@ -572,6 +583,12 @@ function verdicts(results: PipelineResult[]): { text: string[]; ratios: Record<s
     ratios.sluice_over_straightforward = s.throughput.eventsPerSecond / parse.throughput.eventsPerSecond
     text.push(`Sluice / straightforward consumer: ${ratios.sluice_over_straightforward.toFixed(2)} (target ≥ 4: ${mark(ratios.sluice_over_straightforward >= 4)})`)
   }
+  const off = results.find((r) => r.pipeline === 'sluice-persons-off')
+  if (s && off) {
+    ratios.persons_cost = 1 - s.throughput.eventsPerSecond / off.throughput.eventsPerSecond
+    text.push(`Persons on vs SLUICE_PERSONS=off: ${s.throughput.eventsPerSecond.toFixed(0)} vs ${off.throughput.eventsPerSecond.toFixed(0)} events/s, ` +
+      `persons cost ${(100 * ratios.persons_cost).toFixed(1)} % of throughput (target < 25 %: ${mark(ratios.persons_cost < 0.25)})`)
+  }
   if (s) {
     text.push(`Sluice peak RSS: ${mb(s.throughput.peakRssBytes)} (target ≤ 512 MB: ${mark(s.throughput.peakRssBytes <= 512e6)})`)
     if (s.latency) text.push(`Sluice p99 produce→queryable at half its max rate: ${s.latency.p99Ms.toFixed(0)} ms (target ≤ 2 s: ${mark(s.latency.p99Ms <= 2000)})`)
@@ -647,7 +664,8 @@ async function main(): Promise<void> {
       query = createClient({ url: ch.url, compression: { request: false, response: false } })
     }
     const env: Env = { o, kafka, ch, query, tmp }
-    const pipelines = [sluicePipeline(env), ...(o.skipReferences ? [] : [referencePipeline(env, 'raw'), referencePipeline(env, 'parse')])]
+    const sluices = o.persons === 'both' ? [sluicePipeline(env, true), sluicePipeline(env, false)] : [sluicePipeline(env, o.persons === 'on')]
+    const pipelines = [...sluices, ...(o.skipReferences ? [] : [referencePipeline(env, 'raw'), referencePipeline(env, 'parse')])]
     let profiles: string[] = []
     let profiled: [number, number] | undefined
     for (const p of pipelines) {

@@ -40,7 +40,11 @@ export function messageGenerator(o: GeneratorOptions): () => string {
   return () => {
     const token = pick(o.tokens)
     const user = Math.floor(r() * users)
-    const distinct_id = `user-${user}`
+    // 2 % of users identify: anonymous, identified, and the $identify between them
+    const identifying = user % 50 === 0
+    const side = identifying ? r() : 1
+    const identify = side < 0.1
+    const distinct_id = identifying && side < 0.55 && !identify ? `anon-${user}` : `user-${user}`
     const now = new Date()
     const uuid = uuidv7(now.getTime(), r)
     const groupIdentify = r() < 0.01
@@ -57,7 +61,9 @@ export function messageGenerator(o: GeneratorOptions): () => string {
           feature_count: Math.floor(r() * 30), theme: pick(['dark', 'light']), note: 'x'.repeat(40 + Math.floor(r() * 40)), referral_code: null, tags: ['a', 'b'],
           $groups: { company: `company-${user % 500}`, project: `project-${user % 2000}` },
         }
-    const data = { event: groupIdentify ? '$groupidentify' : pick(EVENTS), distinct_id, properties, timestamp: now.toISOString(), uuid }
+    if (identify && !groupIdentify) properties.$anon_distinct_id = `anon-${user}`
+    if (r() < 0.1 && !groupIdentify) properties.$set = { plan: pick(['free', 'pro', 'enterprise']), email: `${distinct_id}@example.com`, seats: Math.floor(r() * 50) }
+    const data = { event: groupIdentify ? '$groupidentify' : identify ? '$identify' : pick(EVENTS), distinct_id, properties, timestamp: now.toISOString(), uuid }
     return JSON.stringify({ uuid, distinct_id, ip: '203.0.113.7', site_url: 'https://shop.example.com', now: now.toISOString(), sent_at: now.toISOString(), token, data: JSON.stringify(data) })
   }
 }

@@ -56,6 +56,9 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_STATUS_WINDOW_SECONDS', type: 'integer', default: '60', min: 2, doc: 'Window over which `GET /api/status` and `sluice_bottleneck{stage}` measure each stage\'s utilisation and name the one that limits throughput.' },
   { name: 'SLUICE_SHUTDOWN_TIMEOUT_MS', type: 'integer', default: '30000', min: 0, doc: 'Drain deadline on SIGTERM/SIGINT: stop fetching, flush, commit, exit.' },
   { name: 'SLUICE_LOG_LEVEL', type: 'string', default: 'info', doc: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.' },
+  { name: 'SLUICE_PERSONS', type: 'string', default: 'on', doc: 'Person processing (`on`/`off`): persons, distinct_id mappings and overrides per environment, and `person_id`, `person_properties`, `person_created_at` on events. `off` writes none of them (the columns keep their defaults).' },
+  { name: 'SLUICE_PERSON_CACHE_SIZE', type: 'integer', default: '200000', min: 1000, doc: 'Distinct_id mappings, and persons, each instance keeps in memory (each a separate LRU cache of this many entries); a miss reads ClickHouse once per batch.' },
+  { name: 'SLUICE_PERSON_OVERRIDES_POLL_MS', type: 'integer', default: '1000', min: 0, doc: 'How often each instance reads back new rows of `person_distinct_id_overrides` (merges made by other instances) and corrects its person cache. 0: never.' },
   { name: 'SLUICE_TEST_WORKER_EXIT_FILE', type: 'string', unset: 'off', doc: '**Test only; never set in production.** A file path: when the file exists, the first worker thread to remove it exits halfway through its next task, as a crashing thread would (the batch is retried, the pool replaces the thread, `sluice_worker_threads_replaced_total` counts it).' },
   { name: 'SLUICE_STOP_AFTER_EVENTS', type: 'integer', unset: 'run until stopped', min: 1, doc: 'Exit 0 once this many messages\' offsets are committed (benchmarks).' },
 ]
@@ -98,6 +101,9 @@ export interface Config {
   readonly warningIntervalMs: number
   readonly logLevel: string
   readonly stopAfterEvents: number | undefined
+  readonly persons: boolean
+  readonly personCacheSize: number
+  readonly personOverridesPollMs: number
 }
 
 /** An invalid variable: the start stops with a message naming it (catalogue code SLUICE_ERR_CONFIG). */
@@ -168,7 +174,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const controlRecover = v.SLUICE_CONTROL_RECOVER as string | undefined
   if (controlRecover !== undefined && controlRecover !== 'clickhouse') throw new ConfigError(`SLUICE_CONTROL_RECOVER must be clickhouse or unset, got ${JSON.stringify(controlRecover)}`)
 
+  const persons = str('SLUICE_PERSONS').trim().toLowerCase()
+  if (persons !== 'on' && persons !== 'off') throw new ConfigError(`SLUICE_PERSONS must be on or off, got ${JSON.stringify(persons)}`)
+
   return Object.freeze({
+    persons: persons === 'on',
+    personCacheSize: int('SLUICE_PERSON_CACHE_SIZE'),
+    personOverridesPollMs: int('SLUICE_PERSON_OVERRIDES_POLL_MS'),
     kafkaBrokers: v.SLUICE_KAFKA_BROKERS as string | undefined,
     kafkaTopic: str('SLUICE_KAFKA_TOPIC'),
     kafkaGroup: str('SLUICE_KAFKA_GROUP'),

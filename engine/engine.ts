@@ -30,6 +30,8 @@ import { eventColumns } from '../workers/clickhouse-types'
 import type { RowEncoding } from '../workers/protocol'
 import { DefinitionsWriter } from './sink/writers/definitions'
 import { GroupMerger } from './sink/writers/groups'
+import { PersonStore } from './sink/writers/persons'
+import { PersonReader } from './sink/read/person-read'
 import { WarningsWriter } from './sink/writers/warnings'
 import { TaxonomyReader } from './sink/read/taxonomy-read'
 import { DataReader } from './sink/read/data-read'
@@ -129,7 +131,10 @@ interface Pipeline { pool: WorkerPool; ingestion: Ingestion; consumer: Ingestion
 /** Consumed batches → workers → batcher → ClickHouse → commit: the data path, not yet consuming. */
 function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics: Metrics, onStopAfter: () => void, life: Lifecycle, log: Logger): Pipeline {
   // RowBinary to a server: nothing to escape here, nothing to parse there; chDB takes text formats only
-  const encoding: RowEncoding = { dateTime: s.schema.dateTime, format: s.store.kind === 'server' ? 'RowBinary' : 'JSONEachRow' }
+  const encoding: RowEncoding = { dateTime: s.schema.dateTime, format: s.store.kind === 'server' ? 'RowBinary' : 'JSONEachRow', persons: config.persons }
+  const persons = config.persons
+    ? new PersonStore(s.store, s.schema, { cacheSize: config.personCacheSize, overridesPollMs: config.personOverridesPollMs }, log)
+    : undefined
   const pool = new WorkerPool(config.workers, encoding, metrics)
   life.onStop(() => pool.close())
   const tracker = new OffsetTracker()
@@ -137,7 +142,7 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
   const ingestion = new Ingestion({
     topic: config.kafkaTopic,
     eventsTable: s.schema.tables.events,
-    eventsFormat: encoding.format === 'RowBinary' ? { kind: 'RowBinary', columns: eventColumns(s.schema.dateTime) } : JSON_EACH_ROW,
+    eventsFormat: encoding.format === 'RowBinary' ? { kind: 'RowBinary', columns: eventColumns(s.schema.dateTime, config.persons) } : JSON_EACH_ROW,
     maxMessageBytes: config.maxMessageBytes,
     maxInflightBytes: config.maxInflightBytes,
     maxOutstandingBatches: config.workers * 2,
@@ -145,7 +150,12 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
     warnings: new WarningsWriter(s.schema, config.warningIntervalMs, metrics),
     definitions: new DefinitionsWriter(s.schema),
     groups: new GroupMerger(s.store, s.schema, log),
+    persons,
   }, metrics, log)
+  if (persons) {
+    persons.start()
+    life.onStop(async () => persons.stop())
+  }
   const consumer = new IngestionConsumer({
     brokers: s.brokers, topic: config.kafkaTopic, group: config.kafkaGroup, batchSize: config.consumeBatch, maxMessageBytes: config.maxMessageBytes, log,
     hasCapacity: ingestion.hasCapacity, waitForSlot: ingestion.waitForSlot, onBatch: ingestion.onBatch,
@@ -185,7 +195,7 @@ async function startServers(config: Config, s: Storage, control: ControlLog, p: 
   const admin = await startAdminServer({
     host: config.adminHost, port: config.adminPort, token: adminToken, maxBodyBytes: config.maxBodyBytes,
     routes: adminRoutes(control, new TaxonomyReader(s.store, s.schema), {
-      data: new DataReader(s.store, s.schema), metrics, status: () => status.report(), captureUrl: () => captureUrl,
+      data: new DataReader(s.store, s.schema), persons: new PersonReader(s.store, s.schema), metrics, status: () => status.report(), captureUrl: () => captureUrl,
     }),
     registry: metrics.registry,
     notReady: () => {

@@ -15,6 +15,7 @@ export const ERRORS = {
   SLUICE_ERR_PROJECT_NOT_FOUND: { status: 404, message: 'project %s does not exist' },
   SLUICE_ERR_ENVIRONMENT_NOT_FOUND: { status: 404, message: 'environment %s does not exist' },
   SLUICE_ERR_GROUP_NOT_FOUND: { status: 404, message: 'no group with type index %s and key %s in environment %s' },
+  SLUICE_ERR_PERSON_NOT_FOUND: { status: 404, message: 'no person %s in environment %s' },
   SLUICE_ERR_CONFLICT: { status: 409, message: '%s' },
   SLUICE_ERR_NOT_READY: { status: 503, message: 'this instance has not caught up with the control log yet' },
   SLUICE_ERR_CONTROL_LOG_INCOMPLETE: { status: 503, message: '%s' },

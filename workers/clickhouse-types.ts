@@ -43,11 +43,17 @@ export type ColumnType = 'UUID' | 'String' | 'Int64' | 'UInt64' | 'DateTime' | '
  * carry no names, so the insert names these columns and the batcher splits
  * rows by these types.
  */
-export function eventColumns(flavor: DateTimeFlavor): readonly (readonly [string, ColumnType])[] {
-  return [
+export function eventColumns(flavor: DateTimeFlavor, persons = false): readonly (readonly [string, ColumnType])[] {
+  const columns: (readonly [string, ColumnType])[] = [
     ['uuid', 'UUID'], ['event', 'String'], ['properties', 'String'], ['timestamp', flavor], ['team_id', 'Int64'], ['project_id', 'Int64'],
     ['distinct_id', 'String'], ['created_at', flavor],
     ['$group_0', 'String'], ['$group_1', 'String'], ['$group_2', 'String'], ['$group_3', 'String'], ['$group_4', 'String'],
     ['_timestamp', flavor], ['_offset', 'UInt64'],
   ]
+  // appended to each row by the main thread (engine/sink/persons.ts), which owns the persons' state
+  if (persons) columns.push(...PERSON_COLUMNS(flavor))
+  return columns
 }
+
+export const PERSON_COLUMNS = (flavor: DateTimeFlavor): readonly (readonly [string, ColumnType])[] =>
+  [['person_id', 'UUID'], ['person_properties', 'String'], ['person_created_at', flavor]]

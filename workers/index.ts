@@ -10,7 +10,7 @@ import { encodeEventRow } from './encode'
 import { monthOf } from './clickhouse-types'
 import { environmentsByToken, type ResolvedEnvironment } from './environment'
 import { parseCapturedMessage } from './parse'
-import { PIPELINE } from './pipeline'
+import { PERSONS_PIPELINE, PIPELINE } from './pipeline'
 import { RowWriter } from './row-writer'
 import { DefinitionsMemory } from './definitions-memory'
 import {
@@ -54,8 +54,9 @@ function processMessage(text: string, i: number, ctx: StepContext, header: TaskH
     header.deadLetters.push({ index: i, reason: parsed.reason, error: parsed.error })
     return false
   }
-  for (let s = 0; s < PIPELINE.length; s++) {
-    const r = PIPELINE[s](parsed, ctx)
+  const steps = enc.persons === true ? PERSONS_PIPELINE : PIPELINE
+  for (let s = 0; s < steps.length; s++) {
+    const r = steps[s](parsed, ctx)
     if (r.kind === 'ok') continue
     if (r.kind === 'drop') header.drops[r.reason] = (header.drops[r.reason] ?? 0) + 1
     else if (r.kind === 'dead_letter') header.deadLetters.push({ index: i, reason: r.reason, error: r.error })
@@ -86,6 +87,8 @@ export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter,
     snapshotVersion: task.snapshot.version, messages: count, eventRows: 0, rowMessages: [], partitions: [], drops: {}, deadLetters: [], unresolved: [],
     pendingClaims: { indexes: [], claims: [] }, warnings: ctx.warnings, groupUpdates: ctx.groupUpdates, observations: ctx.observations,
   }
+  const persons = enc.persons === true
+  if (persons) { header.persons = ctx.personIntents; header.rowEnds = [] }
   // rows are shorter than the messages they come from (about 70 % in bench/)
   if (out === undefined) out = new RowWriter(values.length + count * 64)
   else out.pos = 0
@@ -105,6 +108,10 @@ export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter,
       if (processMessage(values.toString('utf8', start, end), i, ctx, header, out, enc, meta, m, wrote)) {
         header.eventRows++
         header.rowMessages.push(i)
+        if (persons) {
+          header.rowEnds!.push(out.pos)
+          ctx.personIntents[ctx.personIntents.length - 1].kafkaMs = meta[m + META_TIMESTAMP]
+        }
         const ms = wrote.timestampMs
         if (ms < monthStart || ms >= monthEnd) {
           const month = monthOf(ms)

@@ -4,6 +4,7 @@ import type { Step } from './context'
 import { addIp } from './steps/add-ip'
 import { dropOldEvents } from './steps/drop-old-events'
 import { extractDefinitions } from './steps/extract-definitions'
+import { extractPerson } from './steps/extract-person'
 import { filterEventName } from './steps/filter-event-name'
 import { normalizeEventName } from './steps/normalize-event-name'
 import { normalizeTimestamp } from './steps/normalize-timestamp'
@@ -30,3 +31,10 @@ export const PIPELINE: readonly Step[] = [
   // last: definitions describe what is stored, and need the group type index
   extractDefinitions,
 ]
+
+/**
+ * With SLUICE_PERSONS=on: the person step after every step that may drop
+ * the event (one intent per stored row) and before definitions (a personless
+ * event's stripped `$set` describes nothing).
+ */
+export const PERSONS_PIPELINE: readonly Step[] = [...PIPELINE.slice(0, -1), extractPerson, PIPELINE[PIPELINE.length - 1]]

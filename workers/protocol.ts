@@ -83,6 +83,10 @@ export interface TaskHeader {
   warnings: WarningRecord[]
   groupUpdates: GroupUpdate[]
   observations: Observations
+  /** persons on (RowEncoding.persons): one intent per `events` row, in row order (workers/persons/intent.ts) */
+  persons?: PersonIntent[]
+  /** persons on: per `events` row, the end of its bytes in the rows; the main thread appends the person columns there */
+  rowEnds?: number[]
   /**
    * Seconds the worker spent on the task (decode, pipeline, row encoding),
    * measured inside the thread with process.hrtime; set by the task entry
@@ -115,6 +119,38 @@ export interface TaskOutput {
   events: Uint8Array
 }
 
+/** What an event asks of its person; the main thread (engine/sink/persons.ts) applies it in Kafka order. */
+export const PERSON_UPDATE = 0
+/** `$process_person_profile: false`: stamp the known (or deterministic) person id, write nothing */
+export const PERSON_PERSONLESS = 1
+export const PERSON_IDENTIFY = 2
+export const PERSON_ALIAS = 3
+export const PERSON_MERGE_DANGEROUSLY = 4
+export type PersonIntentKind = typeof PERSON_UPDATE | typeof PERSON_PERSONLESS | typeof PERSON_IDENTIFY | typeof PERSON_ALIAS | typeof PERSON_MERGE_DANGEROUSLY
+
+export interface PersonIntent {
+  team: number
+  distinctId: string
+  kind: PersonIntentKind
+  /** the deterministic person id of distinctId (computed here: workers have CPU to spare, the main thread has not) */
+  personId: string
+  /** the event's own $set and $set_once */
+  set?: Record<string, unknown>
+  setOnce?: Record<string, unknown>
+  /** automatic person properties (workers/persons/rules.ts automaticValues), expanded by the main thread only when they may matter */
+  auto?: Record<string, unknown>
+  autoLo?: number
+  autoHi?: number
+  unset?: string[]
+  /** merges: the other distinct_id, moved to this event's person (already checked: legal, a string, not the event's own) */
+  other?: string
+  /** a person event ($identify, $set, …): every change is written, the frequently changing automatic keys included */
+  force?: boolean
+  timestampMs: number
+  /** the message's Kafka timestamp: the floor of the versions this event writes (a replay writes the same) */
+  kafkaMs: number
+}
+
 export type DateTimeFlavor = 'DateTime' | 'DateTime64'
 
 /**
@@ -128,6 +164,8 @@ export interface RowEncoding {
   /** how times are written: 18.16 has no DateTime64 */
   dateTime: DateTimeFlavor
   format: RowFormat
+  /** person processing (SLUICE_PERSONS): the pipeline extracts person intents and reports row ends */
+  persons?: boolean
 }
 
 // The task codec: both sides of the boundary in one place.

@@ -10,6 +10,7 @@ export type DropReason =
   | 'event_filtered'
   | 'event_too_old'
   | 'group_key_too_long'
+  | 'invalid_process_person_profile'
 
 export type DeadLetterReason =
   | 'invalid_json'
@@ -25,8 +26,12 @@ export type WarningType =
   | 'group_key_too_long'
   | 'invalid_group_identify'
   | 'distinct_id_too_long'
+  | 'cannot_merge_with_illegal_distinct_id'
+  | 'cannot_merge_already_identified'
+  | 'invalid_process_person_profile'
+  | 'invalid_person_properties'
 
-export const DROP_REASONS: readonly DropReason[] = ['no_token', 'invalid_token', 'invalid_distinct_id', 'invalid_event_name', 'event_filtered', 'event_too_old', 'group_key_too_long']
+export const DROP_REASONS: readonly DropReason[] = ['no_token', 'invalid_token', 'invalid_distinct_id', 'invalid_event_name', 'event_filtered', 'event_too_old', 'group_key_too_long', 'invalid_process_person_profile']
 export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['invalid_json', 'invalid_data', 'invalid_uuid', 'message_too_large', 'processing_error']
 
 export interface Ok { readonly kind: 'ok' }

@@ -129,6 +129,13 @@ export class RowWriter {
     this.pos += 8
   }
 
+  /** Bytes as they are (rows encoded elsewhere). */
+  append(src: Uint8Array, from = 0, to = src.length): void {
+    this.ensure(to - from)
+    this.buf.set(src.subarray(from, to), this.pos)
+    this.pos += to - from
+  }
+
   /** n empty RowBinary Strings (a zero length each). */
   emptyStrings(n: number): void {
     this.ensure(n)

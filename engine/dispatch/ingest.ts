@@ -20,6 +20,7 @@ import type { DefinitionsWriter } from '../sink/writers/definitions'
 import type { GroupMerger } from '../sink/writers/groups'
 import { retrying } from '../retrying'
 import type { WarningsWriter } from '../sink/writers/warnings'
+import type { PersonStore, PersonTurn } from '../sink/writers/persons'
 import type { OffsetTracker, Segment } from '../source/offsets'
 import { contributionTimes } from './lag'
 import { deadLetterOf, type DeadLetter, type OutcomeRecorder } from './outcomes'
@@ -32,6 +33,8 @@ export interface IngestSinks {
   warnings: WarningsWriter
   definitions: DefinitionsWriter
   groups: GroupMerger
+  /** SLUICE_PERSONS=on */
+  persons?: PersonStore
 }
 
 export interface IngestOptions {
@@ -111,13 +114,19 @@ export class Ingestion {
     const consumedAt = Date.now()
     // one shared buffer instead of a Buffer per message (engine/dispatch/pack.ts says why)
     const block = compactValues(messages, this.batchBuffers)
-    await this.settle(messages, consumedAt)
+    // persons are applied in consumption order: the turn is taken now, before any await
+    const turn = this.sinks.persons?.turn()
+    try {
+      await this.settle(messages, consumedAt, turn)
+    } finally {
+      turn?.release()
+    }
     // settled: dead letters hold copies, the rows are the workers' own memory
     this.batchBuffers.give(block)
   }
 
   /** The driver: run the batch in rounds (rounds.ts), collect the answers (tally.ts), hand everything to the outcomes and the batcher. */
-  private async settle(messages: Kafka.Message[], consumedAt: number): Promise<void> {
+  private async settle(messages: Kafka.Message[], consumedAt: number, turn: PersonTurn | undefined): Promise<void> {
     const segments = this.track(messages)
     const bytes = this.consumed(messages)
     const { fit, letters } = splitOversize(messages, this.o.maxMessageBytes)
@@ -149,7 +158,7 @@ export class Ingestion {
 
     this.outcomes.drops(tally.drops)
     await this.outcomes.deadLetters(tally.letters)
-    this.batcher.add({ tables: await this.tables(tally, segments), segments, consumedBytes: bytes, messages: messages.length, times: contributionTimes(messages, consumedAt) })
+    this.batcher.add({ tables: await this.tables(tally, segments, turn), segments, consumedBytes: bytes, messages: messages.length, times: contributionTimes(messages, consumedAt) })
   }
 
   /** Counts a consumed batch and holds its bytes against the in-flight bound. */
@@ -165,8 +174,16 @@ export class Ingestion {
   }
 
   /** The batch's rows per table: events from the workers, the rest from the side-output writers. */
-  private async tables(tally: BatchTally, segments: readonly Segment[]): Promise<TableRows[]> {
+  private async tables(tally: BatchTally, segments: readonly Segment[], turn: PersonTurn | undefined): Promise<TableRows[]> {
     const nowMs = Date.now()
+    let personTables: TableRows[] = []
+    if (turn) {
+      // one chunk per part, in the same order: the rows' coordinates stay valid
+      const applied = await this.sinks.persons!.apply(turn, tally.rowParts, this.o.eventsFormat, nowMs)
+      tally.chunks.splice(0, tally.chunks.length, ...applied.chunks)
+      for (const w of applied.warnings) tally.warnings.push(w)
+      personTables = applied.tables
+    }
     const topic = this.o.topic
     const coords = tally.coords
     const tables: TableRows[] = tally.rows > 0 ? [{
@@ -181,6 +198,7 @@ export class Ingestion {
       ...this.sinks.warnings.rows(tally.warnings, nowMs),
       ...this.sinks.definitions.rows(tally.observations, nowMs),
       ...(await this.sinks.groups.rows(tally.groupUpdates, nowMs)),
+      ...personTables,
     ]) tables.push({ ...t, sourceOf: batchSource })
     return tables
   }

@@ -24,6 +24,8 @@ export interface RoundLeftovers {
 
 export class BatchTally {
   readonly chunks: Uint8Array[] = []
+  /** the answers that produced rows, in the order of `chunks` (persons fill in their columns per answer) */
+  readonly rowParts: TaskOutput[] = []
   rows = 0
   /** per events row: partition, offset of its message (a rejected row's dead letter names it) */
   readonly coords: number[] = []
@@ -43,6 +45,7 @@ export class BatchTally {
       const h = output.header
       if (h.eventRows > 0) {
         this.chunks.push(output.events)
+        this.rowParts.push(output)
         this.rows += h.eventRows
         for (const i of h.rowMessages) this.coords.push(sent[i].partition, sent[i].offset)
         for (const p of h.partitions) this.partitions.add(p)

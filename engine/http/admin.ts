@@ -10,6 +10,7 @@ import { checkEnvironmentSettings, checkProjectSettings, type SettingsCheck } fr
 import { invalidField, SluiceError } from '../errors'
 import { randomToken } from './auth'
 import { addDataRoutes, type DataRouteDeps } from './data-routes'
+import { addPersonRoutes } from './person-routes'
 import { OPENAPI } from './openapi'
 import { offsetPage, pageRequest, slicePage } from './paginate'
 import type { AdminHandler } from './handler'
@@ -217,5 +218,5 @@ function environmentRoutes(router: Router<AdminHandler>, { environment, apply }:
 export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader, dataDeps: DataRouteDeps = {}): Router<AdminHandler> {
   const ctx = adminContext(control, taxonomy)
   const router = environmentRoutes(taxonomyRoutes(projectRoutes(new Router<AdminHandler>(), ctx), ctx), ctx)
-  return addDataRoutes(router, ctx.state, ctx.environment, dataDeps)
+  return addPersonRoutes(addDataRoutes(router, ctx.state, ctx.environment, dataDeps), ctx.environment, dataDeps.persons)
 }

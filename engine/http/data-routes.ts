@@ -13,6 +13,8 @@ import type { Router } from './router'
 
 export interface DataRouteDeps {
   data?: DataReader
+  /** persons (engine/http/person-routes.ts) */
+  persons?: import('../sink/read/person-read').PersonReader
   metrics?: Metrics
   status?: () => StatusReport
   /** what the console needs to show SDK snippets: the capture port's URL as this instance sees it */

@@ -16,6 +16,13 @@ const pageParams = [
 /** `{results, next}`: `next` is the URL of the following page, null on the last one (as PostHog's API) */
 const page = (items: object) => json({ type: 'object', required: ['results', 'next'], properties: { results: { type: 'array', items }, next: { type: 'string', format: 'uri', nullable: true } } })
 
+const PERSON = {
+  type: 'object', required: ['id', 'distinct_ids', 'properties', 'is_identified', 'created_at'],
+  properties: {
+    id: { type: 'string', format: 'uuid' }, distinct_ids: { type: 'array', items: { type: 'string' } }, properties: { type: 'object' },
+    is_identified: { type: 'boolean' }, created_at: { type: 'string', format: 'date-time' },
+  },
+}
 const commonErrors = {
   401: error('missing or wrong bearer token'),
   503: error('not caught up with the control log, or the control log did not confirm in time'),
@@ -229,6 +236,21 @@ export const OPENAPI = {
           200: { description: 'the group', ...json({ allOf: [ref('Group'), { type: 'object', properties: { events_last_30_days: { type: 'integer' }, distinct_ids: { type: 'array', items: { type: 'object', properties: { distinct_id: { type: 'string' }, events: { type: 'integer' }, last_seen: { type: 'string', format: 'date-time' } } } } } }] }) },
           400: error('invalid group type index or key'), 404: error('no such environment or group'), ...commonErrors,
         },
+      },
+    },
+    '/api/environments/{id}/persons': {
+      parameters: [idParam('id', 'environment')],
+      get: {
+        summary: 'The person a distinct_id belongs to in this environment (after merges)',
+        parameters: [q('distinct_id', 'the distinct_id (required)')],
+        responses: { 200: { description: 'the person', ...json(PERSON) }, 400: error('distinct_id missing or too long'), 404: error('no such environment or person'), ...commonErrors },
+      },
+    },
+    '/api/environments/{id}/persons/{person_id}': {
+      parameters: [idParam('id', 'environment'), { name: 'person_id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }],
+      get: {
+        summary: 'One person: its distinct_ids, properties, is_identified and created_at (404 once merged into another)',
+        responses: { 200: { description: 'the person', ...json(PERSON) }, 404: error('no such environment or person'), ...commonErrors },
       },
     },
     '/api/environments/{id}/ingestion_warnings': {

@@ -4,6 +4,7 @@
 // anything from 20.1 on. Workers are told the choice (WorkerData.dateTime).
 import type { DateTimeFlavor } from '../../../workers/protocol'
 import { parseVersion, type ClickHouseStore } from '../transport/store'
+import { eventPersonColumns, personStatements, personTables, type PersonTables } from './person-schema'
 
 export interface Schema {
   readonly database: string
@@ -16,6 +17,7 @@ export interface Schema {
     readonly events: string; readonly projects: string; readonly environments: string; readonly groupTypes: string
     readonly groups: string; readonly warnings: string; readonly eventDefinitions: string; readonly propertyDefinitions: string; readonly eventProperties: string
   }
+  readonly persons: PersonTables
 }
 
 export function dateTimeFlavorFor(version: string): DateTimeFlavor {
@@ -50,7 +52,8 @@ export function schemaStatements(database: string, flavor: DateTimeFlavor, dedup
   created_at ${dt},
   ${groups},
   _timestamp ${dt},
-  _offset UInt64
+  _offset UInt64,
+  ${eventPersonColumns(flavor)}
 ) ENGINE = ReplacingMergeTree(_timestamp)
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (team_id, toDate(timestamp), event, cityHash64(distinct_id), ${uuidHash})${dedup}`,
@@ -132,6 +135,7 @@ ORDER BY (project_id, type, group_type_index, name)`,
   property String
 ) ENGINE = ReplacingMergeTree
 ORDER BY (project_id, event, property)`,
+    ...personStatements(database, flavor),
   ]
 }
 
@@ -159,5 +163,6 @@ export async function createSchema(store: ClickHouseStore, database: string): Pr
       propertyDefinitions: `${database}.property_definitions`,
       eventProperties: `${database}.event_properties`,
     },
+    persons: personTables(database),
   }
 }

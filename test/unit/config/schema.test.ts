@@ -54,6 +54,9 @@ t.test('an empty environment yields the documented defaults', async (t) => {
     warningIntervalMs: 3600000,
     logLevel: 'info',
     stopAfterEvents: undefined,
+    persons: true,
+    personCacheSize: 200000,
+    personOverridesPollMs: 1000,
   })
 })
 

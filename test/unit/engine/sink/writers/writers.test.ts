@@ -14,6 +14,7 @@ const SCHEMA: Schema = {
   dateTime: 'DateTime',
   dedupTokens: false,
   maxPartitionsPerInsert: 0,
+  persons: { person: 'db.person', distinctIds: 'db.person_distinct_id2', overrides: 'db.person_distinct_id_overrides' },
   tables: {
     events: 'db.events', projects: 'db.projects', environments: 'db.environments', groupTypes: 'db.group_type_mappings',
     groups: 'db.groups', warnings: 'db.ingestion_warnings', eventDefinitions: 'db.event_definitions',

@@ -1,0 +1,540 @@
+// The owner of person state on the main thread (DESIGN §4b). Workers send one
+// PersonIntent per stored event (workers/steps/extract-person.ts); this class
+// applies them in Kafka order to a bounded cache of distinct_id mappings and
+// persons (lru-cache, SLUICE_PERSON_CACHE_SIZE entries each; loaded from
+// ClickHouse on a miss, one query per table per batch, written through as
+// rows of the batch), appends each event's person columns to its row, and
+// returns the person, mapping and override rows, which go into the same
+// contribution as the events: offsets commit only after they are acknowledged.
+//
+// Order: batches are processed concurrently, so a batch takes its turn when
+// it is consumed (turn()) and applies its intents only after every earlier
+// batch applied theirs. Versions are max(previous + 1, the message's Kafka
+// timestamp): a replayed batch starts from the same stored state and writes
+// the same versions, and a later change anywhere writes a higher one.
+//
+// Other instances: a merge moves a distinct_id another partition (another
+// instance) may own. Every instance reads new override rows back every
+// SLUICE_PERSON_OVERRIDES_POLL_MS and corrects its cache; events written in
+// between carry the old person id and are resolved through the overrides
+// table at query time (README "Persons").
+import { LRUCache } from 'lru-cache'
+import type { Logger } from 'pino'
+import { formatDateTime } from '../../../workers/clickhouse-types'
+import { personIdOf } from '../../../workers/persons/uuidv5'
+import {
+  PERSON_MERGE_DANGEROUSLY, PERSON_PERSONLESS,
+  type DateTimeFlavor, type PersonIntent, type TaskOutput, type WarningRecord,
+} from '../../../workers/protocol'
+import { RowWriter } from '../../../workers/row-writer'
+import { jsonText } from '../../../workers/well-formed'
+import { automaticMask, expandAutomatic } from '../../../workers/persons/rules'
+import type { TableRows } from './batcher'
+import { quoteDateTime, quoteInteger, quoteString } from '../format/escape'
+import { applyIntent, decideMerge, mergeProperties, type Properties } from './person-properties'
+import { backoffMs } from '../transport/retry'
+import type { InsertFormat } from '../format/row-format'
+import type { Schema } from '../format/schema'
+import type { ClickHouseStore } from '../transport/store'
+
+export interface PersonStoreOptions {
+  /** entries in each cache (mappings, persons) */
+  cacheSize: number
+  /** how often new override rows are read back; 0: never (tests) */
+  overridesPollMs: number
+  /**
+   * A person with several distinct_ids may be written by the owners of
+   * several partitions: its cached copy is read again once older than this,
+   * when this process has not changed it for as long (its own changes are
+   * acknowledged by then). Default 5 s.
+   */
+  sharedTtlMs?: number
+}
+
+interface Mapping {
+  personId: string
+  /** version of its person_distinct_id2 row; −1: none stored (the deterministic id, no person yet) */
+  version: number
+}
+
+export interface PersonState {
+  id: string
+  team: number
+  properties: Properties
+  /** properties as JSON text; undefined until needed after a change */
+  text: string | undefined
+  isIdentified: boolean
+  createdAtMs: number
+  version: number
+  deleted: boolean
+  /** distinct_ids this process assigned to it (a merge also asks ClickHouse); undefined until one is */
+  distinctIds: Set<string> | undefined
+  /** which automatic keys (and their $initial_*) it holds: rules.ts automaticMask */
+  autoLo: number
+  autoHi: number
+  /** Date.now() when read from ClickHouse, and when this process last changed it */
+  loadedAt: number
+  changedAt: number
+}
+
+interface Loaded { mappings: Map<string, Mapping>; persons: Map<string, PersonState> }
+
+/** A batch's place in the order persons are applied in. */
+export interface PersonTurn { readonly previous: Promise<void>; release(): void }
+
+/** One task's answer: its rows and intents. */
+export type PersonPart = Pick<TaskOutput, 'events' | 'header'>
+
+export interface AppliedPersons {
+  /** the parts' `events` rows with the person columns appended, one chunk per part */
+  chunks: Uint8Array[]
+  tables: TableRows[]
+  warnings: WarningRecord[]
+}
+
+const keyOf = (team: number, distinctId: string) => `${team}\u0000${distinctId}`
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** A UUID literal; throws on anything else (only ids read from ClickHouse or computed here reach it). */
+export function quoteUuid(id: string): string {
+  if (!UUID.test(id)) throw new TypeError(`not a UUID: ${JSON.stringify(id)}`)
+  return `toUUID(${quoteString(id)})`
+}
+
+/** ClickHouse `YYYY-MM-DD hh:mm:ss[.ffffff]` (UTC) → ms */
+const msOf = (ch: string): number => Date.parse(ch.replace(' ', 'T') + 'Z')
+
+/** The changes of one batch, written as rows at its end. */
+class Changes {
+  readonly persons = new Map<string, PersonState>()
+  /** team, distinct_id, person id, version, whether the person is not the id's deterministic one (an override) */
+  readonly mappings = new Map<string, [number, string, string, number, boolean]>()
+  readonly warnings: WarningRecord[] = []
+  person(p: PersonState): void {
+    p.text = undefined
+    p.changedAt = Date.now()
+    const mask = automaticMask(p.properties)
+    p.autoLo = mask.lo
+    p.autoHi = mask.hi
+    this.persons.set(p.id, p)
+  }
+  mapping(team: number, distinctId: string, m: Mapping, override: boolean): void { this.mappings.set(keyOf(team, distinctId), [team, distinctId, m.personId, m.version, override]) }
+}
+
+export class PersonStore {
+  private readonly mappings: LRUCache<string, Mapping>
+  private readonly persons: LRUCache<string, PersonState>
+  private tail: Promise<void> = Promise.resolve()
+  private timer: NodeJS.Timeout | undefined
+  private pollSince = 0
+  private readonly flavor: DateTimeFlavor
+  /** overrides this process wrote or has read back (key → version): reading them (again) changes nothing */
+  private readonly knownOverrides = new LRUCache<string, number>({ max: 100_000 })
+
+  constructor(private readonly store: ClickHouseStore, private readonly schema: Schema, private readonly o: PersonStoreOptions, private readonly log: Logger) {
+    this.mappings = new LRUCache({ max: o.cacheSize })
+    this.persons = new LRUCache({ max: o.cacheSize })
+    this.flavor = schema.dateTime
+  }
+
+  start(): void {
+    if (this.o.overridesPollMs <= 0) return
+    this.pollSince = Date.now() - 60_000
+    const tick = () => {
+      this.timer = setTimeout(() => { this.pollOverrides().catch((err: Error) => this.log.warn({ err: err.message }, 'could not read person overrides; retrying')).finally(tick) }, this.o.overridesPollMs)
+      this.timer.unref()
+    }
+    tick()
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  /** Called in consumption order (synchronously when a batch arrives); release() is called once, whatever happens. */
+  turn(): PersonTurn {
+    const previous = this.tail
+    let release!: () => void
+    this.tail = new Promise<void>((r) => { release = r })
+    return { previous, release }
+  }
+
+  /** Applies the parts' intents after every earlier turn, appends person columns to their rows, returns the person rows. */
+  async apply(turn: PersonTurn, parts: readonly PersonPart[], format: InsertFormat, nowMs: number): Promise<AppliedPersons> {
+    // read what the cache lacks while earlier batches apply theirs: the turns wait for each other, not for ClickHouse
+    const fetched = this.fetch(parts, true)
+    await turn.previous
+    try {
+      this.install(await fetched)
+      return await this.applyInOrder(parts, format, nowMs)
+    } finally {
+      turn.release()
+    }
+  }
+
+  private async applyInOrder(parts: readonly PersonPart[], format: InsertFormat, nowMs: number): Promise<AppliedPersons> {
+    // what was evicted since the fetch (only a nearly full cache evicts): read again, now in turn
+    if (this.mappings.size >= this.o.cacheSize * 0.9 || this.persons.size >= this.o.cacheSize * 0.9) this.install(await this.fetch(parts, false))
+    const changes = new Changes()
+    const chunks: Uint8Array[] = []
+    for (const part of parts) {
+      const intents = part.header.persons ?? []
+      const ends = part.header.rowEnds ?? []
+      const out = new RowWriter(part.events.length + intents.length * 256)
+      let start = 0
+      for (let i = 0; i < intents.length; i++) {
+        const intent = intents[i]
+        let person: PersonState | undefined
+        try {
+          // no promise per event: only merges may wait for ClickHouse
+          person = intent.other === undefined ? this.applyOne(intent, undefined, changes) : this.applyOne(intent, await this.merge(intent, intent.other, changes), changes)
+          if (person !== undefined && intent.kind !== PERSON_PERSONLESS) this.textOf(person)
+        } catch (err) {
+          // never a stalled partition: the event is stored as a personless one (workers bound what reaches here)
+          this.log.error({ err: (err as Error).message, team: intent.team }, 'person processing failed for an event; stored without its person properties')
+          person = undefined
+        }
+        const end = ends[i]
+        if (format.kind === 'RowBinary') {
+          out.append(part.events, start, end)
+          this.binaryColumns(out, intent, person)
+        } else {
+          out.append(part.events, start, end - 2) // without `}\n`
+          out.utf8(this.jsonColumns(intent, person))
+        }
+        start = end
+      }
+      chunks.push(out.bytes())
+    }
+    return { chunks, tables: this.rows(changes, nowMs), warnings: changes.warnings }
+  }
+
+  private binaryColumns(out: RowWriter, intent: PersonIntent, person: PersonState | undefined): void {
+    if (person === undefined || intent.kind === PERSON_PERSONLESS) {
+      out.uuid(person?.id ?? this.mappingOf(intent.team, intent.distinctId, intent.personId).personId)
+      out.string('{}')
+    } else {
+      out.uuid(person.id)
+      out.string(this.textOf(person))
+    }
+    const ms = person?.createdAtMs ?? 0
+    if (this.flavor === 'DateTime64') out.int64(Math.round(ms) * 1000)
+    else out.uint32(Math.floor(ms / 1000))
+  }
+
+  private jsonColumns(intent: PersonIntent, person: PersonState | undefined): string {
+    const personless = person === undefined || intent.kind === PERSON_PERSONLESS
+    const id = person?.id ?? this.mappingOf(intent.team, intent.distinctId, intent.personId).personId
+    return ',"person_id":"' + id + '","person_properties":' + JSON.stringify(personless ? '{}' : this.textOf(person)) +
+      ',"person_created_at":"' + formatDateTime(person?.createdAtMs ?? 0, this.flavor) + '"}\n'
+  }
+
+  private textOf(p: PersonState): string {
+    // properties come from events parsed at the well-formed boundary (workers/parse.ts) or from our own rows: JSON.stringify is enough
+    if (p.text === undefined) p.text = JSON.stringify(p.properties)
+    return p.text
+  }
+
+  /** The cached mapping (loaded before); an id never seen maps to its deterministic person, not stored yet. */
+  private mappingOf(team: number, distinctId: string, deterministic?: string): Mapping {
+    const k = keyOf(team, distinctId)
+    let m = this.mappings.get(k)
+    if (m === undefined) {
+      m = { personId: deterministic ?? personIdOf(team, distinctId), version: -1 }
+      this.mappings.set(k, m)
+    }
+    return m
+  }
+
+  private personOf(team: number, distinctId: string, deterministic?: string): PersonState | undefined {
+    const m = this.mappingOf(team, distinctId, deterministic)
+    if (m.version < 0) return undefined
+    const p = this.persons.get(m.personId)
+    return p === undefined || p.deleted ? undefined : p
+  }
+
+  private version(previous: number, intent: PersonIntent): number {
+    return Math.max(previous + 1, Math.floor(intent.kafkaMs))
+  }
+
+  /** Points a distinct_id at a person: a new mapping version, and an override when it is not the id's deterministic person. */
+  private assign(team: number, distinctId: string, person: PersonState, intent: PersonIntent, changes: Changes): void {
+    const deterministic = distinctId === intent.distinctId ? intent.personId : personIdOf(team, distinctId)
+    const m = this.mappingOf(team, distinctId, deterministic)
+    if (m.version >= 0 && m.personId === person.id) return
+    const next: Mapping = { personId: person.id, version: this.version(m.version, intent) }
+    this.mappings.set(keyOf(team, distinctId), next)
+    ;(person.distinctIds ??= new Set()).add(distinctId)
+    changes.mapping(team, distinctId, next, person.id !== deterministic)
+  }
+
+  private create(intent: PersonIntent, id: string, changes: Changes): PersonState {
+    const p: PersonState = {
+      id, team: intent.team, properties: {}, text: undefined, isIdentified: false, createdAtMs: intent.timestampMs,
+      version: this.version(-1, intent), deleted: false, distinctIds: undefined, autoLo: 0, autoHi: 0, loadedAt: 0, changedAt: 0,
+    }
+    this.persons.set(id, p)
+    changes.person(p)
+    return p
+  }
+
+  /** One event, after its merge (`merged`: the person the merge left this id with): its properties. */
+  private applyOne(intent: PersonIntent, merged: PersonState | undefined, changes: Changes): PersonState | undefined {
+    const team = intent.team
+    if (intent.kind === PERSON_PERSONLESS) return this.personOf(team, intent.distinctId, intent.personId)
+    let person = merged ?? this.personOf(team, intent.distinctId, intent.personId)
+    if (person === undefined) {
+      person = this.create(intent, this.mappingOf(team, intent.distinctId, intent.personId).personId, changes)
+      this.assign(team, intent.distinctId, person, intent, changes)
+    }
+    let set = intent.set
+    let setOnce = intent.setOnce
+    const auto = intent.auto
+    // the automatic keys matter when the person lacks one of them, or when something else is written with them
+    if (auto !== undefined && (((intent.autoLo ?? 0) & ~person.autoLo) !== 0 || ((intent.autoHi ?? 0) & ~person.autoHi) !== 0 ||
+        intent.force === true || set !== undefined || setOnce !== undefined || intent.unset !== undefined)) {
+      const expanded = expandAutomatic(auto)
+      // the event's own values win over the automatic ones
+      set = set === undefined ? expanded.set : { ...expanded.set, ...set }
+      setOnce = setOnce === undefined ? expanded.setOnce : { ...expanded.setOnce, ...setOnce }
+    }
+    if (set === undefined && setOnce === undefined && intent.unset === undefined) return person
+    const next = applyIntent(person.properties, { set, setOnce, unset: intent.unset, force: intent.force })
+    if (next !== undefined) {
+      person.properties = next
+      person.version = this.version(person.version, intent)
+      changes.person(person)
+    }
+    return person
+  }
+
+  private identify(person: PersonState, intent: PersonIntent, changes: Changes): void {
+    if (person.isIdentified) return
+    person.isIdentified = true
+    person.version = this.version(person.version, intent)
+    changes.person(person)
+  }
+
+  /** `$identify`, `$create_alias`, `$merge_dangerously`: the other id (and its person) joins this event's person. */
+  private async merge(intent: PersonIntent, other: string, changes: Changes): Promise<PersonState | undefined> {
+    const team = intent.team
+    const mine = this.personOf(team, intent.distinctId)
+    const theirs = this.personOf(team, other)
+    const decision = decideMerge(mine, theirs, intent.kind === PERSON_MERGE_DANGEROUSLY)
+    switch (decision.kind) {
+      case 'same':
+        this.identify(mine!, intent, changes)
+        return mine
+      case 'refuse_identified':
+        changes.warnings.push([team, 'cannot_merge_already_identified', jsonText({ distinct_id: intent.distinctId, other_distinct_id: other, person_id: mine!.id, other_person_id: theirs!.id }), 'identified'])
+        return mine
+      case 'adopt_other':
+        this.assign(team, intent.distinctId, theirs!, intent, changes)
+        this.identify(theirs!, intent, changes)
+        return theirs
+      case 'adopt_this':
+        this.assign(team, other, mine!, intent, changes)
+        this.identify(mine!, intent, changes)
+        return mine
+      case 'create': {
+        // the anonymous id's person: its earlier events (on any instance) already carry that id
+        const p = this.create(intent, this.mappingOf(team, other).personId, changes)
+        this.assign(team, other, p, intent, changes)
+        this.assign(team, intent.distinctId, p, intent, changes)
+        this.identify(p, intent, changes)
+        return p
+      }
+      case 'merge': {
+        const into = mine!
+        const absorbed = theirs!
+        for (const id of await this.distinctIdsOf(absorbed)) this.assign(team, id, into, intent, changes)
+        into.properties = mergeProperties(into.properties, into.createdAtMs, absorbed.properties, absorbed.createdAtMs)
+        into.createdAtMs = Math.min(into.createdAtMs, absorbed.createdAtMs)
+        into.isIdentified = true
+        into.version = this.version(into.version, intent)
+        changes.person(into)
+        absorbed.deleted = true
+        absorbed.version = this.version(absorbed.version, intent)
+        changes.person(absorbed)
+        return into
+      }
+    }
+  }
+
+  /** Every distinct_id of a person: the ones this process assigned, and the ones ClickHouse holds (cached first, with their versions). */
+  private async distinctIdsOf(p: PersonState): Promise<string[]> {
+    const rows = await this.retrying(() => this.store.query<{ distinct_id: string; v: string | number }>(
+      `SELECT distinct_id, max(version) AS v FROM ${this.schema.persons.distinctIds} WHERE team_id = ${quoteInteger(p.team)}
+       GROUP BY distinct_id HAVING argMax(person_id, version) = ${quoteUuid(p.id)}`))
+    for (const r of rows) {
+      const k = keyOf(p.team, r.distinct_id)
+      if (!this.mappings.has(k)) this.mappings.set(k, { personId: p.id, version: Number(r.v) })
+      ;(p.distinctIds ??= new Set()).add(r.distinct_id)
+    }
+    // one this process moved elsewhere since is not the person's any more
+    return [...(p.distinctIds ?? [])].filter((id) => this.mappingOf(p.team, id).personId === p.id)
+  }
+
+  /**
+   * Reads the mappings and persons the parts need and the cache lacks (and,
+   * with `refresh`, shared persons due to be read again): one query per table
+   * per 1,000 ids. Leaves the cache alone: install() merges the result.
+   */
+  private async fetch(parts: readonly PersonPart[], refresh: boolean): Promise<Loaded> {
+    const loaded: Loaded = { mappings: new Map(), persons: new Map() }
+    const missing = new Map<string, [number, string, string | undefined]>()
+    const reread = new Map<string, number>()
+    const now = Date.now()
+    const ttl = this.o.sharedTtlMs ?? 5_000
+    const need = (team: number, id: string, deterministic: string | undefined) => {
+      const k = keyOf(team, id)
+      const m = this.mappings.peek(k)
+      if (m === undefined) return missing.set(k, [team, id, deterministic])
+      if (m.version < 0) return
+      const p = this.persons.peek(m.personId)
+      if (p === undefined) return reread.set(m.personId, team)
+      // shared with another partition's owner, and settled here: read it again
+      if (refresh && (p.isIdentified || (p.distinctIds?.size ?? 0) > 1) && now - p.loadedAt > ttl && now - p.changedAt > ttl) reread.set(m.personId, team)
+    }
+    for (const part of parts) {
+      for (const intent of part.header.persons ?? []) {
+        need(intent.team, intent.distinctId, intent.personId)
+        if (intent.other !== undefined) need(intent.team, intent.other, undefined)
+      }
+    }
+    if (missing.size === 0 && reread.size === 0) return loaded
+    const list = [...missing.values()]
+    for (let i = 0; i < list.length; i += 1000) {
+      const slice = list.slice(i, i + 1000)
+      const tuples = slice.map(([team, id]) => `(${quoteInteger(team)}, ${quoteString(id)})`).join(', ')
+      const rows = await this.retrying(() => this.store.query<{ team_id: string | number; distinct_id: string; pid: string; v: string | number }>(
+        `SELECT team_id, distinct_id, toString(argMax(person_id, version)) AS pid, max(version) AS v
+         FROM ${this.schema.persons.distinctIds} WHERE (team_id, distinct_id) IN (${tuples}) GROUP BY team_id, distinct_id`))
+      for (const r of rows) {
+        const team = Number(r.team_id)
+        loaded.mappings.set(keyOf(team, r.distinct_id), { personId: r.pid, version: Number(r.v) })
+        if (!this.persons.has(r.pid)) reread.set(r.pid, team)
+      }
+      // never seen: the deterministic person, not stored yet
+      for (const [team, id, deterministic] of slice) {
+        const k = keyOf(team, id)
+        if (!loaded.mappings.has(k)) loaded.mappings.set(k, { personId: deterministic ?? personIdOf(team, id), version: -1 })
+      }
+    }
+    const ids = [...reread]
+    for (let i = 0; i < ids.length; i += 1000) await this.loadPersons(ids.slice(i, i + 1000), loaded.persons)
+    return loaded
+  }
+
+  /** Takes what was read where it is newer than the cache (a higher version): this process's own unacknowledged changes stay. */
+  private install(loaded: Loaded): void {
+    for (const [k, m] of loaded.mappings) {
+      const cur = this.mappings.peek(k)
+      if (cur === undefined || cur.version < m.version) this.mappings.set(k, m)
+    }
+    for (const [id, p] of loaded.persons) {
+      const cur = this.persons.peek(id)
+      if (cur === undefined || cur.version < p.version) this.persons.set(id, p)
+      else cur.loadedAt = p.loadedAt
+    }
+  }
+
+  private async loadPersons(ids: [string, number][], into: Map<string, PersonState>): Promise<void> {
+    const teams = [...new Set(ids.map(([, team]) => team))].map(quoteInteger).join(', ')
+    const rows = await this.retrying(() => this.store.query<{ pid: string; team: string | number; props: string; identified: number; created: string; v: string | number; deleted: number }>(
+      `SELECT toString(id) AS pid, any(team_id) AS team, argMax(properties, version) AS props, argMax(is_identified, version) AS identified,
+         toString(argMax(created_at, version)) AS created, max(version) AS v, argMax(is_deleted, version) AS deleted
+       FROM ${this.schema.persons.person} WHERE team_id IN (${teams}) AND id IN (${ids.map(([id]) => quoteUuid(id)).join(', ')}) GROUP BY id`))
+    for (const r of rows) {
+      let properties: Properties = {}
+      try { properties = JSON.parse(r.props) as Properties } catch { /* keep {} */ }
+      const mask = automaticMask(properties)
+      into.set(r.pid, {
+        id: r.pid, team: Number(r.team), properties, text: r.props, isIdentified: Number(r.identified) === 1,
+        createdAtMs: msOf(r.created), version: Number(r.v), deleted: Number(r.deleted) === 1, distinctIds: undefined,
+        autoLo: mask.lo, autoHi: mask.hi, loadedAt: Date.now(), changedAt: 0,
+      })
+    }
+  }
+
+  private rows(changes: Changes, nowMs: number): TableRows[] {
+    const now = formatDateTime(nowMs, this.flavor)
+    const tables: TableRows[] = []
+    if (changes.persons.size > 0) {
+      let text = ''
+      let rows = 0
+      for (const p of changes.persons.values()) {
+        let properties: string
+        try { properties = this.textOf(p) } catch { continue } // logged when its event was processed
+        text += '{"id":"' + p.id + '","team_id":' + p.team + ',"properties":' + JSON.stringify(properties) +
+          ',"is_identified":' + (p.isIdentified ? 1 : 0) + ',"created_at":"' + formatDateTime(p.createdAtMs, this.flavor) +
+          '","version":' + p.version + ',"is_deleted":' + (p.deleted ? 1 : 0) + ',"_timestamp":"' + now + '"}\n'
+        rows++
+      }
+      if (rows > 0) tables.push({ table: this.schema.persons.person, chunk: Buffer.from(text), rows })
+    }
+    if (changes.mappings.size > 0) {
+      let text = ''
+      let overrides = ''
+      let overrideRows = 0
+      for (const [team, distinctId, personId, version, override] of changes.mappings.values()) {
+        // distinct_ids come from events parsed at the well-formed boundary (workers/parse.ts): JSON.stringify is enough
+        const row = '{"team_id":' + team + ',"distinct_id":' + JSON.stringify(distinctId) + ',"person_id":"' + personId + '","is_deleted":0,"version":' + version + ',"_timestamp":"' + now + '"}\n'
+        text += row
+        if (override) {
+          overrides += row
+          overrideRows++
+          this.knownOverrides.set(keyOf(team, distinctId), version)
+        }
+      }
+      tables.push({ table: this.schema.persons.distinctIds, chunk: Buffer.from(text), rows: changes.mappings.size })
+      if (overrideRows > 0) tables.push({ table: this.schema.persons.overrides, chunk: Buffer.from(overrides), rows: overrideRows })
+    }
+    return tables
+  }
+
+  /** Reads override rows written since the last poll (by any instance) and corrects the cache where it disagrees. */
+  async pollOverrides(): Promise<number> {
+    const since = this.pollSince
+    const started = Date.now()
+    const rows = await this.store.query<{ team_id: string | number; distinct_id: string; pid: string; v: string | number }>(
+      `SELECT team_id, distinct_id, toString(argMax(person_id, version)) AS pid, max(version) AS v FROM ${this.schema.persons.overrides}
+       WHERE _timestamp >= ${quoteDateTime(formatDateTime(since - 5_000, this.flavor), this.flavor)} GROUP BY team_id, distinct_id`)
+    this.pollSince = started
+    if (rows.length === 0) return 0
+    const turn = this.turn()
+    await turn.previous
+    let corrected = 0
+    try {
+      for (const r of rows) {
+        const k = keyOf(Number(r.team_id), r.distinct_id)
+        const v = Number(r.v)
+        if (this.knownOverrides.get(k) === v) continue
+        this.knownOverrides.set(k, v)
+        // another instance merged into this person: read it again when next needed
+        if (this.persons.delete(r.pid)) corrected++
+        const m = this.mappings.get(k)
+        if (m === undefined || m.personId === r.pid || m.version > v) continue
+        // the id moved: its old person (absorbed) too
+        this.persons.delete(m.personId)
+        this.mappings.set(k, { personId: r.pid, version: v })
+        corrected++
+      }
+    } finally {
+      turn.release()
+    }
+    return corrected
+  }
+
+  private async retrying<T>(f: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await f()
+      } catch (err) {
+        this.log.error({ err: (err as Error).message, attempt }, 'could not read persons from ClickHouse; retrying')
+        await new Promise((r) => setTimeout(r, backoffMs(attempt)))
+      }
+    }
+  }
+}

@@ -1,0 +1,103 @@
+// The pure parts of persons (DESIGN §4b): uuidv5 person ids, property
+// application, merge decisions, and the worker step's intents (through
+// processBatch, without threads).
+import t from 'tap'
+import { personIdOf, uuidv5 } from '../../../../workers/persons/uuidv5'
+import { automaticProperties, isIllegalDistinctId } from '../../../../workers/persons/rules'
+import { applyIntent, decideMerge, mergeProperties } from '../../../../engine/sink/writers/person-properties'
+import { processBatch } from '../../../../workers/index'
+import { taskOf } from '../../../harness/tasks'
+import { capturedMessage } from '../../../harness/events'
+import { foldAll } from '../../../../engine/control/fold'
+import { buildSnapshot } from '../../../../engine/control/snapshot'
+import { PERSON_IDENTIFY, PERSON_PERSONLESS, PERSON_UPDATE } from '../../../../workers/protocol'
+
+t.test('uuidv5 matches RFC 4122 and Python uuid.uuid5 in the person namespace', async (t) => {
+  // RFC 4122's DNS example (also python: uuid.uuid5(uuid.NAMESPACE_DNS, 'www.example.com'))
+  t.equal(uuidv5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8'), '2ed6657d-e927-568b-95e1-2665a8aea6a2')
+  // python3: uuid.uuid5(uuid.UUID('932979b4-65c3-4424-8467-0b66ec27bc22'), '2:user-1'), as PostHog's uuidFromDistinctId(2, 'user-1')
+  t.equal(personIdOf(2, 'user-1'), '1e7731c8-945c-520d-96b9-e7f088242010')
+  t.equal(personIdOf(42, 'user-1'), '450a3186-cebb-5d4f-94b3-155369e68dfb')
+  t.equal(personIdOf(1, 'anon-ü'), '06bfe547-0531-577a-a4a9-06e30b09dd8b', 'UTF-8 names')
+  t.not(personIdOf(1, 'x'), personIdOf(2, 'x'), 'environments never share a person id')
+})
+
+t.test('illegal distinct_ids: case-insensitive list, exact list, blank', async (t) => {
+  for (const id of ['anonymous', 'Guest', 'DISTINCT_ID', 'distinctid', 'id', 'not_authenticated', 'email', 'undefined', 'true', 'False', '0', 'null', '[object Object]', 'NaN', 'None', '  ', ' anonymous ']) t.ok(isIllegalDistinctId(id), id)
+  for (const id of ['user-1', 'nan', 'NULL0', '00', 'a@b.c']) t.notOk(isIllegalDistinctId(id), id)
+})
+
+t.test('automatic properties: current values into $set, first values into $set_once as $initial_*; $os from $os_name', async (t) => {
+  t.same(automaticProperties({ $browser: 'Chrome', $os_name: 'iOS', plan: 'pro', utm_source: 'x' }), {
+    set: { $browser: 'Chrome', $os: 'iOS', utm_source: 'x' },
+    setOnce: { $initial_$browser: 'Chrome', $initial_$os: 'iOS', $initial_utm_source: 'x' },
+  })
+  t.equal(automaticProperties({ plan: 'pro' }), undefined)
+})
+
+t.test('applyIntent: $set_once fills, $set changes, $unset removes; nothing changed → undefined', async (t) => {
+  const current = { a: 1, $browser: 'Chrome', $initial_$browser: 'Chrome', nested: { x: 1 } }
+  t.same(applyIntent(current, { setOnce: { a: 2, b: 3 } }), { ...current, b: 3 }, 'set_once keeps a, adds b')
+  t.same(applyIntent(current, { set: { a: 2 } }), { ...current, a: 2 })
+  t.same(applyIntent(current, { unset: ['a', 'missing'] }), { $browser: 'Chrome', $initial_$browser: 'Chrome', nested: { x: 1 } })
+  t.equal(applyIntent(current, { set: { a: 1, nested: { x: 1 } }, setOnce: { a: 5 }, unset: ['zz'] }), undefined, 'no change, no write')
+  t.equal(applyIntent(current, { set: { $browser: 'Firefox' } }), undefined, 'an automatic key changing alone writes nothing')
+  t.same(applyIntent(current, { set: { $browser: 'Firefox' }, force: true }), { ...current, $browser: 'Firefox' }, 'unless it is a person event')
+  t.same(applyIntent(current, { set: { $browser: 'Firefox', plan: 'pro' } }), { ...current, $browser: 'Firefox', plan: 'pro' }, 'or something else changes with it')
+  t.same(applyIntent({}, { set: { $browser: 'Firefox' } }), { $browser: 'Firefox' }, 'a new automatic key is written')
+  const hostile = JSON.parse('{"__proto__": {"polluted": 1}, "ok": 1}') as Record<string, unknown>
+  const applied = applyIntent({}, { set: hostile, setOnce: hostile })!
+  t.same([Object.getPrototypeOf(applied) === Object.prototype, applied.ok, ({} as Record<string, unknown>).polluted], [true, 1, undefined], '__proto__ in $set is skipped')
+  t.same(current, { a: 1, $browser: 'Chrome', $initial_$browser: 'Chrome', nested: { x: 1 } }, 'the input is never modified')
+})
+
+t.test('mergeProperties: the surviving person wins, $initial_* of the older one', async (t) => {
+  t.same(mergeProperties({ a: 1, $initial_x: 'new' }, 2000, { a: 0, b: 2, $initial_x: 'old' }, 1000), { a: 1, b: 2, $initial_x: 'old' })
+  t.same(mergeProperties({ a: 1, $initial_x: 'first' }, 1000, { b: 2, $initial_x: 'later' }, 2000), { a: 1, b: 2, $initial_x: 'first' })
+})
+
+t.test('decideMerge: PostHog rules', async (t) => {
+  const anon = { id: 'p1', isIdentified: false }
+  const known = { id: 'p2', isIdentified: true }
+  t.same(decideMerge(undefined, undefined, false), { kind: 'create' })
+  t.same(decideMerge(undefined, anon, false), { kind: 'adopt_other' })
+  t.same(decideMerge(known, undefined, false), { kind: 'adopt_this' })
+  t.same(decideMerge(anon, anon, false), { kind: 'same' })
+  t.same(decideMerge(known, anon, false), { kind: 'merge' })
+  t.same(decideMerge(anon, known, false), { kind: 'refuse_identified' }, 'an identified person is never absorbed by $identify')
+  t.same(decideMerge(anon, known, true), { kind: 'merge' }, '$merge_dangerously may')
+})
+
+t.test('the person step: one intent per stored event, merges checked, personless stripped or dropped', async (t) => {
+  const { state } = foldAll([{ type: 'create_project', request_id: 'r1', at: '2025-03-04T05:06:00.000Z', name: 'Shop', api_token: 'phc_persons' }])
+  const snapshot = buildSnapshot(state, 77)
+  const m = (event: string, distinct_id: string, properties: Record<string, unknown>) => capturedMessage({ token: 'phc_persons', event, distinct_id, properties })
+  const task = taskOf([
+    m('$pageview', 'anon-1', { $browser: 'Chrome', $set: { plan: 'free' } }),
+    m('$identify', 'user-1', { $anon_distinct_id: 'anon-1', $set: { email: 'a@b.c' } }),
+    m('$identify', 'user-2', { $anon_distinct_id: 'anonymous' }),
+    m('$identify', 'user-3', { $anon_distinct_id: 'user-3' }),
+    m('$pageview', 'anon-2', { $process_person_profile: false, $set: { plan: 'x' } }),
+    m('$identify', 'anon-2', { $process_person_profile: false, $anon_distinct_id: 'a' }),
+    m('$set', 'user-4', { $set: 'not an object', $unset: ['old'] }),
+  ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
+  const { header, rows } = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true })
+  const intents = header.persons!.map(({ timestampMs: _t, team: _team, personId, ...rest }) => {
+    t.equal(personId, personIdOf(1, rest.distinctId), 'the deterministic person id, computed in the worker')
+    return rest
+  })
+  t.same(intents, [
+    { distinctId: 'anon-1', kind: PERSON_UPDATE, set: { plan: 'free' }, auto: { $browser: 'Chrome' }, autoLo: 1 << 4, autoHi: 0, kafkaMs: 1741064761500 },
+    { distinctId: 'user-1', kind: PERSON_IDENTIFY, set: { email: 'a@b.c' }, force: true, other: 'anon-1', kafkaMs: 1741064761500 },
+    { distinctId: 'user-2', kind: PERSON_UPDATE, force: true, kafkaMs: 1741064761500 },
+    { distinctId: 'user-3', kind: PERSON_UPDATE, force: true, kafkaMs: 1741064761500 },
+    { distinctId: 'anon-2', kind: PERSON_PERSONLESS, kafkaMs: 1741064761500 },
+    { distinctId: 'user-4', kind: PERSON_UPDATE, unset: ['old'], force: true, kafkaMs: 1741064761500 },
+  ])
+  t.equal(header.eventRows, 6)
+  t.same(header.drops, { invalid_process_person_profile: 1 }, 'a personless merge is dropped')
+  t.same(header.warnings.map((w) => w[1]), ['cannot_merge_with_illegal_distinct_id', 'invalid_process_person_profile', 'invalid_person_properties'])
+  const lines = Buffer.from(rows.bytes()).toString('utf8').split('\n')
+  t.equal(header.rowEnds!.length, 6)
+  t.notMatch(JSON.parse(lines[4]).properties, /\$set/, 'a personless event keeps no $set')
+})

@@ -1,0 +1,33 @@
+// RFC 4122 name-based UUIDs (version 5, SHA-1), and the person id of a
+// distinct_id (DESIGN §4b): uuidv5("<team_id>:<distinct_id>") in PostHog's
+// person namespace, so any instance (or thread) computes it without a lookup
+// and ids match PostHog's for the same data (PostHog/posthog:
+// nodejs/src/worker/ingestion/person-uuid.ts, uuidFromDistinctId).
+import { createHash } from 'node:crypto'
+
+export const PERSON_NAMESPACE = '932979b4-65c3-4424-8467-0b66ec27bc22'
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+function uuidBytes(uuid: string): Buffer {
+  return Buffer.from(uuid.replace(/-/g, ''), 'hex')
+}
+
+const PERSON_NS_BYTES = uuidBytes(PERSON_NAMESPACE)
+
+export function uuidv5(name: string, namespace: string | Buffer): string {
+  const ns = typeof namespace === 'string' ? uuidBytes(namespace) : namespace
+  const b = createHash('sha1').update(ns).update(name, 'utf8').digest()
+  b[6] = (b[6] & 0x0f) | 0x50
+  b[8] = (b[8] & 0x3f) | 0x80
+  let s = ''
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) s += '-'
+    s += HEX[b[i]]
+  }
+  return s
+}
+
+export function personIdOf(teamId: number, distinctId: string): string {
+  return uuidv5(`${teamId}:${distinctId}`, PERSON_NS_BYTES)
+}

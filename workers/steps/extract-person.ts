@@ -1,0 +1,100 @@
+// DESIGN §4b, the worker's share: what the event asks of its person, as one
+// intent per stored event (ctx.personIntents), applied in Kafka order on the
+// main thread, which owns the persons' state (engine/sink/persons.ts). Checks
+// that need no state happen here: personless events, merges naming an
+// illegal id or themselves, `$set` that is not an object.
+import { warn, type Step } from '../context'
+import { automaticValues, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
+import { personIdOf } from '../persons/uuidv5'
+import { drop, ok } from '../result'
+import {
+  PERSON_ALIAS, PERSON_IDENTIFY, PERSON_MERGE_DANGEROUSLY, PERSON_PERSONLESS, PERSON_UPDATE,
+  type PersonIntent, type PersonIntentKind,
+} from '../protocol'
+
+type Obj = Record<string, unknown>
+
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Largest `$set` / `$set_once` taken, as JSON text: a person's whole profile is written with every event */
+export const MAX_PERSON_SET_CHARS = 64 * 1024
+
+/** Deepest nesting taken in a person property: the main thread stringifies whole profiles, and deep enough nesting overflows its stack */
+export const MAX_PERSON_DEPTH = 64
+
+function within(v: unknown, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return true
+  if (depth === 0) return false
+  if (Array.isArray(v)) {
+    for (const x of v) if (!within(x, depth - 1)) return false
+  } else {
+    for (const k in v) if (!within((v as Obj)[k], depth - 1)) return false
+  }
+  return true
+}
+
+/** An object of bounded depth and JSON size */
+function bounded(v: Obj): boolean {
+  if (!within(v, MAX_PERSON_DEPTH)) return false
+  try {
+    return JSON.stringify(v).length <= MAX_PERSON_SET_CHARS
+  } catch {
+    return false
+  }
+}
+
+const MERGES: Readonly<Record<string, PersonIntentKind>> = { $identify: PERSON_IDENTIFY, $create_alias: PERSON_ALIAS, $merge_dangerously: PERSON_MERGE_DANGEROUSLY }
+
+export const extractPerson: Step = (event, ctx) => {
+  const props = event.properties
+  const distinctId = event.distinctId as string // validate-distinct-id leaves a string
+  const name = event.eventName
+  const mergeKind = MERGES[name]
+  if (props.$process_person_profile === false) {
+    // PostHog drops these: a merge or group update without a person is a contradiction
+    if (mergeKind !== undefined || name === '$groupidentify') {
+      warn(ctx, event, 'invalid_process_person_profile', { event: name })
+      return drop('invalid_process_person_profile')
+    }
+    if (props.$set !== undefined || props.$set_once !== undefined || props.$unset !== undefined) {
+      delete props.$set
+      delete props.$set_once
+      delete props.$unset
+      event.propertiesText = undefined
+    }
+    ctx.personIntents.push({ team: event.teamId, distinctId, personId: personIdOf(event.teamId, distinctId), kind: PERSON_PERSONLESS, timestampMs: event.timestampMs, kafkaMs: 0 })
+    return ok()
+  }
+  const intent: PersonIntent = { team: event.teamId, distinctId, personId: personIdOf(event.teamId, distinctId), kind: PERSON_UPDATE, timestampMs: event.timestampMs, kafkaMs: 0 }
+  const auto = automaticValues(props)
+  let set = props.$set as Obj | undefined
+  let setOnce = props.$set_once as Obj | undefined
+  if (set !== undefined && (!isObject(set) || !bounded(set))) { warn(ctx, event, 'invalid_person_properties', { key: '$set' }, '$set'); set = undefined }
+  if (setOnce !== undefined && (!isObject(setOnce) || !bounded(setOnce))) { warn(ctx, event, 'invalid_person_properties', { key: '$set_once' }, '$set_once'); setOnce = undefined }
+  if (auto !== undefined) {
+    intent.auto = auto.values
+    intent.autoLo = auto.lo
+    intent.autoHi = auto.hi
+  }
+  if (set !== undefined) intent.set = set
+  if (setOnce !== undefined) intent.setOnce = setOnce
+  const unset = props.$unset === undefined ? undefined : unsetKeys(props.$unset)
+  if (unset !== undefined) intent.unset = unset
+  if (PERSON_EVENTS.has(name)) intent.force = true
+  if (mergeKind !== undefined) {
+    const other = mergeKind === PERSON_IDENTIFY ? props.$anon_distinct_id : props.alias
+    if (typeof other === 'string' && other.length > 0 && other !== distinctId) {
+      if (isIllegalDistinctId(other) || isIllegalDistinctId(distinctId)) {
+        warn(ctx, event, 'cannot_merge_with_illegal_distinct_id', { illegal_distinct_id: isIllegalDistinctId(other) ? other : distinctId, distinct_id: distinctId, other_distinct_id: other }, 'illegal')
+      } else {
+        intent.kind = mergeKind
+        intent.other = other
+      }
+    } else if (other !== undefined && typeof other !== 'string') {
+      warn(ctx, event, 'invalid_person_properties', { key: mergeKind === PERSON_IDENTIFY ? '$anon_distinct_id' : 'alias' }, 'merge')
+    }
+    // a merge naming itself (or nobody) is an ordinary person update
+  }
+  ctx.personIntents.push(intent)
+  return ok()
+}
