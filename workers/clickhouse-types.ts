@@ -50,7 +50,7 @@ export function eventColumns(flavor: DateTimeFlavor, persons = false): readonly 
     ['$group_0', 'String'], ['$group_1', 'String'], ['$group_2', 'String'], ['$group_3', 'String'], ['$group_4', 'String'],
     ['_timestamp', flavor], ['_offset', 'UInt64'],
   ]
-  // appended to each row by the main thread (engine/sink/persons.ts), which owns the persons' state
+  // appended to each row by the main thread (engine/sink/writers/persons.ts), which owns the persons' state
   if (persons) columns.push(...PERSON_COLUMNS(flavor))
   return columns
 }

@@ -119,7 +119,7 @@ export interface TaskOutput {
   events: Uint8Array
 }
 
-/** What an event asks of its person; the main thread (engine/sink/persons.ts) applies it in Kafka order. */
+/** What an event asks of its person; the main thread (engine/sink/writers/persons.ts) applies it in Kafka order. */
 export const PERSON_UPDATE = 0
 /** `$process_person_profile: false`: stamp the known (or deterministic) person id, write nothing */
 export const PERSON_PERSONLESS = 1

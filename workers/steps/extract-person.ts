@@ -1,6 +1,6 @@
 // DESIGN §4b, the worker's share: what the event asks of its person, as one
 // intent per stored event (ctx.personIntents), applied in Kafka order on the
-// main thread, which owns the persons' state (engine/sink/persons.ts). Checks
+// main thread, which owns the persons' state (engine/sink/writers/persons.ts). Checks
 // that need no state happen here: personless events, merges naming an
 // illegal id or themselves, `$set` that is not an object.
 import { warn, type Step } from '../context'

@@ -1,7 +1,7 @@
 // The persons tables (DESIGN §4b, §5), per environment by `team_id`, and the
 // person columns of `events`. ReplacingMergeTree by `version`: the newest row
 // of a person or a distinct_id wins, and a replayed batch writes the same
-// versions (engine/sink/persons.ts), so retries collapse.
+// versions (engine/sink/writers/persons.ts), so retries collapse.
 import type { DateTimeFlavor } from '../../../workers/protocol'
 
 export interface PersonTables { readonly person: string; readonly distinctIds: string; readonly overrides: string }

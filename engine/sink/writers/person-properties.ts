@@ -1,6 +1,6 @@
 // Pure rules of a person's state (DESIGN §4b): applying one event's `$set`,
 // `$set_once` and `$unset` to a person's properties, and merging two
-// persons' properties. No I/O: engine/sink/persons.ts applies them in Kafka
+// persons' properties. No I/O: engine/sink/writers/persons.ts applies them in Kafka
 // order to its cache; test/unit/person-properties.test.ts tables them.
 import { FILTERED_PERSON_KEYS } from '../../../workers/persons/rules'
 import type { PersonIntent } from '../../../workers/protocol'
