@@ -6,13 +6,10 @@
 // depends on the order of its events, which only Kafka's per-key order fixes
 // (README, "Persons").
 import t from 'tap'
-import { connectClickHouseServer } from '../../engine/sink/transport/clickhouse'
 import type { ClickHouseStore } from '../../engine/sink/transport/store'
-import { startMockKafkaCluster } from '../../engine/embedded/mock-kafka'
-import { startClickHouseServer } from '../harness/clickhouse-server'
 import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { startStack } from '../harness/stack'
 import { capturedMessage } from '../harness/events'
-import { testProducer } from '../harness/kafka'
 
 const USERS = 2_000
 const PER_USER = 10 // 4 anonymous events, $identify, 5 as the user
@@ -50,18 +47,9 @@ async function snapshot(store: ClickHouseStore, db: string) {
 }
 
 t.test('kill -9 mid-stream: persons and mappings identical to an uninterrupted run', async (t) => {
-  const kafka = await startMockKafkaCluster()
-  const ch = await startClickHouseServer()
-  const store = await connectClickHouseServer({ url: ch.url })
-  const producer = await testProducer(kafka.bootstrapServers)
-  const engines: EngineProcess[] = []
-  t.teardown(async () => {
-    await producer.close()
-    await Promise.all(engines.map((e) => e.stop('SIGKILL')))
-    await store.close()
-    await ch.destroy()
-    await kafka.stop()
-  })
+  const stack = await startStack({ database: 'unused' })
+  t.teardown(() => stack.close('SIGKILL'))
+  const { kafka, ch, store, producer, engines } = stack
 
   async function run(name: string, killAt: number | undefined) {
     const db = `pk_${name}`

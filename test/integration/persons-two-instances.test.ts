@@ -4,13 +4,10 @@
 // the same single person as on one instance, and A learns of the merge
 // through the overrides table (its cached person is read again).
 import t from 'tap'
-import { connectClickHouseServer } from '../../engine/sink/transport/clickhouse'
-import { startMockKafkaCluster } from '../../engine/embedded/mock-kafka'
 import { personIdOf } from '../../workers/persons/uuidv5'
-import { startClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { eventually, type EngineProcess } from '../harness/engine-process'
+import { startStack } from '../harness/stack'
 import { capturedMessage } from '../harness/events'
-import { testProducer } from '../harness/kafka'
 
 const TOPIC = 'events_plugin_ingestion'
 const DB = 'persons2'
@@ -23,20 +20,11 @@ function assigned(e: EngineProcess): number[] {
 }
 
 t.test('anonymous events on instance A, $identify and user events on instance B: one person', async (t) => {
-  const kafka = await startMockKafkaCluster()
-  const ch = await startClickHouseServer()
-  const store = await connectClickHouseServer({ url: ch.url })
-  const env = baseEnv({ SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_CLICKHOUSE_URL: ch.url, SLUICE_CLICKHOUSE_DATABASE: DB, SLUICE_PERSON_OVERRIDES_POLL_MS: '300' })
-  const a = await startEngineProcess(env)
-  const b = await startEngineProcess(env)
-  const producer = await testProducer(kafka.bootstrapServers)
-  t.teardown(async () => {
-    await producer.close()
-    await Promise.all([a.stop('SIGKILL'), b.stop('SIGKILL')])
-    await store.close()
-    await ch.destroy()
-    await kafka.stop()
-  })
+  const stack = await startStack({ database: DB, env: { SLUICE_PERSON_OVERRIDES_POLL_MS: '300' } })
+  t.teardown(() => stack.close('SIGKILL'))
+  const { store, producer } = stack
+  const a = await stack.start()
+  const b = await stack.start()
   const split = await eventually(async () => {
     const pa = assigned(a)
     const pb = assigned(b)

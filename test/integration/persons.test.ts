@@ -4,16 +4,11 @@
 // through the read API; then the identify flow once more on chDB (JSONEachRow
 // rows), through the read API. One broker and one server for the file.
 import t from 'tap'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
-import { connectClickHouseServer } from '../../engine/sink/transport/clickhouse'
-import { startMockKafkaCluster } from '../../engine/embedded/mock-kafka'
 import { personIdOf } from '../../workers/persons/uuidv5'
-import { startClickHouseServer } from '../harness/clickhouse-server'
-import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
+import { startStack, startStackOn } from '../harness/stack'
 import { capturedMessage } from '../harness/events'
-import { testProducer, type TestProducer } from '../harness/kafka'
+import type { TestProducer } from '../harness/kafka'
 
 const TOPIC = 'events_plugin_ingestion'
 const DB = 'persons'
@@ -29,18 +24,12 @@ function sender(producer: TestProducer) {
 }
 
 t.test('persons on a clickhouse-server 18.16', async (t) => {
-  const kafka = await startMockKafkaCluster()
-  const ch = await startClickHouseServer()
-  const store = await connectClickHouseServer({ url: ch.url })
-  const engine = await startEngineProcess(baseEnv({ SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_CLICKHOUSE_URL: ch.url, SLUICE_CLICKHOUSE_DATABASE: DB }))
-  const producer = await testProducer(kafka.bootstrapServers)
+  const stack = await startStack({ database: DB })
+  const { store, producer } = stack
+  const engine = await stack.start()
   t.teardown(async () => {
     if (t.counts.fail > 0) t.comment(engine.logs().split('\n').filter((l) => /"level":[45]0/.test(l)).slice(-20).join('\n'))
-    await producer.close()
-    await engine.stop('SIGKILL')
-    await store.close()
-    await ch.destroy()
-    await kafka.stop()
+    await stack.close('SIGKILL')
   })
   const send = sender(producer)
   const q = <T = Record<string, unknown>>(sql: string) => store.query<T>(sql)
@@ -204,17 +193,11 @@ t.test('persons on a clickhouse-server 18.16', async (t) => {
 })
 
 t.test('persons on chDB (JSONEachRow rows): the identify flow through the read API', async (t) => {
-  const kafka = await startMockKafkaCluster()
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-persons-'))
-  const env = baseEnv({ SLUICE_KAFKA_BROKERS: kafka.bootstrapServers, SLUICE_DATA_DIR: dataDir })
-  const engine: EngineProcess = await startEngineProcess(env, 120_000)
-  const producer = await testProducer(kafka.bootstrapServers)
-  t.teardown(async () => {
-    await producer.close()
-    await engine.stop('SIGKILL')
-    await kafka.stop()
-    fs.rmSync(dataDir, { recursive: true, force: true })
-  })
+  const stack = await startStackOn('chdb', { database: 'sluice' })
+  const { producer } = stack
+  const engine: EngineProcess = await startEngineProcess(stack.env(), 120_000)
+  stack.engines.push(engine)
+  t.teardown(() => stack.close('SIGKILL'))
   const send = sender(producer)
   const e: Env = (await engine.api('POST', '/api/projects', { name: 'Embedded' })).body.environments[0]
   await send(e, [{ distinct_id: 'anon-e', properties: { $browser: 'Safari', $set: { plan: 'free' } } }])
