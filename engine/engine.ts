@@ -34,6 +34,7 @@ import { StatusSampler } from './status/sampler'
 import { openChdb } from './sink/chdb'
 import { connectClickHouseServer } from './sink/clickhouse'
 import { createSchema, type Schema } from './sink/schema'
+import { ClusterProbe, CLUSTER_SETTINGS } from './sink/cluster-health'
 import type { ClickHouseStore } from './sink/store'
 import { IngestionConsumer } from './source/consumer'
 import { Committer } from './source/committer'
@@ -74,11 +75,24 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     }
 
     const store: ClickHouseStore = config.clickhouseUrl
-      ? await connectClickHouseServer({ url: config.clickhouseUrl, user: config.clickhouseUser, password: config.clickhousePassword })
+      ? await connectClickHouseServer({ url: config.clickhouseUrl, user: config.clickhouseUser, password: config.clickhousePassword,
+        settings: config.clickhouseCluster ? CLUSTER_SETTINGS : undefined })
       : await openChdb(config.dataDir)
     cleanups.push(() => store.close())
-    const schema = await createSchema(store, config.clickhouseDatabase)
+    const schema = await createSchema(store, config.clickhouseDatabase, config.clickhouseCluster)
     log.info({ clickhouse: store.kind, version: store.version, dateTime: schema.dateTime, database: schema.database }, 'ClickHouse schema ready')
+    // cluster mode (SLUICE_CLICKHOUSE_CLUSTER): every shard and replica probed for /readyz and /metrics
+    let clusterProbe: ClusterProbe | undefined
+    if (schema.cluster) {
+      const url = new URL(config.clickhouseUrl!)
+      clusterProbe = new ClusterProbe(store, schema.cluster.hosts, schema.database, 'events', metrics, {
+        user: config.clickhouseUser ?? (decodeURIComponent(url.username) || 'default'), password: config.clickhousePassword ?? decodeURIComponent(url.password),
+      })
+      if (schema.cluster.migrated.length > 0) log.warn({ statements: schema.cluster.migrated }, 'ClickHouse cluster schema migrated from an older release')
+      log.info({ cluster: schema.cluster.name, hosts: schema.cluster.hosts.map((h) => `${h.shard}/${h.replica} ${h.host}:${h.port}`) }, 'ClickHouse cluster mode')
+      clusterProbe.start()
+      cleanups.push(async () => clusterProbe!.stop())
+    }
 
     const controlTopic = await ensureTopic(brokers, config.controlTopic, controlTopicSpec(config.controlReplicationFactor, config.controlMinInsyncReplicas))
     if (controlTopic.created) log.info({ topic: config.controlTopic }, 'control topic created: one partition, retention.ms=-1, retention.bytes=-1')
@@ -165,7 +179,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
     })
     let captureUrl = ''
 
-    const health: HealthSources = { consumer, control, store, batcher, stopping: () => stopping }
+    const health: HealthSources = { consumer, control, store, batcher, cluster: clusterProbe, stopping: () => stopping }
     const admin: RunningServer = await startAdminServer({
       host: config.adminHost,
       port: config.adminPort,
