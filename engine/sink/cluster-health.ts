@@ -80,7 +80,7 @@ export class ClusterProbe {
     for (const p of probes) {
       const labels = { shard: String(p.host.shard), replica: String(p.host.replica) }
       this.metrics.clickhouseReplicaUp.set(labels, p.error === undefined ? 1 : 0)
-      if (p.rows !== undefined) this.metrics.clickhouseShardRows.set({ ...labels, table: this.table }, p.rows)
+      if (p.rows !== undefined) this.metrics.clickhouseShardRows.set({ table: this.table, ...labels }, p.rows)
     }
     return clusterVerdict(probes)
   }

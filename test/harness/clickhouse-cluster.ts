@@ -13,6 +13,8 @@
 // A and C share shard 1 in both views, so one set of macros serves both
 // clusters. internal_replication=true: a Distributed insert writes one
 // replica per shard and the Replicated table copies it to the others.
+import fs from 'node:fs'
+import path from 'node:path'
 import { startClickHouseServer, freePort, type ClickHouseServer } from './clickhouse-server'
 import { startZooKeeper, type ZooKeeper } from './zookeeper'
 
@@ -28,6 +30,8 @@ export interface ClusterNode {
 export interface ClickHouseCluster {
   readonly zookeeper: ZooKeeper
   readonly nodes: Record<NodeName, ClusterNode>
+  /** the last lines of every node's error log, for failure messages */
+  errorLogs(lines?: number): string
   destroy(): Promise<void>
 }
 
@@ -84,6 +88,13 @@ export async function startClickHouseCluster(): Promise<ClickHouseCluster> {
   return {
     zookeeper,
     nodes,
+    errorLogs(lines = 30) {
+      return names.map((n) => {
+        const file = path.join(nodes[n].server.dir, 'log', 'clickhouse-server.err.log')
+        const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n') : '(no log)'
+        return `== node ${n} (pid ${nodes[n].server.pid() ?? 'stopped'})\n${text}`
+      }).join('\n')
+    },
     async destroy() {
       for (const n of names) await nodes[n].server.destroy()
       await zookeeper.stop()

@@ -19,16 +19,22 @@ export interface ZooKeeper {
   stop(): Promise<void>
 }
 
-/** `ruok` → `imok` once the server serves clients */
-function ruok(port: number): Promise<boolean> {
+/**
+ * `srvr` names the server's mode once it serves sessions. Not `ruok`: it
+ * answers `imok` a moment before sessions are accepted, and a ClickHouse
+ * 18.16 node whose first handshake is refused then never reconnects its DDL
+ * worker and crashes (NULL pointer in zkutil::ZooKeeper::createImpl) at its
+ * first ON CLUSTER statement.
+ */
+function serving(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect(port, '127.0.0.1')
     let answer = ''
     sock.setTimeout(1_000, () => sock.destroy())
-    sock.on('connect', () => sock.write('ruok'))
+    sock.on('connect', () => sock.write('srvr'))
     sock.on('data', (d) => { answer += d })
     sock.on('error', () => resolve(false))
-    sock.on('close', () => resolve(answer === 'imok'))
+    sock.on('close', () => resolve(/^Mode: standalone$/m.test(answer)))
   })
 }
 
@@ -37,13 +43,17 @@ export async function startZooKeeper(timeoutMs = 30_000): Promise<ZooKeeper> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-zk-'))
   const port = await freePort()
   fs.writeFileSync(path.join(dir, 'zoo.cfg'), [
-    // a short tick keeps session timeouts (2–20 ticks) short when a ClickHouse node is stopped
-    'tickTime=500', 'initLimit=10', 'syncLimit=5', `dataDir=${dir}/data`,
-    `clientPort=${port}`, 'clientPortAddress=127.0.0.1',
+    // sessions may last 2–20 ticks: ClickHouse asks for 10 s (clickhouse-cluster.ts), which is how long a
+    // killed replica's old session blocks its return
+    'tickTime=1000', 'initLimit=10', 'syncLimit=5', `dataDir=${dir}/data`,
+    `clientPort=${port}`, 'clientPortAddress=127.0.0.1', 'maxClientCnxns=0',
+    // a test's data need not survive a crash, and on a busy shared disk an fsync per write stalled
+    // ZooKeeper long enough for ClickHouse 18.16 to lose its session (and then crash in createImpl)
+    'forceSync=no',
     // the embedded admin server would take port 8080
     'admin.enableServer=false', '4lw.commands.whitelist=ruok,srvr',
   ].join('\n') + '\n')
-  const child: ChildProcess = spawn(JAVA, ['-Xmx256m', '-cp', `/etc/zookeeper/conf:${ZOOKEEPER_JAR}`,
+  const child: ChildProcess = spawn(JAVA, ['-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', `/etc/zookeeper/conf:${ZOOKEEPER_JAR}`,
     'org.apache.zookeeper.server.quorum.QuorumPeerMain', path.join(dir, 'zoo.cfg')], { cwd: dir, stdio: 'ignore' })
   const killOnExit = () => { child.kill('SIGKILL') }
   process.once('exit', killOnExit)
@@ -57,10 +67,10 @@ export async function startZooKeeper(timeoutMs = 30_000): Promise<ZooKeeper> {
     fs.rmSync(dir, { recursive: true, force: true })
   }
   const deadline = Date.now() + timeoutMs
-  while (!(await ruok(port))) {
+  while (!(await serving(port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop()
-      throw new Error(`ZooKeeper did not answer ruok within ${timeoutMs} ms`)
+      throw new Error(`ZooKeeper did not serve within ${timeoutMs} ms`)
     }
     await new Promise((r) => setTimeout(r, 200))
   }
