@@ -226,6 +226,11 @@ t.test('an older release\'s cluster schema is migrated ON CLUSTER: new columns o
   await store.insert('mig.events', [Buffer.from(JSON.stringify({ uuid: randomUUID(), event: 'new', properties: '{}', timestamp: '2026-01-01 00:00:00', team_id: 1, project_id: 1, distinct_id: 'n', elements_chain: '', created_at: '2026-01-01 00:00:00', $group_0: 'acme', _timestamp: '2026-01-01 00:00:00', _offset: 99 }) + '\n')])
   t.equal(await count('B', 'SELECT count() FROM mig.events'), 51, 'old rows kept, new rows written')
   t.equal(await count('A', "SELECT count() FROM mig.events WHERE `$group_0` = 'acme'"), 1)
+  // a retried insert (same rows, same order): the Distributed table cuts the same per-shard blocks and each shard's Replicated table drops the copy
+  const oldBody = Buffer.from(old.join(''))
+  await store.insert('mig.events', [oldBody])
+  t.equal(await count('A', 'SELECT count() FROM mig.events'), 51, 'an insert repeated through the Distributed table is stored once')
+  t.ok(await count('A', 'SELECT count() FROM mig.events_local') > 0 && await count('B', 'SELECT count() FROM mig.events_local') > 0, '(its rows span both shards)')
   const again = await createSchema(store, 'mig', 'two_shards')
   t.same(again.cluster!.migrated, [], 'a second start has nothing to migrate')
 })
