@@ -14,6 +14,7 @@
 // clusters. internal_replication=true: a Distributed insert writes one
 // replica per shard and the Replicated table copies it to the others.
 import fs from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { startClickHouseServer, freePort, type ClickHouseServer } from './clickhouse-server'
 import { startZooKeeper, type ZooKeeper } from './zookeeper'
@@ -36,6 +37,26 @@ export interface ClickHouseCluster {
 }
 
 interface Ports { http: number; tcp: number; interserver: number }
+
+/**
+ * A free port below Linux's ephemeral range (32768–60999). A node keeps its
+ * ports across stop()/start() (the other nodes' remote_servers name them);
+ * an ephemeral port released by a killed node is soon taken as the source
+ * port of some outgoing connection on a busy machine, and the restarted node
+ * then exits with code 70 (seen in the full suite).
+ */
+async function stablePort(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    const ok = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer()
+      srv.once('error', () => resolve(false))
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)))
+    })
+    if (ok) return port
+  }
+  return freePort()
+}
 
 const SHARD: Record<NodeName, number> = { A: 1, B: 2, C: 1 }
 
@@ -68,7 +89,7 @@ export async function startClickHouseCluster(): Promise<ClickHouseCluster> {
   const zookeeper = await startZooKeeper()
   const names: NodeName[] = ['A', 'B', 'C']
   const ports = {} as Record<NodeName, Ports>
-  for (const n of names) ports[n] = { http: await freePort(), tcp: await freePort(), interserver: await freePort() }
+  for (const n of names) ports[n] = { http: await stablePort(), tcp: await stablePort(), interserver: await stablePort() }
   const started: ClickHouseServer[] = []
   try {
     // one at a time: three servers starting at once on two shared cores time out more often than they save
@@ -91,7 +112,8 @@ export async function startClickHouseCluster(): Promise<ClickHouseCluster> {
     errorLogs(lines = 30) {
       return names.map((n) => {
         const file = path.join(nodes[n].server.dir, 'log', 'clickhouse-server.err.log')
-        const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n') : '(no log)'
+        // without the stack frames, which would crowd out the messages
+        const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter((l) => l.trim() && !/^\d+\. \//.test(l.trim())).slice(-lines).join('\n') : '(no log)'
         return `== node ${n} (pid ${nodes[n].server.pid() ?? 'stopped'})\n${text}`
       }).join('\n')
     },

@@ -72,6 +72,8 @@ t.test('two_shards: 20,000 events over 3 environments from two instances land on
   const staging = (await a.api('POST', `/api/projects/${p1.id}/environments`, { name: 'Staging' })).body
   const p2 = (await b.api('POST', '/api/projects', { name: 'Blog' })).body
   const tokens = [p1.environments[0].api_token, staging.api_token, p2.environments[0].api_token]
+  // both in the group before anything is produced (the mock broker's first join waits 3 s)
+  t.ok(await eventually(async () => /partitions assigned/.test(a.logs()) && /partitions assigned/.test(b.logs()), 60_000), 'both instances hold partitions')
   t.ok(await eventually(async () => (await b.api('GET', `/api/projects/${p1.id}`)).body?.environments?.length === 2, 10_000), 'B serves what A created')
 
   const N = 20_000
