@@ -5,8 +5,13 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-# node-rdkafka compiles its bundled librdkafka here (~100 s on 2 cores)
-RUN npm ci --omit=optional --ignore-scripts && npm rebuild node-rdkafka
+# `npm ci` refuses this lock ("Missing: @chdb/lib-darwin-arm64 from lock file"):
+# the registry it was written against has none of chdb's other-platform
+# packages, and the image leaves chdb out anyway. `npm install` with the lock
+# installs its locked versions; --no-save leaves the lock as it is.
+# node-rdkafka compiles its bundled librdkafka here (~100 s on 2 cores).
+# test/integration/dockerfile.test.ts replays these RUN lines in a clean copy.
+RUN npm install --omit=optional --ignore-scripts --no-audit --no-fund --no-save && npm rebuild node-rdkafka
 COPY tsconfig.json ./
 COPY config ./config
 COPY engine ./engine

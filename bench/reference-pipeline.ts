@@ -78,7 +78,7 @@ async function openSink(o: ReferenceOptions['clickhouse']): Promise<Sink> {
     }
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const chdb = require('chdb') as typeof import('chdb')
+  const chdb = require('chdb') as import('../engine/sink/transport/chdb').ChdbModule
   const session = new chdb.Session(o.dir)
   return {
     rawFormat: 'TabSeparated',

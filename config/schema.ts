@@ -36,6 +36,7 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_CLICKHOUSE_USER', type: 'string', unset: 'the user in the URL, else `default`', doc: 'ClickHouse user (overrides the URL\'s).' },
   { name: 'SLUICE_CLICKHOUSE_PASSWORD', type: 'string', unset: 'the password in the URL, else empty', doc: 'ClickHouse password (overrides the URL\'s).', secret: true },
   { name: 'SLUICE_CLICKHOUSE_DATABASE', type: 'string', default: 'sluice', doc: 'Database of every Sluice table; created if missing.' },
+  { name: 'SLUICE_CLICKHOUSE_CLUSTER', type: 'string', unset: 'a single server: local ReplacingMergeTree tables, as before', doc: 'Name of a cluster in the servers\' `remote_servers` (needs ZooKeeper or ClickHouse Keeper and the `{shard}`/`{replica}` macros on every node). The schema is created `ON CLUSTER`: `events` and `groups` as Replicated tables (`<name>_local`) behind Distributed tables sharded by `cityHash64(distinct_id)` / `cityHash64(group_key)`, every other table replicated to every node; inserts go through the Distributed tables with `insert_distributed_sync=1`; `/readyz` probes every shard and replica. README, "Running on a cluster".' },
   { name: 'SLUICE_DATA_DIR', type: 'string', default: './data', doc: 'Embedded chDB data directory (used only without `SLUICE_CLICKHOUSE_URL`).' },
   { name: 'SLUICE_CAPTURE_PORT', type: 'integer', default: '8000', min: 0, doc: 'Public event intake port (PostHog-SDK compatible: `/e`, `/capture`, `/batch`, `/i/v0/e`, `/track`). 0 picks a free port.' },
   { name: 'SLUICE_CAPTURE_HOST', type: 'host', default: '0.0.0.0', doc: 'Interface the capture port listens on (all interfaces by default: SDKs in browsers and apps send to it).' },
@@ -78,6 +79,8 @@ export interface Config {
   readonly clickhouseUser: string | undefined
   readonly clickhousePassword: string | undefined
   readonly clickhouseDatabase: string
+  /** SLUICE_CLICKHOUSE_CLUSTER: undefined = one server */
+  readonly clickhouseCluster: string | undefined
   readonly dataDir: string
   readonly capturePort: number
   readonly captureHost: string
@@ -171,6 +174,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!/^[A-Za-z0-9._-]{1,249}$/.test(str(k))) throw new ConfigError(`${k} must be a valid Kafka topic name`)
   }
 
+  const clickhouseCluster = v.SLUICE_CLICKHOUSE_CLUSTER as string | undefined
+  if (clickhouseCluster !== undefined && !IDENTIFIER.test(clickhouseCluster)) throw new ConfigError('SLUICE_CLICKHOUSE_CLUSTER must be a plain identifier (letters, digits, underscore)')
+  if (clickhouseCluster !== undefined && v.SLUICE_CLICKHOUSE_URL === undefined) throw new ConfigError('SLUICE_CLICKHOUSE_CLUSTER needs SLUICE_CLICKHOUSE_URL (embedded chDB is one server)')
   const controlRecover = v.SLUICE_CONTROL_RECOVER as string | undefined
   if (controlRecover !== undefined && controlRecover !== 'clickhouse') throw new ConfigError(`SLUICE_CONTROL_RECOVER must be clickhouse or unset, got ${JSON.stringify(controlRecover)}`)
 
@@ -195,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clickhouseUser: v.SLUICE_CLICKHOUSE_USER as string | undefined,
     clickhousePassword: v.SLUICE_CLICKHOUSE_PASSWORD as string | undefined,
     clickhouseDatabase: database,
+    clickhouseCluster,
     dataDir: str('SLUICE_DATA_DIR'),
     capturePort: int('SLUICE_CAPTURE_PORT'),
     captureHost: str('SLUICE_CAPTURE_HOST'),

@@ -40,6 +40,7 @@ import { openChdb } from './sink/transport/chdb'
 import { connectClickHouseServer } from './sink/transport/clickhouse'
 import { createSchema, type Schema } from './sink/format/schema'
 import type { ClickHouseStore } from './sink/transport/store'
+import { ClusterProbe, CLUSTER_SETTINGS } from './sink/transport/cluster-health'
 import { IngestionConsumer } from './source/consumer'
 import { Committer } from './source/committer'
 import { OffsetTracker } from './source/offsets'
@@ -77,9 +78,13 @@ class Lifecycle {
   }
 }
 
-interface Storage { brokers: string; mock: MockKafkaCluster | undefined; store: ClickHouseStore; schema: Schema; producer: AckingProducer }
+interface Storage {
+  brokers: string; mock: MockKafkaCluster | undefined; store: ClickHouseStore; schema: Schema; producer: AckingProducer
+  /** cluster mode (SLUICE_CLICKHOUSE_CLUSTER): every shard and replica probed for /readyz and /metrics */
+  cluster: ClusterProbe | undefined
+}
 
-async function startStorage(config: Config, life: Lifecycle, log: Logger): Promise<Storage> {
+async function startStorage(config: Config, metrics: Metrics, life: Lifecycle, log: Logger): Promise<Storage> {
   let mock: MockKafkaCluster | undefined
   let brokers = config.kafkaBrokers
   if (!brokers) {
@@ -89,15 +94,31 @@ async function startStorage(config: Config, life: Lifecycle, log: Logger): Promi
     log.info({ brokers }, 'embedded mock Kafka cluster started (in memory: dev/demo only)')
   }
   const store: ClickHouseStore = config.clickhouseUrl
-    ? await connectClickHouseServer({ url: config.clickhouseUrl, user: config.clickhouseUser, password: config.clickhousePassword })
+    ? await connectClickHouseServer({
+      url: config.clickhouseUrl, user: config.clickhouseUser, password: config.clickhousePassword, settings: config.clickhouseCluster ? CLUSTER_SETTINGS : undefined,
+    })
     : await openChdb(config.dataDir)
   life.onStop(() => store.close())
-  const schema = await createSchema(store, config.clickhouseDatabase)
+  const schema = await createSchema(store, config.clickhouseDatabase, config.clickhouseCluster)
   log.info({ clickhouse: store.kind, version: store.version, dateTime: schema.dateTime, database: schema.database }, 'ClickHouse schema ready')
+  const cluster = startClusterProbe(config, store, schema, metrics, life, log)
   await ensureTopics(config, brokers, mock !== undefined, log)
   const producer = await connectProducer(brokers, 'sluice-producer')
   life.onStop(() => producer.disconnect())
-  return { brokers, mock, store, schema, producer }
+  return { brokers, mock, store, schema, producer, cluster }
+}
+
+function startClusterProbe(config: Config, store: ClickHouseStore, schema: Schema, metrics: Metrics, life: Lifecycle, log: Logger): ClusterProbe | undefined {
+  if (!schema.cluster) return undefined
+  const url = new URL(config.clickhouseUrl!)
+  const probe = new ClusterProbe(store, schema.cluster.hosts, schema.database, 'events', metrics, {
+    user: config.clickhouseUser ?? (decodeURIComponent(url.username) || 'default'), password: config.clickhousePassword ?? decodeURIComponent(url.password),
+  })
+  if (schema.cluster.migrated.length > 0) log.warn({ statements: schema.cluster.migrated }, 'ClickHouse cluster schema migrated from an older release')
+  log.info({ cluster: schema.cluster.name, hosts: schema.cluster.hosts.map((h) => `${h.shard}/${h.replica} ${h.host}:${h.port}`) }, 'ClickHouse cluster mode')
+  probe.start()
+  life.onStop(async () => probe.stop())
+  return probe
 }
 
 async function ensureTopics(config: Config, brokers: string, embedded: boolean, log: Logger): Promise<void> {
@@ -191,7 +212,7 @@ async function startServers(config: Config, s: Storage, control: ControlLog, p: 
     maxInflightBytes: config.maxInflightBytes, maxRowsPerInsert: config.insertMaxRows, windowSeconds: config.statusWindowSeconds,
   })
   let captureUrl = ''
-  const health: HealthSources = { consumer: p.consumer, control, store: s.store, batcher: p.batcher, stopping: () => life.stopping }
+  const health: HealthSources = { consumer: p.consumer, control, store: s.store, batcher: p.batcher, cluster: s.cluster, stopping: () => life.stopping }
   const admin = await startAdminServer({
     host: config.adminHost, port: config.adminPort, token: adminToken, maxBodyBytes: config.maxBodyBytes,
     routes: adminRoutes(control, new TaxonomyReader(s.store, s.schema), {
@@ -259,7 +280,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
   const metrics = createMetrics()
   const life = new Lifecycle(log)
   try {
-    const storage = await startStorage(config, life, log)
+    const storage = await startStorage(config, metrics, life, log)
     const control = await startControl(config, storage, metrics, life, log)
     let stopRequested: (() => void) | undefined
     const finished = new Promise<void>((resolve) => { stopRequested = resolve })

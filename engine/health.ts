@@ -11,6 +11,9 @@
 //                once shutdown began
 //   clickhouse   `SELECT 1` answers within CLICKHOUSE_PROBE_MS, and the
 //                batcher's inserts are not failing
+//   clickhouse_cluster  (SLUICE_CLICKHOUSE_CLUSTER only) every shard has a
+//                replica that answers; unreachable replicas are named
+//                (engine/sink/cluster-health.ts)
 //   control_log  this instance folded everything the control log held at
 //                some moment in the last CONTROL_FRESH_MS (the high watermark
 //                is re-read every 5 s by engine/control/log.ts); fails with
@@ -33,6 +36,8 @@ export interface HealthSources {
   control: Pick<ControlLog, 'ready' | 'caughtUpAt' | 'state' | 'problem'>
   store: Pick<ClickHouseStore, 'query'>
   batcher: Pick<InsertBatcher, 'failingSince'>
+  /** cluster mode: probes every shard and replica */
+  cluster?: { check(): Promise<{ ok: boolean; detail: string }> }
   /** true once shutdown began */
   stopping: () => boolean
 }
@@ -87,6 +92,7 @@ export async function readiness(s: HealthSources): Promise<HealthCheck> {
       ? { ok: false, detail: 'shutting down' }
       : { ok: true, detail: assigned.length > 0 ? `partitions ${assigned.join(',')}` : 'waiting for assignment' },
     clickhouse,
+    ...(s.cluster ? { clickhouse_cluster: await s.cluster.check() } : {}),
     control_log: controlCheck(s, now),
   })
 }

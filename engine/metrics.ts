@@ -57,6 +57,9 @@ export function createMetrics() {
     captureRequests: new client.Counter({ name: 'sluice_capture_requests_total', help: 'Requests answered by the capture endpoint, by HTTP status', labelNames: ['status'] as const, registers: r }),
     bottleneck: new client.Gauge({ name: 'sluice_bottleneck', help: 'The stage that limits throughput now (1) and the others (0): kafka, workers, clickhouse, control_log, or none when keeping up (engine/status/verdict.ts)', labelNames: ['stage'] as const, registers: r }),
     stageUtilisation: new client.Gauge({ name: 'sluice_stage_utilisation_ratio', help: 'Share of the status window each stage was busy: workers (thread busy time / threads), clickhouse (insert time), kafka (consume loop waiting on fetches), memory (in-flight bytes / SLUICE_MAX_INFLIGHT_BYTES)', labelNames: ['stage'] as const, registers: r }),
+    // cluster mode (engine/sink/cluster-health.ts); shard and replica numbers as in system.clusters, bounded by the cluster's size
+    clickhouseReplicaUp: new client.Gauge({ name: 'sluice_clickhouse_replica_up', help: 'SLUICE_CLICKHOUSE_CLUSTER: 1 when this replica of this shard answered the last probe, 0 when it did not', labelNames: ['shard', 'replica'] as const, registers: r }),
+    clickhouseShardRows: new client.Gauge({ name: 'sluice_clickhouse_shard_rows', help: 'SLUICE_CLICKHOUSE_CLUSTER: rows of a sharded table held by each replica of each shard at the last probe (how evenly the sharding key spreads, how far a replica lags)', labelNames: ['table', 'shard', 'replica'] as const, registers: r }),
     captureEvents: new client.Counter({ name: 'sluice_capture_events_total', help: 'Events accepted by the capture endpoint (produced to the input topic and acknowledged)', registers: r }),
   }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian machine, as root: installs Debian's
-# clickhouse-server when it is absent, the npm packages (npm install builds
+# clickhouse-server and zookeeper (+ default-jre-headless, for the ClickHouse
+# cluster tests) when they are absent, the npm packages (npm install builds
 # node-rdkafka and runs tsc; `npm ci` is too strict here: the registry
 # mirror lacks some other-platform optional packages of chdb/msgpackr), then runs every tap test against the real mock
 # Kafka cluster, a private clickhouse-server and chDB, and Debian's chromium
@@ -13,6 +14,12 @@ if [ ! -x /usr/sbin/clickhouse-server ]; then
   echo "== installing Debian's clickhouse-server"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null || { echo "could not install clickhouse-server"; exit 1; }
+fi
+
+if [ ! -f /usr/share/java/zookeeper.jar ] || [ ! -x /usr/bin/java ]; then
+  echo "== installing Debian's zookeeper (the ClickHouse cluster tests)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq zookeeper default-jre-headless >/dev/null || { echo "could not install zookeeper"; exit 1; }
 fi
 
 if [ ! -x /usr/bin/chromium ]; then

@@ -35,14 +35,24 @@ export function freePort(): Promise<number> {
   })
 }
 
-function writeConfig(dir: string, httpPort: number, tcpPort: number): string {
+/** For a cluster node (test/harness/clickhouse-cluster.ts): fixed ports, replication's interserver port, and a config.d file. */
+export interface ClickHouseServerOptions {
+  httpPort?: number
+  tcpPort?: number
+  /** replicas fetch parts from each other over this port (on 127.0.0.1) */
+  interserverPort?: number
+  /** written as config.d/extra.xml: <zookeeper>, <macros>, <remote_servers> */
+  extraConfig?: string
+}
+
+function writeConfig(dir: string, httpPort: number, tcpPort: number, opts: ClickHouseServerOptions = {}): string {
   let xml = fs.readFileSync(path.join(PACKAGED_CONFIG, 'config.xml'), 'utf8')
   xml = xml
     .replaceAll('/var/lib/clickhouse/', `${dir}/data/`)
     .replaceAll('/var/log/clickhouse-server/', `${dir}/log/`)
     .replace(/<http_port>\d+<\/http_port>/, `<http_port>${httpPort}</http_port>`)
     .replace(/<tcp_port>\d+<\/tcp_port>/, `<tcp_port>${tcpPort}</tcp_port>`)
-    .replace(/<interserver_http_port>\d+<\/interserver_http_port>/, '')
+    .replace(/<interserver_http_port>\d+<\/interserver_http_port>/, opts.interserverPort ? `<interserver_http_port>${opts.interserverPort}</interserver_http_port>` : '')
     .replace(/<listen_host>::1<\/listen_host>/, '')
     .replace(/<level>\w+<\/level>/, '<level>warning</level>')
   const file = path.join(dir, 'config.xml')
@@ -50,6 +60,10 @@ function writeConfig(dir: string, httpPort: number, tcpPort: number): string {
   fs.copyFileSync(path.join(PACKAGED_CONFIG, 'users.xml'), path.join(dir, 'users.xml'))
   fs.mkdirSync(path.join(dir, 'data'), { recursive: true })
   fs.mkdirSync(path.join(dir, 'log'), { recursive: true })
+  if (opts.extraConfig) {
+    fs.mkdirSync(path.join(dir, 'config.d'), { recursive: true })
+    fs.writeFileSync(path.join(dir, 'config.d', 'extra.xml'), opts.extraConfig)
+  }
   return file
 }
 
@@ -66,14 +80,14 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
   throw new Error(`clickhouse-server not ready within ${timeoutMs} ms`)
 }
 
-export async function startClickHouseServer(): Promise<ClickHouseServer> {
+export async function startClickHouseServer(opts: ClickHouseServerOptions = {}): Promise<ClickHouseServer> {
   if (!fs.existsSync(CLICKHOUSE_BINARY)) {
     throw new Error(`${CLICKHOUSE_BINARY} is missing: install Debian's clickhouse-server (bash .ci/run does)`)
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-ch-'))
-  const httpPort = await freePort()
-  const tcpPort = await freePort()
-  const configFile = writeConfig(dir, httpPort, tcpPort)
+  const httpPort = opts.httpPort ?? await freePort()
+  const tcpPort = opts.tcpPort ?? await freePort()
+  const configFile = writeConfig(dir, httpPort, tcpPort, opts)
   const url = `http://127.0.0.1:${httpPort}`
   let child: ChildProcess | undefined
   const killOnExit = () => { child?.kill('SIGKILL') }

@@ -4,6 +4,7 @@
 // anything from 20.1 on. Workers are told the choice (WorkerData.dateTime).
 import type { DateTimeFlavor } from '../../../workers/protocol'
 import { parseVersion, type ClickHouseStore } from '../transport/store'
+import { createClusterSchema, type ClusterSchemaReport } from './cluster-schema'
 import { eventPersonColumns, personStatements, personTables, type PersonTables } from './person-schema'
 
 export interface Schema {
@@ -13,6 +14,8 @@ export interface Schema {
   readonly dedupTokens: boolean
   /** the server's max_partitions_per_insert_block (100 on current servers; 0: no limit, or 18.16, which has no such setting) */
   readonly maxPartitionsPerInsert: number
+  /** SLUICE_CLICKHOUSE_CLUSTER mode: the cluster, its hosts, the migration that ran (engine/sink/cluster-schema.ts) */
+  readonly cluster?: { readonly name: string } & ClusterSchemaReport
   readonly tables: {
     readonly events: string; readonly projects: string; readonly environments: string; readonly groupTypes: string
     readonly groups: string; readonly warnings: string; readonly eventDefinitions: string; readonly propertyDefinitions: string; readonly eventProperties: string
@@ -146,16 +149,20 @@ export async function readPartitionLimit(store: ClickHouseStore): Promise<number
   return Number.isSafeInteger(n) && n > 0 ? n : 0
 }
 
-export async function createSchema(store: ClickHouseStore, database: string): Promise<Schema> {
+export async function createSchema(store: ClickHouseStore, database: string, cluster?: string): Promise<Schema> {
   const dateTime = dateTimeFlavorFor(store.version)
   const dedupTokens = supportsDedupTokens(store.version)
   const maxPartitionsPerInsert = await readPartitionLimit(store)
-  for (const sql of schemaStatements(database, dateTime, dedupTokens)) await store.command(sql)
+  const statements = schemaStatements(database, dateTime, dedupTokens)
+  // cluster mode: the same statements rewritten ON CLUSTER (Replicated + Distributed), same table names for readers and writers
+  const onCluster = cluster ? { name: cluster, ...await createClusterSchema(store, database, cluster, statements) } : undefined
+  if (!onCluster) for (const sql of statements) await store.command(sql)
   return {
     database,
     dateTime,
     dedupTokens,
     maxPartitionsPerInsert,
+    cluster: onCluster,
     tables: { events: `${database}.events`, projects: `${database}.projects`, environments: `${database}.environments`, groupTypes: `${database}.group_type_mappings`,
       groups: `${database}.groups`,
       warnings: `${database}.ingestion_warnings`,

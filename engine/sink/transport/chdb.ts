@@ -4,7 +4,19 @@
 import fs from 'node:fs'
 import type { ClickHouseStore } from './store'
 
-type ChdbModule = typeof import('chdb')
+/**
+ * The part of chdb's API used here (and by bench/reference-pipeline.ts),
+ * declared rather than imported: the Docker image's build leaves the
+ * optional package out, and `typeof import('chdb')` would not compile there
+ * (test/integration/dockerfile.test.ts).
+ */
+export interface ChdbModule {
+  Session: new (dir: string) => {
+    queryAsync(sql: string, opts?: { format?: string }): Promise<{ text(): string }>
+    insert(params: { table: string; values: Uint8Array | string; format: string; settings?: Record<string, string> }): Promise<unknown>
+    close(): void
+  }
+}
 
 function loadChdb(): ChdbModule {
   try {

@@ -12,6 +12,8 @@ export interface ServerOptions {
   user?: string
   password?: string
   requestTimeoutMs?: number
+  /** settings sent with every query (cluster mode: insert_distributed_sync, engine/sink/cluster-health.ts CLUSTER_SETTINGS) */
+  settings?: Record<string, string | number>
 }
 
 async function drain(stream: NodeJS.ReadableStream): Promise<void> {
@@ -32,6 +34,7 @@ export async function connectClickHouseServer(opts: ServerOptions): Promise<Clic
     compression: { request: false, response: false },
     // errors reach our logger through the rejected promises
     log: { level: ClickHouseLogLevel.OFF },
+    clickhouse_settings: opts.settings,
   })
   const query = async <T>(sql: string): Promise<T[]> => {
     const rs = await client.query({ query: sql, format: 'JSONEachRow' })
