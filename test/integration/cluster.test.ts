@@ -220,7 +220,7 @@ t.test('an older release\'s cluster schema is migrated ON CLUSTER: new columns o
   const schema = await createSchema(store, 'mig', 'two_shards')
   t.ok(schema.cluster!.migrated.some((s) => /ALTER TABLE mig\.events_local ON CLUSTER two_shards ADD COLUMN `\$group_0` String AFTER created_at/.test(s)), 'ALTER … ON CLUSTER on the local table')
   const columns = async (n: NodeName, table: string) => (await stores[n].query<{ name: string }>(`SELECT name FROM system.columns WHERE database = 'mig' AND table = '${table}'`)).map((r) => r.name)
-  const expected = ['uuid', 'event', 'properties', 'timestamp', 'team_id', 'project_id', 'distinct_id', 'elements_chain', 'created_at', '$group_0', '$group_1', '$group_2', '$group_3', '$group_4', '_timestamp', '_offset']
+  const expected = ['uuid', 'event', 'properties', 'timestamp', 'team_id', 'project_id', 'distinct_id', 'elements_chain', 'created_at', '$group_0', '$group_1', '$group_2', '$group_3', '$group_4', '_timestamp', '_offset', 'person_id', 'person_properties', 'person_created_at']
   for (const n of ['A', 'B'] as const) {
     t.same(await columns(n, 'events_local'), expected, `node ${n}: the local table has the new columns in place`)
     t.same(await columns(n, 'events'), expected, `node ${n}: the Distributed table too`)
