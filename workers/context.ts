@@ -32,9 +32,14 @@ export interface StepContext {
 
 export type Step = (event: WorkingEvent, ctx: StepContext) => StepResult
 
-/** An ingestion warning for the event's environment; `key` narrows the rate limit (e.g. the group type). */
+/**
+ * An ingestion warning for the event's environment; `key` narrows the rate
+ * limit (e.g. the group type). `details` open with `eventUuid`, the key
+ * PostHog's warnings use (nodejs/src/ingestion/common/ingestion-warnings.ts),
+ * so tools that read PostHog's warnings read these.
+ */
 export function warn(ctx: StepContext, event: WorkingEvent, type: WarningType, details: Record<string, unknown> = {}, key = ''): void {
-  ctx.warnings.push([event.teamId, type, jsonText({ event_uuid: event.uuid, ...details }), key])
+  ctx.warnings.push([event.teamId, type, jsonText({ eventUuid: event.uuid, ...details }), key])
 }
 
 /** The task's context: side outputs, and the marks that undo one message's share of them. */

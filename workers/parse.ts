@@ -89,5 +89,7 @@ export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
     teamId: 0,
     projectId: 0,
     timestampMs: 0,
+    capturedMs: 0,
+    elementsChain: '',
   }
 }

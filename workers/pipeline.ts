@@ -4,8 +4,11 @@ import type { Step } from './context'
 import { addIp } from './steps/add-ip'
 import { dropOldEvents } from './steps/drop-old-events'
 import { extractDefinitions } from './steps/extract-definitions'
+import { extractElements } from './steps/extract-elements'
 import { filterEventName } from './steps/filter-event-name'
+import { handleSpecialEvents } from './steps/handle-special-events'
 import { normalizeEventName } from './steps/normalize-event-name'
+import { normalizeSession } from './steps/normalize-session'
 import { normalizeTimestamp } from './steps/normalize-timestamp'
 import { redactProperties } from './steps/redact-properties'
 import { resolveEnvironment } from './steps/resolve-environment'
@@ -22,6 +25,11 @@ export const PIPELINE: readonly Step[] = [
   normalizeTimestamp,
   // after the timestamp is normalized: age is measured on the corrected time
   dropOldEvents,
+  // after the filters and the age limit: a filtered or too old client warning reports nothing
+  handleSpecialEvents,
+  // before anything reads properties for the stored row or the taxonomy: elements are a column, not properties
+  extractElements,
+  normalizeSession,
   addIp,
   // after addIp: a project may redact `$ip` itself
   redactProperties,

@@ -10,6 +10,8 @@ export type DropReason =
   | 'event_filtered'
   | 'event_too_old'
   | 'group_key_too_long'
+  | 'client_ingestion_warning'
+  | 'performance_event'
 
 export type DeadLetterReason =
   | 'invalid_json'
@@ -25,8 +27,10 @@ export type WarningType =
   | 'group_key_too_long'
   | 'invalid_group_identify'
   | 'distinct_id_too_long'
+  | 'event_dropped_too_old'
+  | 'client_ingestion_warning'
 
-export const DROP_REASONS: readonly DropReason[] = ['no_token', 'invalid_token', 'invalid_distinct_id', 'invalid_event_name', 'event_filtered', 'event_too_old', 'group_key_too_long']
+export const DROP_REASONS: readonly DropReason[] = ['no_token', 'invalid_token', 'invalid_distinct_id', 'invalid_event_name', 'event_filtered', 'event_too_old', 'group_key_too_long', 'client_ingestion_warning', 'performance_event']
 export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['invalid_json', 'invalid_data', 'invalid_uuid', 'message_too_large', 'processing_error']
 
 export interface Ok { readonly kind: 'ok' }

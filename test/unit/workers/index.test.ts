@@ -163,7 +163,7 @@ for (const { name, data, outer, timestamp, warning } of TIMESTAMPS) {
   t.test(`timestamp: ${name}`, async (t) => {
     const { header: h, rows } = run([message(data, outer)])
     // a warning names the staging environment (team 2) and the event; timestamps need no rate-limit key
-    const expected = warning ? [[2, warning[0], { event_uuid: UUID, ...warning[1] }, '']] : []
+    const expected = warning ? [[2, warning[0], { eventUuid: UUID, ...warning[1] }, '']] : []
     t.same([rowsOf(rows).map((r) => r.timestamp), warningsOf(h)], [[timestamp], expected])
   })
 }
@@ -190,7 +190,7 @@ t.test('stringifies a numeric distinct_id and drops one over 400 characters as i
   }))
   t.same(
     warningsOf(result.header),
-    [[2, 'distinct_id_too_long', { event_uuid: UUID, length: 401, limit: 400, distinct_id_prefix: 'd'.repeat(40) }, '']],
+    [[2, 'distinct_id_too_long', { eventUuid: UUID, length: 401, limit: 400, distinct_id_prefix: 'd'.repeat(40) }, '']],
     'only the long one warns; a missing distinct_id is dropped silently',
   )
   t.same(rowsOf(result.rows).map((r) => r.distinct_id), ['12345', 'd'.repeat(400)])
@@ -228,7 +228,7 @@ for (const { name, data, outer, detail } of UNWRITABLE) {
     }
     t.same(
       typeof result === 'string' ? result : [rowsOf(result.rows).map((r) => r.timestamp), warningsOf(result.header)],
-      [['2025-03-04 05:06:00.000000', '2025-03-04 05:06:00.000000'], [[2, 'ignored_invalid_timestamp', { event_uuid: UUID, timestamp: detail }, '']]],
+      [['2025-03-04 05:06:00.000000', '2025-03-04 05:06:00.000000'], [[2, 'ignored_invalid_timestamp', { eventUuid: UUID, timestamp: detail }, '']]],
       'the unwritable time becomes now',
     )
   })

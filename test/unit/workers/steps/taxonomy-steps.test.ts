@@ -143,14 +143,14 @@ t.test('with claims settled, a type still unknown (its claim lost the race for t
   const result = run([withGroups(SHOP_STAGING, { organization: 'org:5', team: 't:1' })], { claimsSettled: true })
   t.same(result.header.pendingClaims, NO_CLAIMS)
   t.same(groupsOf(result.rows), [[0, 2, { $group_0: 'org:5' }]])
-  t.same(warningsOf(result.header), [[2, 'group_type_limit_exceeded', { event_uuid: UUID, group_type: 'team', limit: 5 }, 'team']])
+  t.same(warningsOf(result.header), [[2, 'group_type_limit_exceeded', { eventUuid: UUID, group_type: 'team', limit: 5 }, 'team']])
 })
 
 t.test('a sixth type when the project has 5: the row is written without it and warns group_type_limit_exceeded naming the type', async (t) => {
   const result = run([withGroups(BLOG_PRODUCTION, { company: 'c:9', zeta: 'z:1' })])
   t.same(result.header.pendingClaims, NO_CLAIMS, 'nothing to claim: there is no index left')
   t.same(groupsOf(result.rows), [[0, 3, { $group_0: 'c:9' }]])
-  t.same(warningsOf(result.header), [[3, 'group_type_limit_exceeded', { event_uuid: UUID, group_type: 'zeta', limit: 5 }, 'zeta']])
+  t.same(warningsOf(result.header), [[3, 'group_type_limit_exceeded', { eventUuid: UUID, group_type: 'zeta', limit: 5 }, 'zeta']])
 })
 
 t.test('a group key over 400 characters is skipped with a group_key_too_long warning; 400 is kept', async (t) => {
@@ -159,7 +159,7 @@ t.test('a group key over 400 characters is skipped with a group_key_too_long war
     withGroups(SHOP_STAGING, { organization: 'o'.repeat(400) }),
   ])
   t.same(groupsOf(result.rows), [[0, 2, { $group_1: 'c:9' }], [1, 2, { $group_0: 'o'.repeat(400) }]])
-  t.same(warningsOf(result.header), [[2, 'group_key_too_long', { event_uuid: UUID, group_type: 'organization', length: 401 }, 'organization']])
+  t.same(warningsOf(result.header), [[2, 'group_key_too_long', { eventUuid: UUID, group_type: 'organization', length: 401 }, 'organization']])
   t.same(result.header.drops, {}, '$groups with a long key keeps the event')
 })
 
@@ -195,7 +195,7 @@ t.test('$groupidentify with a $group_key over 400 characters is dropped as group
   const result = run([groupIdentify(SHOP_STAGING, 'organization', 'k'.repeat(401), { name: 'Acme' })])
   t.same(result.header.drops, { group_key_too_long: 1 })
   t.same([result.header.eventRows, result.header.groupUpdates], [0, []])
-  t.same(warningsOf(result.header), [[2, 'group_key_too_long', { event_uuid: UUID, group_type: 'organization', length: 401 }, 'organization']])
+  t.same(warningsOf(result.header), [[2, 'group_key_too_long', { eventUuid: UUID, group_type: 'organization', length: 401 }, 'organization']])
 })
 
 t.test('a dropped $groupidentify claims no group type, even one named in its $groups', async (t) => {
@@ -209,16 +209,16 @@ t.test('warnings of a message that waits for a claim are reported once, on the s
   const invalidTs = (groups: Record<string, unknown>) => withGroups(SHOP_STAGING, groups, { timestamp: 'yesterday' })
   const first = run([invalidTs({}), invalidTs({ team: 't:1' })])
   t.same(first.header.pendingClaims, { indexes: [1], claims: [[1, 'team']] })
-  t.same(warningsOf(first.header), [[2, 'ignored_invalid_timestamp', { event_uuid: UUID, timestamp: 'yesterday' }, '']], 'only the message that was processed')
+  t.same(warningsOf(first.header), [[2, 'ignored_invalid_timestamp', { eventUuid: UUID, timestamp: 'yesterday' }, '']], 'only the message that was processed')
 
   const won = run([invalidTs({ team: 't:1' })], { snapshot: snapshotAfter([claim(1, 'team')]), claimsSettled: true })
-  t.same(warningsOf(won.header), [[2, 'ignored_invalid_timestamp', { event_uuid: UUID, timestamp: 'yesterday' }, '']], 'claim won: once')
+  t.same(warningsOf(won.header), [[2, 'ignored_invalid_timestamp', { eventUuid: UUID, timestamp: 'yesterday' }, '']], 'claim won: once')
   t.same(groupsOf(won.rows), [[0, 2, { $group_2: 't:1' }]])
 
   const lost = run([invalidTs({ team: 't:1' })], { claimsSettled: true })
   t.same(warningsOf(lost.header), [
-    [2, 'ignored_invalid_timestamp', { event_uuid: UUID, timestamp: 'yesterday' }, ''],
-    [2, 'group_type_limit_exceeded', { event_uuid: UUID, group_type: 'team', limit: 5 }, 'team'],
+    [2, 'ignored_invalid_timestamp', { eventUuid: UUID, timestamp: 'yesterday' }, ''],
+    [2, 'group_type_limit_exceeded', { eventUuid: UUID, group_type: 'team', limit: 5 }, 'team'],
   ], 'claim lost: each once')
 })
 
