@@ -307,12 +307,28 @@ t.test('definitions: $group_set keys of a $groupidentify are group properties (t
     [1, 'founded_at', 3, 1, 'DateTime'],
     [1, 'name', 3, 0, 'String'],
   ])
-  t.same(result.header.observations.propertyDefinitions.filter((d) => d[2] === 1), [
-    [1, '$group_type', 1, -1, 'String'],
-    [1, '$group_key', 1, -1, 'String'],
-    [1, '$group_set', 1, -1, null],
-  ], 'the $groupidentify\'s own keys are event properties')
+  // issue 15 rule 8, PostHog's rust/property-defs-rs: a $groupidentify contributes only its $group_set keys
+  t.same(result.header.observations.propertyDefinitions.filter((d) => d[2] === 1), [], 'the $groupidentify\'s own keys are not event properties')
+  t.same(result.header.observations.eventProperties, [], 'nor linked to the event')
 })
+
+// Issue 15 rule 8, PostHog's rust/property-defs-rs: links skip feature flag keys; names over 200 bytes describe nothing
+const DEFINITION_LIMITS: { name: string; event: string; properties: Record<string, unknown>; eventDefinitions: number; properties1: string[]; links: string[] }[] = [
+  { name: 'feature flag keys are property definitions but not linked to the event', event: 'clicked', properties: { $feature_x: 1, '$feature/beta': true, '$feature_enrollment/beta': true, plan: 'pro' }, eventDefinitions: 1, properties1: ['$feature_x', '$feature/beta', '$feature_enrollment/beta', 'plan'], links: ['$feature_x', 'plan'] },
+  { name: 'an event name of 200 bytes is described', event: 'é'.repeat(100), properties: { a: 1 }, eventDefinitions: 1, properties1: ['a'], links: ['a'] },
+  { name: 'an event name over 200 bytes (101 two-byte characters) is skipped for definitions', event: 'é'.repeat(101), properties: { b: 1 }, eventDefinitions: 0, properties1: [], links: [] },
+]
+
+for (const c of DEFINITION_LIMITS) {
+  t.test(`definitions: ${c.name}`, async (t) => {
+    const result = run([message(SHOP_STAGING, { event: c.event, properties: c.properties })])
+    const o = result.header.observations
+    t.equal(o.eventDefinitions.length, c.eventDefinitions)
+    t.same(o.propertyDefinitions.filter((d) => d[2] === 1).map((d) => d[1]), c.properties1)
+    t.same(o.eventProperties.map((l) => l[2]), c.links)
+    t.equal(result.header.eventRows, 1, 'the event itself is stored')
+  })
+}
 
 t.test('definitions: $group_set of a $groupidentify whose type has no index gives no group properties', async (t) => {
   const result = run([groupIdentify(BLOG_PRODUCTION, 'zeta', 'z:1', { name: 'Z' })])
