@@ -31,6 +31,7 @@ import type { RowEncoding } from '../workers/protocol'
 import { DefinitionsWriter } from './sink/writers/definitions'
 import { GroupMerger } from './sink/writers/groups'
 import { WarningsWriter } from './sink/writers/warnings'
+import { HeatmapsWriter } from './sink/writers/heatmaps'
 import { TaxonomyReader } from './sink/read/taxonomy-read'
 import { DataReader } from './sink/read/data-read'
 import { StatusSampler } from './status/sampler'
@@ -145,6 +146,7 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
     warnings: new WarningsWriter(s.schema, config.warningIntervalMs, metrics),
     definitions: new DefinitionsWriter(s.schema),
     groups: new GroupMerger(s.store, s.schema, log),
+    heatmaps: new HeatmapsWriter(s.schema),
   }, metrics, log)
   const consumer = new IngestionConsumer({
     brokers: s.brokers, topic: config.kafkaTopic, group: config.kafkaGroup, batchSize: config.consumeBatch, maxMessageBytes: config.maxMessageBytes, log,

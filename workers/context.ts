@@ -4,7 +4,7 @@
 // task's header carries these to the main thread.
 import type { ResolvedEnvironment } from './environment'
 import type { WorkingEvent } from './event'
-import type { GroupUpdate, Observations, WarningRecord } from './protocol'
+import type { GroupUpdate, HeatmapRecord, Observations, WarningRecord } from './protocol'
 import type { StepResult, WarningType } from './result'
 import type { DefinitionsMemory, ReportedKey } from './definitions-memory'
 import { jsonText } from './well-formed'
@@ -21,6 +21,8 @@ export interface StepContext {
   /** "projectId\0group type" → [projectId, group type] */
   readonly claims: Map<string, [number, string]>
   readonly groupUpdates: GroupUpdate[]
+  /** rows of `heatmaps` (extract-heatmaps.ts) */
+  readonly heatmaps: HeatmapRecord[]
   readonly observations: Observations
   /** de-dup keys of this message's observations, remembered once its row is encoded */
   readonly reportedKeys: ReportedKey[]
@@ -47,11 +49,13 @@ class TaskContext implements StepContext {
   readonly warnings: WarningRecord[] = []
   readonly claims = new Map<string, [number, string]>()
   readonly groupUpdates: GroupUpdate[] = []
+  readonly heatmaps: HeatmapRecord[] = []
   readonly observations: Observations = { eventDefinitions: [], propertyDefinitions: [], eventProperties: [] }
   readonly reportedKeys: ReportedKey[] = []
   // lengths at the last checkpoint (numbers, not an array: one message each, on the hot path)
   private warningsMark = 0
   private groupUpdatesMark = 0
+  private heatmapsMark = 0
   private eventDefinitionsMark = 0
   private propertyDefinitionsMark = 0
   private eventPropertiesMark = 0
@@ -66,6 +70,7 @@ class TaskContext implements StepContext {
   checkpoint(): void {
     this.warningsMark = this.warnings.length
     this.groupUpdatesMark = this.groupUpdates.length
+    this.heatmapsMark = this.heatmaps.length
     this.eventDefinitionsMark = this.observations.eventDefinitions.length
     this.propertyDefinitionsMark = this.observations.propertyDefinitions.length
     this.eventPropertiesMark = this.observations.eventProperties.length
@@ -74,6 +79,7 @@ class TaskContext implements StepContext {
   rollback(): void {
     this.warnings.length = this.warningsMark
     this.groupUpdates.length = this.groupUpdatesMark
+    this.heatmaps.length = this.heatmapsMark
     this.observations.eventDefinitions.length = this.eventDefinitionsMark
     this.observations.propertyDefinitions.length = this.propertyDefinitionsMark
     this.observations.eventProperties.length = this.eventPropertiesMark

@@ -12,6 +12,8 @@ export type DropReason =
   | 'group_key_too_long'
   | 'client_ingestion_warning'
   | 'performance_event'
+  | 'heatmap_event'
+  | 'heatmap_invalid_viewport_dimensions'
 
 export type DeadLetterReason =
   | 'invalid_json'
@@ -29,8 +31,11 @@ export type WarningType =
   | 'distinct_id_too_long'
   | 'event_dropped_too_old'
   | 'client_ingestion_warning'
+  | 'invalid_heatmap_data'
+  | 'rejecting_heatmap_data_with_invalid_url'
+  | 'rejecting_heatmap_data_with_invalid_items'
 
-export const DROP_REASONS: readonly DropReason[] = ['no_token', 'invalid_token', 'invalid_distinct_id', 'invalid_event_name', 'event_filtered', 'event_too_old', 'group_key_too_long', 'client_ingestion_warning', 'performance_event']
+export const DROP_REASONS: readonly DropReason[] = ['no_token', 'invalid_token', 'invalid_distinct_id', 'invalid_event_name', 'event_filtered', 'event_too_old', 'group_key_too_long', 'client_ingestion_warning', 'performance_event', 'heatmap_event', 'heatmap_invalid_viewport_dimensions']
 export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['invalid_json', 'invalid_data', 'invalid_uuid', 'message_too_large', 'processing_error']
 
 export interface Ok { readonly kind: 'ok' }

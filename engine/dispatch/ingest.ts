@@ -20,6 +20,7 @@ import type { DefinitionsWriter } from '../sink/writers/definitions'
 import type { GroupMerger } from '../sink/writers/groups'
 import { retrying } from '../retrying'
 import type { WarningsWriter } from '../sink/writers/warnings'
+import type { HeatmapsWriter } from '../sink/writers/heatmaps'
 import type { OffsetTracker, Segment } from '../source/offsets'
 import { contributionTimes } from './lag'
 import { deadLetterOf, type DeadLetter, type OutcomeRecorder } from './outcomes'
@@ -32,6 +33,7 @@ export interface IngestSinks {
   warnings: WarningsWriter
   definitions: DefinitionsWriter
   groups: GroupMerger
+  heatmaps: HeatmapsWriter
 }
 
 export interface IngestOptions {
@@ -180,6 +182,7 @@ export class Ingestion {
     for (const t of [
       ...this.sinks.warnings.rows(tally.warnings, nowMs),
       ...this.sinks.definitions.rows(tally.observations, nowMs),
+      ...this.sinks.heatmaps.rows(tally.heatmaps, nowMs),
       ...(await this.sinks.groups.rows(tally.groupUpdates, nowMs)),
     ]) tables.push({ ...t, sourceOf: batchSource })
     return tables

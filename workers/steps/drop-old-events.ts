@@ -3,7 +3,7 @@
 // (outer `now`, not processing time: a backlog replayed later drops the same
 // events), are dropped with warning `event_dropped_too_old`. Needs the
 // normalized timestamp. Follows PostHog's
-// nodejs/src/ingestion/event-preprocessing/drop-old-events.ts (age from `now`,
+// nodejs/src/ingestion/event-processing/drop-old-events-step.ts (age from `now`,
 // details `eventUuid, event, distinctId, eventTimestamp, ageInSeconds,
 // dropThresholdSeconds`).
 import { warn, type Step } from '../context'

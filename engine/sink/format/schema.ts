@@ -4,6 +4,7 @@
 // anything from 20.1 on. Workers are told the choice (WorkerData.dateTime).
 import type { DateTimeFlavor } from '../../../workers/protocol'
 import { parseVersion, type ClickHouseStore } from '../transport/store'
+import { heatmapsTableStatement } from './heatmaps-schema'
 
 export interface Schema {
   readonly database: string
@@ -15,6 +16,8 @@ export interface Schema {
   readonly tables: {
     readonly events: string; readonly projects: string; readonly environments: string; readonly groupTypes: string
     readonly groups: string; readonly warnings: string; readonly eventDefinitions: string; readonly propertyDefinitions: string; readonly eventProperties: string
+    /** issue 15: heatmap points (heatmaps-schema.ts) */
+    readonly heatmaps: string
   }
 }
 
@@ -147,6 +150,8 @@ export async function createSchema(store: ClickHouseStore, database: string): Pr
   const dedupTokens = supportsDedupTokens(store.version)
   const maxPartitionsPerInsert = await readPartitionLimit(store)
   for (const sql of schemaStatements(database, dateTime, dedupTokens)) await store.command(sql)
+  // issue 15: its own statement, kept out of the shared list above
+  await store.command(heatmapsTableStatement(database, dateTime))
   return {
     database,
     dateTime,
@@ -158,6 +163,7 @@ export async function createSchema(store: ClickHouseStore, database: string): Pr
       eventDefinitions: `${database}.event_definitions`,
       propertyDefinitions: `${database}.property_definitions`,
       eventProperties: `${database}.event_properties`,
+      heatmaps: `${database}.heatmaps`,
     },
   }
 }

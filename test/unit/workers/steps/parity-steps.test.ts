@@ -103,7 +103,7 @@ for (const c of SESSION) {
   })
 }
 
-// Rule 2, PostHog nodejs/src/worker/ingestion/event-pipeline/runner.ts ($$client_ingestion_warning, $performance_event)
+// Rule 2, PostHog nodejs/src/ingestion/event-processing/handle-client-ingestion-warning-step.ts ($$client_ingestion_warning)
 t.test('special events: $$client_ingestion_warning is a warning with the client\'s message, not an event', async (t) => {
   const { header, rows } = run({ event: '$$client_ingestion_warning', properties: { $$client_ingestion_warning_message: 'rate limited by the SDK' } })
   t.same(rows, [])
@@ -118,6 +118,12 @@ t.test('special events: $performance_event is dropped and counted', async (t) =>
   t.same(header.warnings, [])
 })
 
+// Rule 2 (bloat), PostHog nodejs/src/ingestion/event-processing/strip-bloat-properties.ts
+t.test('bloat: the persistence-cache keys PostHog strips are stripped, others kept', async (t) => {
+  const { rows } = run({ properties: { ph_product_tours: [{ id: 1 }], $session_recording_remote_config: {}, $product_tours_activated: true, $product_tours_enabled_server_side: true, $surveys_activated: ['a'], $feature_flag_payloads: { f: 1 }, $override_feature_flag_payloads: {}, $active_feature_flags: ['f'], a: 1 } })
+  t.same(rows.map((r) => r.properties), [{ $active_feature_flags: ['f'], a: 1 }])
+})
+
 t.test('special events: other $-events are stored', async (t) => {
   const { header, rows } = run({ event: '$pageview', properties: { a: 1 } })
   t.same(rows.map((r) => r.event), ['$pageview'])
@@ -129,3 +135,53 @@ t.test('warnings: details use PostHog\'s keys (eventUuid)', async (t) => {
   const { header } = run({ timestamp: 'yesterday' })
   t.same(warningsOf(header), [[1, 'ignored_invalid_timestamp', { eventUuid: UUID, timestamp: 'yesterday' }]])
 })
+
+// Rule 2 (heatmaps), PostHog nodejs/src/ingestion/event-processing/extract-heatmap-data-step.ts:
+// scale factor 16, rounded; rows per environment; $heatmap_data removed from the stored event
+const TS_MS = Date.parse(CAPTURED)
+const VIEWPORT = { $viewport_width: 1280, $viewport_height: 800, $session_id: 'S1' }
+const HEATMAPS: { name: string; data: Record<string, unknown>; heatmaps: unknown[]; stored: Record<string, unknown>[]; drops?: Record<string, number>; warnings?: string[] }[] = [
+  {
+    name: 'a $$heatmap event: rows, and no event (counted as heatmap_event)',
+    data: { event: '$$heatmap', properties: { ...VIEWPORT, $heatmap_data: { 'https://a.test/x': [{ x: 100, y: 40, target_fixed: false, type: 'click' }, { x: 'bad', y: 1, target_fixed: false, type: 'click' }, { x: 33, y: 8, target_fixed: true, type: 'mousemove' }] } } },
+    heatmaps: [[1, 'S1', 'user-1', TS_MS, 6, 3, 16, 80, 50, false, 'https://a.test/x', 'click'], [1, 'S1', 'user-1', TS_MS, 2, 1, 16, 80, 50, true, 'https://a.test/x', 'mousemove']],
+    stored: [], drops: { heatmap_event: 1 },
+  },
+  {
+    name: 'another event with $heatmap_data: rows, and the event without the property',
+    data: { event: '$pageview', properties: { ...VIEWPORT, $heatmap_data: { 'https://a.test/y': [{ x: 16, y: 16, target_fixed: false, type: 'rageclick' }] } } },
+    heatmaps: [[1, 'S1', 'user-1', TS_MS, 1, 1, 16, 80, 50, false, 'https://a.test/y', 'rageclick']],
+    stored: [VIEWPORT],
+  },
+  {
+    name: 'the previous page view\'s scroll depth is a scrolldepth point on its URL',
+    data: { event: '$pageview', properties: { ...VIEWPORT, $current_url: 'https://a.test/new?q=1', $prev_pageview_pathname: '/old', $prev_pageview_max_scroll: 900 } },
+    heatmaps: [[1, 'S1', 'user-1', TS_MS, 0, 56, 16, 80, 50, false, 'https://a.test/old?q=1', 'scrolldepth']],
+    stored: [{ ...VIEWPORT, $current_url: 'https://a.test/new?q=1', $prev_pageview_pathname: '/old', $prev_pageview_max_scroll: 900 }],
+  },
+  {
+    name: 'invalid viewport dimensions: the event is dropped, as PostHog does',
+    data: { event: '$pageview', properties: { $session_id: 'S1', $heatmap_data: { 'https://a.test/x': [{ x: 1, y: 1, target_fixed: false, type: 'click' }] } } },
+    heatmaps: [], stored: [], drops: { heatmap_invalid_viewport_dimensions: 1 },
+  },
+  {
+    name: 'items that are not an array: a warning, the event stored',
+    data: { event: '$pageview', properties: { ...VIEWPORT, $heatmap_data: { 'https://a.test/x': { x: 1 } } } },
+    heatmaps: [], stored: [VIEWPORT], warnings: ['rejecting_heatmap_data_with_invalid_items'],
+  },
+  {
+    name: 'a current URL that is not a URL: invalid_heatmap_data, the event stored',
+    data: { event: '$pageview', properties: { ...VIEWPORT, $current_url: 'not a url', $prev_pageview_pathname: '/old', $prev_pageview_max_scroll: 10 } },
+    heatmaps: [], stored: [{ ...VIEWPORT, $current_url: 'not a url', $prev_pageview_pathname: '/old', $prev_pageview_max_scroll: 10 }], warnings: ['invalid_heatmap_data'],
+  },
+]
+
+for (const c of HEATMAPS) {
+  t.test(`heatmaps: ${c.name}`, async (t) => {
+    const { header, rows } = run(c.data)
+    t.same(header.heatmaps ?? [], c.heatmaps)
+    t.same(rows.map((r) => r.properties), c.stored)
+    t.same(header.drops, c.drops ?? {})
+    t.same(header.warnings.map((w) => w[1]), c.warnings ?? [])
+  })
+}

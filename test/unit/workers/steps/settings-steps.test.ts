@@ -137,7 +137,7 @@ t.test('redact_property_names removes those properties, $ip included, in every e
 })
 
 t.test('drop_events_older_than_seconds drops events older than the limit, measured from the capture time, as event_too_old with warning event_dropped_too_old', async (t) => {
-  // Issue 15 rule 6, PostHog's nodejs/src/ingestion/event-preprocessing/drop-old-events.ts:
+  // Issue 15 rule 6, PostHog's nodejs/src/ingestion/event-processing/drop-old-events-step.ts:
   // the age is measured from the capture time (outer now, 05:06), not the task clock (05:10); the limit is one hour
   const snapshot = snapshotAfter([updateEnvironment(2, { drop_events_older_than_seconds: 3600 })])
   const result = run(snapshot, [

@@ -18,6 +18,7 @@ const SCHEMA: Schema = {
     events: 'db.events', projects: 'db.projects', environments: 'db.environments', groupTypes: 'db.group_type_mappings',
     groups: 'db.groups', warnings: 'db.ingestion_warnings', eventDefinitions: 'db.event_definitions',
     propertyDefinitions: 'db.property_definitions', eventProperties: 'db.event_properties',
+    heatmaps: 'db.heatmaps',
   },
 }
 
