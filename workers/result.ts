@@ -28,7 +28,7 @@ export type WarningType =
   | 'group_type_limit_exceeded'
   | 'group_key_too_long'
   | 'invalid_group_identify'
-  | 'distinct_id_too_long'
+  | 'skipping_event_invalid_distinct_id'
   | 'event_dropped_too_old'
   | 'client_ingestion_warning'
   | 'invalid_heatmap_data'

@@ -64,8 +64,10 @@ const isFeatureKey = (key: string) => key.charCodeAt(1) === 102 /* f */ && (key.
 
 export const extractDefinitions: Step = (event: WorkingEvent, ctx) => {
   const projectId = event.projectId
-  const name = event.eventName
+  let name = event.eventName
   if (nameTooLong(name)) return ok()
+  // Postgres keeps no NUL: PostHog's sanitize_string replaces it in event names (not in property names)
+  if (name.includes('\u0000')) name = name.replace(/\u0000/g, '\ufffd')
   const memory: DefinitionsMemory = ctx.definitions
   const p = memory.projectIfSeen(projectId)
   const e = p?.events.get(name)

@@ -14,6 +14,9 @@
 // 0..9999 and writes no warning; Sluice stores `now` with
 // `ignored_invalid_timestamp`, as Node does, since ClickHouse's DateTime
 // cannot hold times before 1970.
+// Warning details use PostHog's keys (issue 15 rule 11): `eventUuid, field,
+// value, reason` and `timestamp, sentAt, offset, now, result, eventName`,
+// as nodejs/src/worker/ingestion/timestamps.ts writes them.
 import { warn, type Step } from '../context'
 import { ok } from '../result'
 
@@ -49,7 +52,7 @@ export const normalizeTimestamp: Step = (event, ctx) => {
   } else if (event.timestamp !== undefined && event.timestamp !== null && event.timestamp !== '') {
     const client = parseTime(event.timestamp)
     if (Number.isNaN(client)) {
-      warn(ctx, event, 'ignored_invalid_timestamp', { timestamp: String(event.timestamp).slice(0, 100) })
+      warn(ctx, event, 'ignored_invalid_timestamp', { field: 'timestamp', value: String(event.timestamp).slice(0, 100), reason: 'unparseable' })
       ts = now
     } else {
       ts = Number.isNaN(sentAt) ? client : now + (client - sentAt)
@@ -59,10 +62,12 @@ export const normalizeTimestamp: Step = (event, ctx) => {
   }
   // Parseable but unstorable (before 1970, beyond Date's range): ClickHouse's DateTime cannot hold it.
   if (!Number.isFinite(ts) || ts < 0) {
-    warn(ctx, event, 'ignored_invalid_timestamp', { timestamp: String(hasOffset ? event.offset : event.timestamp).slice(0, 100) })
+    warn(ctx, event, 'ignored_invalid_timestamp', { field: hasOffset ? 'offset' : 'timestamp', value: String(hasOffset ? event.offset : event.timestamp).slice(0, 100), reason: 'out of range' })
     ts = now
   } else if (ts - now > FUTURE_LIMIT_MS) {
-    warn(ctx, event, 'event_timestamp_in_future', { timestamp: new Date(ts).toISOString(), now: new Date(now).toISOString() })
+    warn(ctx, event, 'event_timestamp_in_future', {
+      timestamp: event.timestamp ?? '', sentAt: event.sentAt ?? '', offset: event.offset ?? '', now: new Date(now).toISOString(), result: new Date(ts).toISOString(), eventName: event.eventName,
+    })
     ts = now
   }
   event.timestampMs = ts

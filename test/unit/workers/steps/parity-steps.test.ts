@@ -133,7 +133,7 @@ t.test('special events: other $-events are stored', async (t) => {
 // Rule 11, PostHog nodejs/src/ingestion/common/ingestion-warnings.ts: details open with eventUuid
 t.test('warnings: details use PostHog\'s keys (eventUuid)', async (t) => {
   const { header } = run({ timestamp: 'yesterday' })
-  t.same(warningsOf(header), [[1, 'ignored_invalid_timestamp', { eventUuid: UUID, timestamp: 'yesterday' }]])
+  t.same(warningsOf(header), [[1, 'ignored_invalid_timestamp', { eventUuid: UUID, field: 'timestamp', value: 'yesterday', reason: 'unparseable' }]])
 })
 
 // Rule 2 (heatmaps), PostHog nodejs/src/ingestion/event-processing/extract-heatmap-data-step.ts:
@@ -185,3 +185,30 @@ for (const c of HEATMAPS) {
     t.same(header.warnings.map((w) => w[1]), c.warnings ?? [])
   })
 }
+
+// Rule 10: NUL kept in property values as PostHog keeps them; replaced only in the
+// distinct_id (PostHog nodejs/src/utils/event.ts normalizeEvent) and in event names
+// of the taxonomy (rust/property-defs-rs/src/types.rs sanitize_string); a client's
+// literal six-character text `\u0000` is never altered
+const NUL: { name: string; data: Record<string, unknown>; outer?: Record<string, unknown>; properties: Record<string, unknown>; distinctId: string; event: string }[] = [
+  { name: 'a NUL in a property value is kept', data: { properties: { nul: 'a\u0000b' } }, properties: { nul: 'a\u0000b' }, distinctId: 'user-1', event: 'e' },
+  { name: 'a NUL in a property key is kept', data: { properties: { 'k\u0000': 1 } }, properties: { 'k\u0000': 1 }, distinctId: 'user-1', event: 'e' },
+  { name: 'the literal text \\u0000 is never altered', data: { properties: { text: '\\u0000', both: '\\u0000\u0000' } }, properties: { text: '\\u0000', both: '\\u0000\u0000' }, distinctId: 'user-1', event: 'e' },
+  { name: 'a NUL in the distinct_id becomes U+FFFD', data: { properties: { a: 1 } }, outer: { distinct_id: 'u\u0000v' }, properties: { a: 1 }, distinctId: 'u\ufffdv', event: 'e' },
+  { name: 'a NUL in the event name is kept in the stored row', data: { event: 'sign\u0000up' }, properties: {}, distinctId: 'user-1', event: 'sign\u0000up' },
+]
+
+for (const c of NUL) {
+  t.test(`NUL: ${c.name}`, async (t) => {
+    const value = JSON.stringify({ uuid: UUID, distinct_id: 'user-1', now: CAPTURED, token: TOKEN, ...c.outer, data: JSON.stringify({ event: 'e', ...c.data }) })
+    const { rows } = processToJsonRows(taskOf([value], { snapshot: SNAPSHOT, nowMs: NOW_MS, kafkaTimestamp: KAFKA_TS }))
+    const row = JSON.parse(rows.trim()) as { properties: string; distinct_id: string; event: string }
+    t.same([JSON.parse(row.properties), row.distinct_id, row.event], [c.properties, c.distinctId, c.event])
+  })
+}
+
+t.test('NUL: an event name is sanitized in the taxonomy only', async (t) => {
+  const { header } = run({ event: 'nul\u0000name', properties: { p: 1 } })
+  t.same(header.observations.eventDefinitions.map((d) => d[1]), ['nul\ufffdname'])
+  t.same(header.observations.eventProperties.map((l) => [l[1], l[2]]), [['nul\ufffdname', 'p']])
+})

@@ -209,15 +209,15 @@ t.test('warnings of a message that waits for a claim are reported once, on the s
   const invalidTs = (groups: Record<string, unknown>) => withGroups(SHOP_STAGING, groups, { timestamp: 'yesterday' })
   const first = run([invalidTs({}), invalidTs({ team: 't:1' })])
   t.same(first.header.pendingClaims, { indexes: [1], claims: [[1, 'team']] })
-  t.same(warningsOf(first.header), [[2, 'ignored_invalid_timestamp', { eventUuid: UUID, timestamp: 'yesterday' }, '']], 'only the message that was processed')
+  t.same(warningsOf(first.header), [[2, 'ignored_invalid_timestamp', { eventUuid: UUID, field: 'timestamp', value: 'yesterday', reason: 'unparseable' }, '']], 'only the message that was processed')
 
   const won = run([invalidTs({ team: 't:1' })], { snapshot: snapshotAfter([claim(1, 'team')]), claimsSettled: true })
-  t.same(warningsOf(won.header), [[2, 'ignored_invalid_timestamp', { eventUuid: UUID, timestamp: 'yesterday' }, '']], 'claim won: once')
+  t.same(warningsOf(won.header), [[2, 'ignored_invalid_timestamp', { eventUuid: UUID, field: 'timestamp', value: 'yesterday', reason: 'unparseable' }, '']], 'claim won: once')
   t.same(groupsOf(won.rows), [[0, 2, { $group_2: 't:1' }]])
 
   const lost = run([invalidTs({ team: 't:1' })], { claimsSettled: true })
   t.same(warningsOf(lost.header), [
-    [2, 'ignored_invalid_timestamp', { eventUuid: UUID, timestamp: 'yesterday' }, ''],
+    [2, 'ignored_invalid_timestamp', { eventUuid: UUID, field: 'timestamp', value: 'yesterday', reason: 'unparseable' }, ''],
     [2, 'group_type_limit_exceeded', { eventUuid: UUID, group_type: 'team', limit: 5 }, 'team'],
   ], 'claim lost: each once')
 })
