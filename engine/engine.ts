@@ -33,6 +33,7 @@ import { GroupMerger } from './sink/writers/groups'
 import { PersonStore } from './sink/writers/persons'
 import { PersonReader } from './sink/read/person-read'
 import { WarningsWriter } from './sink/writers/warnings'
+import { HeatmapsWriter } from './sink/writers/heatmaps'
 import { TaxonomyReader } from './sink/read/taxonomy-read'
 import { DataReader } from './sink/read/data-read'
 import { StatusSampler } from './status/sampler'
@@ -172,6 +173,7 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
     definitions: new DefinitionsWriter(s.schema),
     groups: new GroupMerger(s.store, s.schema, log),
     persons,
+    heatmaps: new HeatmapsWriter(s.schema),
   }, metrics, log)
   if (persons) {
     persons.start()

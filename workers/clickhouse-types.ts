@@ -39,7 +39,7 @@ export type ColumnType = 'UUID' | 'String' | 'Int64' | 'UInt64' | 'DateTime' | '
 
 /**
  * The `events` columns of an insert, in row order (engine/sink/format/schema.ts
- * creates them; `elements_chain` is left to its default). RowBinary rows
+ * creates them). RowBinary rows
  * carry no names, so the insert names these columns and the batcher splits
  * rows by these types.
  */
@@ -48,6 +48,7 @@ export function eventColumns(flavor: DateTimeFlavor, persons = false): readonly 
     ['uuid', 'UUID'], ['event', 'String'], ['properties', 'String'], ['timestamp', flavor], ['team_id', 'Int64'], ['project_id', 'Int64'],
     ['distinct_id', 'String'], ['created_at', flavor],
     ['$group_0', 'String'], ['$group_1', 'String'], ['$group_2', 'String'], ['$group_3', 'String'], ['$group_4', 'String'],
+    ['elements_chain', 'String'],
     ['_timestamp', flavor], ['_offset', 'UInt64'],
   ]
   // appended to each row by the main thread (engine/sink/writers/persons.ts), which owns the persons' state

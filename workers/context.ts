@@ -4,7 +4,7 @@
 // task's header carries these to the main thread.
 import type { ResolvedEnvironment } from './environment'
 import type { WorkingEvent } from './event'
-import type { GroupUpdate, Observations, PersonIntent, WarningRecord } from './protocol'
+import type { GroupUpdate, HeatmapRecord, Observations, PersonIntent, WarningRecord } from './protocol'
 import type { StepResult, WarningType } from './result'
 import type { DefinitionsMemory, ReportedKey } from './definitions-memory'
 import { jsonText } from './well-formed'
@@ -23,6 +23,8 @@ export interface StepContext {
   readonly groupUpdates: GroupUpdate[]
   /** one per stored event when persons are on (steps/extract-person.ts) */
   readonly personIntents: PersonIntent[]
+  /** rows of `heatmaps` (extract-heatmaps.ts) */
+  readonly heatmaps: HeatmapRecord[]
   readonly observations: Observations
   /** de-dup keys of this message's observations, remembered once its row is encoded */
   readonly reportedKeys: ReportedKey[]
@@ -34,9 +36,14 @@ export interface StepContext {
 
 export type Step = (event: WorkingEvent, ctx: StepContext) => StepResult
 
-/** An ingestion warning for the event's environment; `key` narrows the rate limit (e.g. the group type). */
+/**
+ * An ingestion warning for the event's environment; `key` narrows the rate
+ * limit (e.g. the group type). `details` open with `eventUuid`, the key
+ * PostHog's warnings use (nodejs/src/ingestion/common/ingestion-warnings.ts),
+ * so tools that read PostHog's warnings read these.
+ */
 export function warn(ctx: StepContext, event: WorkingEvent, type: WarningType, details: Record<string, unknown> = {}, key = ''): void {
-  ctx.warnings.push([event.teamId, type, jsonText({ event_uuid: event.uuid, ...details }), key])
+  ctx.warnings.push([event.teamId, type, jsonText({ eventUuid: event.uuid, ...details }), key])
 }
 
 /** The task's context: side outputs, and the marks that undo one message's share of them. */
@@ -45,12 +52,14 @@ class TaskContext implements StepContext {
   readonly claims = new Map<string, [number, string]>()
   readonly groupUpdates: GroupUpdate[] = []
   readonly personIntents: PersonIntent[] = []
+  readonly heatmaps: HeatmapRecord[] = []
   readonly observations: Observations = { eventDefinitions: [], propertyDefinitions: [], eventProperties: [] }
   readonly reportedKeys: ReportedKey[] = []
   // lengths at the last checkpoint (numbers, not an array: one message each, on the hot path)
   private warningsMark = 0
   private groupUpdatesMark = 0
   private personIntentsMark = 0
+  private heatmapsMark = 0
   private eventDefinitionsMark = 0
   private propertyDefinitionsMark = 0
   private eventPropertiesMark = 0
@@ -66,6 +75,7 @@ class TaskContext implements StepContext {
     this.warningsMark = this.warnings.length
     this.groupUpdatesMark = this.groupUpdates.length
     this.personIntentsMark = this.personIntents.length
+    this.heatmapsMark = this.heatmaps.length
     this.eventDefinitionsMark = this.observations.eventDefinitions.length
     this.propertyDefinitionsMark = this.observations.propertyDefinitions.length
     this.eventPropertiesMark = this.observations.eventProperties.length
@@ -75,6 +85,7 @@ class TaskContext implements StepContext {
     this.warnings.length = this.warningsMark
     this.groupUpdates.length = this.groupUpdatesMark
     this.personIntents.length = this.personIntentsMark
+    this.heatmaps.length = this.heatmapsMark
     this.observations.eventDefinitions.length = this.eventDefinitionsMark
     this.observations.propertyDefinitions.length = this.propertyDefinitionsMark
     this.observations.eventProperties.length = this.eventPropertiesMark

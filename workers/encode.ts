@@ -45,6 +45,7 @@ export function encodeEventRow(
     const g = e.groups
     if (g === undefined) w.emptyStrings(5)
     else for (let i = 0; i < 5; i++) w.string(g[i] ?? '')
+    w.string(e.elementsChain)
     binaryTime(w, kafkaTimestampMs, flavor)
     w.int64(kafkaOffset)
     return
@@ -58,6 +59,7 @@ export function encodeEventRow(
     ',"project_id":' + e.projectId +
     ',"distinct_id":' + JSON.stringify(distinctId) +
     (e.groups === undefined ? '' : encodeGroups(e.groups)) +
+    (e.elementsChain === '' ? '' : ',"elements_chain":' + JSON.stringify(e.elementsChain)) +
     ',"created_at":"' + formatDateTime(createdAtMs, flavor) +
     '","_timestamp":"' + formatDateTime(kafkaTimestampMs, flavor) +
     '","_offset":' + kafkaOffset + '}\n'))

@@ -37,4 +37,8 @@ export interface WorkingEvent {
   teamId: number
   projectId: number
   timestampMs: number
+  /** capture time (outer `now`) in ms, else the task's clock; set by normalize-timestamp */
+  capturedMs: number
+  /** text of the `elements_chain` column; set by extract-elements ('' when none) */
+  elementsChain: string
 }

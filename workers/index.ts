@@ -129,6 +129,7 @@ export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter,
     start = end
   }
   header.pendingClaims.claims = [...ctx.claims.values()]
+  if (ctx.heatmaps.length > 0) header.heatmaps = ctx.heatmaps
   return { header, rows: out }
 }
 

@@ -19,23 +19,17 @@ function optionalString(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined
 }
 
-const NUL_ESCAPE = /\\u0000/g
-
-/**
- * NUL cannot be stored faithfully (ClickHouse strings would carry it into
- * every consumer): like PostHog, every `\u0000` becomes U+FFFD. Raw NUL bytes
- * are not valid inside JSON strings, so replacing the escape covers both the
- * outer value and the `data` string inside it (where it appears as `\\u0000`).
- */
-export function replaceNul(text: string): string {
-  return text.includes('u0000') ? text.replace(NUL_ESCAPE, '\\ufffd') : text
-}
+// NUL characters are kept in property values, as PostHog keeps them (issue
+// 15 rule 10): the kept text still says `\u0000` and ClickHouse's String
+// holds the byte. They are replaced by U+FFFD only where PostHog replaces
+// them: the distinct_id (validate-distinct-id.ts, PostHog's
+// nodejs/src/utils/event.ts normalizeEvent) and event names in the taxonomy
+// (extract-definitions.ts, property-defs-rs's sanitize_string). A client's
+// literal six-character text `\u0000` is never touched.
 
 export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
-  // `data` can hold the escape only where the message text does: one scan decides both
-  const mayHaveNul = raw.includes('u0000')
   // lone surrogates (`"\ud800x"`) become U+FFFD here, at the boundary, so every step and format sees well-formed text
-  const text = wellFormedJson(mayHaveNul ? raw.replace(NUL_ESCAPE, '\\ufffd') : raw)
+  const text = wellFormedJson(raw)
   let outer: unknown
   try {
     outer = JSON.parse(text)
@@ -46,7 +40,7 @@ export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
   const rawData = outer.data
   if (typeof rawData !== 'string') return deadLetter('invalid_data', '`data` must be a JSON string of the event')
   let data: unknown
-  const dataText = wellFormedJson(mayHaveNul ? replaceNul(rawData) : rawData)
+  const dataText = wellFormedJson(rawData)
   try {
     data = JSON.parse(dataText)
   } catch (err) {
@@ -89,5 +83,7 @@ export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
     teamId: 0,
     projectId: 0,
     timestampMs: 0,
+    capturedMs: 0,
+    elementsChain: '',
   }
 }

@@ -168,3 +168,16 @@ export function withoutMembers(objectText: string, names: readonly string[]): st
   if (runStart >= 0) runs.push(objectText.slice(runStart, runEnd))
   return '{' + runs.join(',') + '}'
 }
+
+/**
+ * Adds `"name":valueJson` as the first member of the event's kept properties
+ * text (head + rest, see WorkingEvent.propertiesText), without copying the
+ * rest: a head already there gains the member in front. Nothing to do when
+ * the text was given up (the encoder serializes the object).
+ */
+export function addLeadingMember(event: { propertiesText: string | undefined; propertiesHead: string }, name: string, valueJson: string): void {
+  if (event.propertiesText === undefined) return
+  // a head is `{` + at least one member + `,` (or the whole object but its `}`): never empty after its brace
+  if (event.propertiesHead === '') [event.propertiesHead, event.propertiesText] = prependMember(event.propertiesText, name, valueJson)
+  else event.propertiesHead = '{' + JSON.stringify(name) + ':' + valueJson + ',' + event.propertiesHead.slice(1)
+}

@@ -4,30 +4,40 @@
 
 export type PropertyType = 'String' | 'Numeric' | 'Boolean' | 'DateTime'
 
-const STRING_PREFIXES = ['utm_', '$initial_utm_', '$feature/', '$survey_response']
-const TIME_HINTS = ['time', 'date', '_at', '-at', 'createdat', 'updatedat']
-const SIX_MONTHS_MS = 183 * 24 * 3600 * 1000
+// Issue 15 rule 7: exactly as PostHog's rust/property-defs-rs/src/types.rs
+// (`detect_property_type`), which the Node pipeline no longer runs; where the
+// older Node rules (DESIGN §4 step 9) differ, Rust wins:
+// - String whatever the value: lowercased key starting `utm_`, `$feature/`,
+//   `$survey_response`, or equal to `$feature_flag_response`
+//   (`$initial_utm_…` is not special any more);
+// - a time-like key (`time`, `timestamp`, `date`, `_at`, `-at`, `createdat`,
+//   `updatedat`) with a date-like string, or a non-negative integer at least
+//   "now − 15 768 000 s" (no upper bound: a unix time in ms, however old,
+//   counts, and so does any large id) → DateTime;
+// - strings, trimmed: exactly `true`/`false`/`TRUE`/`FALSE` → Boolean
+//   (`True` is a String), date-like → DateTime, else String;
+// - numbers → Numeric; booleans → Boolean; null, arrays, objects → no type.
+// Date-like: RFC 3339 or RFC 2822 as chrono parses them, or the prefix
+// pattern YYYY[-/]MM[-/]DD | MM[-/]DD[-/]YYYY optionally followed by
+// `[ T]hh:mm:ss…` (so `2024-01-15 10:20` without seconds and `15.01.2024`
+// are Strings).
+const STRING_PREFIXES = ['utm_', '$feature/', '$survey_response']
+const TIME_HINTS = ['time', 'timestamp', 'date', '_at', '-at', 'createdat', 'updatedat']
+const SIX_MONTHS_S = 15_768_000
 
-// ISO 8601 date or date-time; DD-MM-YYYY / MM/DD/YYYY / DD.MM.YYYY (with optional time); YYYY/MM/DD;
-// RFC 2822 ("Tue, 15 Nov 1994 08:12:31 GMT").
-const DATE_LIKE = [
-  /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/i,
-  /^\d{1,2}[-/.]\d{1,2}[-/.]\d{4}([T ]\d{2}:\d{2}(:\d{2})?)?$/,
-  /^\d{4}\/\d{2}\/\d{2}( \d{2}:\d{2}(:\d{2})?)?$/,
-  /^[a-z]{3}, \d{1,2} [a-z]{3} \d{4} \d{2}:\d{2}(:\d{2})? ([a-z]{3}|[+-]\d{4})$/i,
-]
+const RFC3339 = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/
+const RFC2822 = /^\s*((mon|tue|wed|thu|fri|sat|sun)\s*,\s*)?\d{1,2}\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\s+\d{2,4}\s+\d{2}:\d{2}(:\d{2})?\s+([+-]\d{4}|ut|gmt|[ecmp][sd]t|[a-ik-z])\s*$/i
+const DATE_PREFIX = /^(([0-9]{4}[/-][0-2][0-9][/-][0-3][0-9])|([0-2][0-9][/-][0-3][0-9][/-][0-9]{4}))([ T][0-2][0-9]:[0-6][0-9]:[0-6][0-9][^\n]*)?$/
 
 export function isDateLike(s: string): boolean {
-  if (s.length < 8 || s.length > 40) return false
-  for (const re of DATE_LIKE) if (re.test(s)) return true
-  return false
+  // every accepted form starts with a digit, or a letter or space (RFC 2822)
+  if (s.length < 8) return false
+  return DATE_PREFIX.test(s) || RFC3339.test(s) || RFC2822.test(s)
 }
 
-/** An integer unix time (seconds or milliseconds) within the last ~6 months. */
-function isRecentUnixTime(n: number, nowMs: number): boolean {
-  if (!Number.isInteger(n)) return false
-  const ms = n < 1e11 ? n * 1000 : n
-  return ms >= nowMs - SIX_MONTHS_MS && ms <= nowMs + 24 * 3600 * 1000
+/** serde_json's as_u64 and Rust's threshold: a non-negative integer at least six months before now, in seconds. */
+function isLikelyUnixTime(n: number, nowMs: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= 18446744073709551615 && n >= Math.floor(nowMs / 1000) - SIX_MONTHS_S
 }
 
 const KEY_PLAIN = 0
@@ -63,13 +73,14 @@ export function propertyTypeOf(cls: number, value: unknown, nowMs: number): Prop
   if (cls === KEY_STRING) return 'String'
   if (cls === KEY_TIME_HINT) {
     if (typeof value === 'string' && isDateLike(value)) return 'DateTime'
-    if (typeof value === 'number' && isRecentUnixTime(value, nowMs)) return 'DateTime'
+    if (typeof value === 'number' && isLikelyUnixTime(value, nowMs)) return 'DateTime'
   }
   switch (typeof value) {
     case 'string': {
-      const lower = value.length <= 5 ? value.toLowerCase() : ''
-      if (lower === 'true' || lower === 'false') return 'Boolean'
-      return isDateLike(value) ? 'DateTime' : 'String'
+      // Rust trims first; the common value has no surrounding space and is not copied
+      const v = value.length > 0 && (value.charCodeAt(0) <= 32 || value.charCodeAt(value.length - 1) <= 32) ? value.trim() : value
+      if (v === 'true' || v === 'false' || v === 'TRUE' || v === 'FALSE') return 'Boolean'
+      return isDateLike(v) ? 'DateTime' : 'String'
     }
     case 'number': return Number.isFinite(value) ? 'Numeric' : null
     case 'boolean': return 'Boolean'

@@ -87,6 +87,8 @@ export interface TaskHeader {
   persons?: PersonIntent[]
   /** persons on: per `events` row, the end of its bytes in the rows; the main thread appends the person columns there */
   rowEnds?: number[]
+  /** rows of `heatmaps` (issue 15 rule 2); absent when the task has none */
+  heatmaps?: HeatmapRecord[]
   /**
    * Seconds the worker spent on the task (decode, pipeline, row encoding),
    * measured inside the thread with process.hrtime; set by the task entry
@@ -99,6 +101,13 @@ export interface TaskHeader {
 
 /** [team_id, type, details JSON, rate-limit key] */
 export type WarningRecord = [number, import('./result').WarningType, string, string]
+
+/**
+ * One row of `heatmaps`, PostHog's columns (workers/steps/extract-heatmaps.ts):
+ * [team_id, session_id, distinct_id, timestamp ms, x, y, scale_factor,
+ *  viewport_width, viewport_height, pointer_target_fixed, current_url, type]
+ */
+export type HeatmapRecord = [number, string, string, number, number, number, number, number, number, boolean, string, string]
 
 /** [team_id, group_type_index, group_key, $group_set JSON, timestamp ms] from a `$groupidentify` */
 export type GroupUpdate = [number, number, string, string, number]

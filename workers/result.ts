@@ -11,6 +11,10 @@ export type DropReason =
   | 'event_too_old'
   | 'group_key_too_long'
   | 'invalid_process_person_profile'
+  | 'client_ingestion_warning'
+  | 'performance_event'
+  | 'heatmap_event'
+  | 'heatmap_invalid_viewport_dimensions'
 
 export type DeadLetterReason =
   | 'invalid_json'
@@ -25,13 +29,18 @@ export type WarningType =
   | 'group_type_limit_exceeded'
   | 'group_key_too_long'
   | 'invalid_group_identify'
-  | 'distinct_id_too_long'
+  | 'skipping_event_invalid_distinct_id'
+  | 'event_dropped_too_old'
+  | 'client_ingestion_warning'
+  | 'invalid_heatmap_data'
+  | 'rejecting_heatmap_data_with_invalid_url'
+  | 'rejecting_heatmap_data_with_invalid_items'
   | 'cannot_merge_with_illegal_distinct_id'
   | 'cannot_merge_already_identified'
   | 'invalid_process_person_profile'
   | 'invalid_person_properties'
 
-export const DROP_REASONS: readonly DropReason[] = ['no_token', 'invalid_token', 'invalid_distinct_id', 'invalid_event_name', 'event_filtered', 'event_too_old', 'group_key_too_long', 'invalid_process_person_profile']
+export const DROP_REASONS: readonly DropReason[] = ['no_token', 'invalid_token', 'invalid_distinct_id', 'invalid_event_name', 'event_filtered', 'event_too_old', 'group_key_too_long', 'invalid_process_person_profile', 'client_ingestion_warning', 'performance_event', 'heatmap_event', 'heatmap_invalid_viewport_dimensions']
 export const DEAD_LETTER_REASONS: readonly DeadLetterReason[] = ['invalid_json', 'invalid_data', 'invalid_uuid', 'message_too_large', 'processing_error']
 
 export interface Ok { readonly kind: 'ok' }

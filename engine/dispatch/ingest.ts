@@ -21,6 +21,7 @@ import type { GroupMerger } from '../sink/writers/groups'
 import { retrying } from '../retrying'
 import type { WarningsWriter } from '../sink/writers/warnings'
 import type { PersonStore, PersonTurn } from '../sink/writers/persons'
+import type { HeatmapsWriter } from '../sink/writers/heatmaps'
 import type { OffsetTracker, Segment } from '../source/offsets'
 import { contributionTimes } from './lag'
 import { deadLetterOf, type DeadLetter, type OutcomeRecorder } from './outcomes'
@@ -35,6 +36,7 @@ export interface IngestSinks {
   groups: GroupMerger
   /** SLUICE_PERSONS=on */
   persons?: PersonStore
+  heatmaps: HeatmapsWriter
 }
 
 export interface IngestOptions {
@@ -197,6 +199,7 @@ export class Ingestion {
     for (const t of [
       ...this.sinks.warnings.rows(tally.warnings, nowMs),
       ...this.sinks.definitions.rows(tally.observations, nowMs),
+      ...this.sinks.heatmaps.rows(tally.heatmaps, nowMs),
       ...(await this.sinks.groups.rows(tally.groupUpdates, nowMs)),
       ...personTables,
     ]) tables.push({ ...t, sourceOf: batchSource })

@@ -5,7 +5,7 @@
 // messages that must run again. Pure: no Kafka, no ClickHouse, no metrics;
 // engine/dispatch/ingest.ts acts on the tally (test/unit/engine/dispatch/tally.test.ts).
 import type Kafka from 'node-rdkafka'
-import type { GroupUpdate, Observations, TaskOutput, WarningRecord } from '../../workers/protocol'
+import type { GroupUpdate, HeatmapRecord, Observations, TaskOutput, WarningRecord } from '../../workers/protocol'
 import type { DropReason } from '../../workers/result'
 import { deadLetterOf, type DeadLetter } from './outcomes'
 
@@ -35,6 +35,7 @@ export class BatchTally {
   readonly letters: DeadLetter[] = []
   readonly warnings: WarningRecord[] = []
   readonly groupUpdates: GroupUpdate[] = []
+  readonly heatmaps: HeatmapRecord[] = []
   readonly observations: Observations[] = []
 
   /** Folds one round's answers in; returns what must run again. */
@@ -53,6 +54,7 @@ export class BatchTally {
       for (const [reason, n] of Object.entries(h.drops) as [DropReason, number][]) this.drop(reason, n)
       for (const w of h.warnings) this.warnings.push(w)
       for (const g of h.groupUpdates) this.groupUpdates.push(g)
+      if (h.heatmaps) for (const r of h.heatmaps) this.heatmaps.push(r)
       this.observations.push(h.observations)
       for (const d of h.deadLetters) this.letters.push(deadLetterOf(sent[d.index], d.reason, 'process', d.error))
       for (const i of h.unresolved) left.unresolved.push(sent[i])

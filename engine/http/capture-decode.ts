@@ -155,12 +155,30 @@ function tokenOf(o: Obj): string | undefined {
   return nonEmptyString(o.api_key) ?? nonEmptyString(o.token) ?? nonEmptyString(o.$token)
 }
 
+/** Longest distinct_id capture forwards, in Unicode characters (longer ones are cut, not refused). */
+export const CAPTURE_MAX_DISTINCT_ID_CHARS = 200
+
+/**
+ * The event's distinct_id as PostHog's Rust capture extracts it
+ * (rust/common/types RawEvent::extract_distinct_id, issue 15 rule 5):
+ * numbers and other values stringified, NUL → U+FFFD, more than 200 bytes →
+ * its first 200 characters (code points, as Rust's `chars()`); undefined
+ * when missing, empty, or (as the issue asks, beyond Rust) whitespace only,
+ * which the caller answers with 400.
+ */
 function distinctIdOf(event: Obj, properties: Obj | undefined): string | undefined {
   const raw = event.distinct_id ?? event.$distinct_id ?? properties?.distinct_id
   if (raw === undefined || raw === null) return undefined
   // numbers and other values are accepted and stringified, as PostHog's capture does
-  const id = typeof raw === 'string' ? raw : typeof raw === 'object' ? JSON.stringify(raw) : String(raw)
-  return id.length > 0 ? id : undefined
+  let id = typeof raw === 'string' ? raw : typeof raw === 'object' ? JSON.stringify(raw) : String(raw)
+  if (id.trim().length === 0) return undefined
+  if (id.includes('\u0000')) id = id.replace(/\u0000/g, '\ufffd')
+  // 200 bytes is at most 200 characters: only a longer text can need cutting
+  if (id.length > CAPTURE_MAX_DISTINCT_ID_CHARS && Buffer.byteLength(id) > CAPTURE_MAX_DISTINCT_ID_CHARS) {
+    const chars = Array.from(id)
+    if (chars.length > CAPTURE_MAX_DISTINCT_ID_CHARS) id = chars.slice(0, CAPTURE_MAX_DISTINCT_ID_CHARS).join('')
+  }
+  return id
 }
 
 function sentAtFrom(payload: Obj | undefined, query: URLSearchParams): string | null {

@@ -3,7 +3,7 @@
 // environment has `anonymize_ips`. The kept properties text follows
 // (properties-text.ts), so the event is not serialized again either way.
 import type { Step } from '../context'
-import { prependMember, withoutMembers } from '../properties-text'
+import { addLeadingMember, withoutMembers } from '../properties-text'
 import { ok } from '../result'
 
 const IP = ['$ip']
@@ -23,7 +23,7 @@ export const addIp: Step = (event) => {
   if (event.ip !== undefined && props.$ip === undefined) {
     props.$ip = event.ip
     // the stored text gains the same member, without serializing the rest again
-    if (event.propertiesText !== undefined) [event.propertiesHead, event.propertiesText] = prependMember(event.propertiesHead + event.propertiesText, '$ip', JSON.stringify(event.ip))
+    addLeadingMember(event, '$ip', JSON.stringify(event.ip))
   }
   return ok()
 }

@@ -47,9 +47,27 @@ function objectKeys(ctx: StepContext, p: ProjectSeen | undefined, projectId: num
   }
 }
 
+// Issue 15 rule 8, as PostHog's rust/property-defs-rs (src/types.rs, the
+// per-event updates): an event whose name is over 200 bytes describes
+// nothing; a `$groupidentify` contributes only its `$group_set` keys (type 3),
+// not its own properties nor event→property links; links skip feature flag
+// keys (`$feature/…`, `$feature_enrollment/…`).
+const MAX_EVENT_NAME_BYTES = 200
+const GROUP_IDENTIFY = '$groupidentify'
+
+function nameTooLong(name: string): boolean {
+  // a name of at most 66 UTF-16 units is at most 198 bytes: most names skip the count
+  return name.length > 66 && Buffer.byteLength(name, 'utf8') > MAX_EVENT_NAME_BYTES
+}
+
+const isFeatureKey = (key: string) => key.charCodeAt(1) === 102 /* f */ && (key.startsWith('$feature/') || key.startsWith('$feature_enrollment/'))
+
 export const extractDefinitions: Step = (event: WorkingEvent, ctx) => {
   const projectId = event.projectId
-  const name = event.eventName
+  let name = event.eventName
+  if (nameTooLong(name)) return ok()
+  // Postgres keeps no NUL: PostHog's sanitize_string replaces it in event names (not in property names)
+  if (name.includes('\u0000')) name = name.replace(/\u0000/g, '\ufffd')
   const memory: DefinitionsMemory = ctx.definitions
   const p = memory.projectIfSeen(projectId)
   const e = p?.events.get(name)
@@ -62,17 +80,20 @@ export const extractDefinitions: Step = (event: WorkingEvent, ctx) => {
   const known = p?.props[0]
   const links = e?.links
   const props = event.properties
+  if (name === GROUP_IDENTIFY) {
+    if (event.groupIdentifyIndex >= 0) objectKeys(ctx, p, projectId, props.$group_set, 3, event.groupIdentifyIndex)
+    return ok()
+  }
   for (const key in props) {
     const kind = memory.topLevelKind(key)
     if (kind === SKIPPED) continue
     property(ctx, projectId, known, 0, key, props[key], 1, -1, kind)
-    if (links === undefined || !links.has(key)) {
+    if ((links === undefined || !links.has(key)) && !isFeatureKey(key)) {
       ctx.reportedKeys.push([REPORTED_LINK, projectId, name, key])
       ctx.observations.eventProperties.push([projectId, name, key])
     }
   }
   objectKeys(ctx, p, projectId, props.$set, 2, -1)
   objectKeys(ctx, p, projectId, props.$set_once, 2, -1)
-  if (event.groupIdentifyIndex >= 0) objectKeys(ctx, p, projectId, props.$group_set, 3, event.groupIdentifyIndex)
   return ok()
 }

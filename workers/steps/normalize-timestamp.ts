@@ -1,8 +1,22 @@
 // DESIGN §4 step 5, PostHog's rule: with a valid sent_at the client clock is
-// corrected by the capture server's (`now + (timestamp − sent_at)`); with
-// `offset`, `now − offset`; otherwise the client timestamp, else `now`.
+// corrected by the capture server's (`now + (timestamp − sent_at)`);
+// otherwise the client timestamp, else `now`; and a numeric `offset` wins
+// over all of these (`now − offset`). `$ignore_sent_at: true` turns the
+// correction off; an empty string counts as absent (timestamp and sent_at).
 // More than 23 h in the future → now (warning); unparseable or before 1970
 // (not storable) → now (warning).
+//
+// Issue 15 rule 4 follows PostHog's Rust rust/capture/src/timestamp.rs
+// (`handle_timestamp`: offset applied after the timestamp, so it wins). The
+// Node version (nodejs/src/worker/ingestion/timestamps.ts) looks at `offset`
+// only when there is no timestamp; where they disagree Sluice follows Rust.
+// Deliberate differences: Rust falls back to the epoch for years beyond
+// 0..9999 and writes no warning; Sluice stores `now` with
+// `ignored_invalid_timestamp`, as Node does, since ClickHouse's DateTime
+// cannot hold times before 1970.
+// Warning details use PostHog's keys (issue 15 rule 11): `eventUuid, field,
+// value, reason` and `timestamp, sentAt, offset, now, result, eventName`,
+// as nodejs/src/worker/ingestion/timestamps.ts writes them.
 import { warn, type Step } from '../context'
 import { ok } from '../result'
 
@@ -28,28 +42,32 @@ function parseTime(v: unknown): number {
 export const normalizeTimestamp: Step = (event, ctx) => {
   const captured = parseTime(event.now)
   const now = Number.isNaN(captured) ? ctx.nowMs : captured
+  event.capturedMs = now
   const ignoreSentAt = event.properties.$ignore_sent_at === true
   const sentAt = ignoreSentAt ? NaN : parseTime(event.sentAt)
   let ts: number
-  if (event.timestamp !== undefined && event.timestamp !== null) {
+  const hasOffset = typeof event.offset === 'number' && Number.isFinite(event.offset)
+  if (hasOffset) {
+    ts = now - (event.offset as number)
+  } else if (event.timestamp !== undefined && event.timestamp !== null && event.timestamp !== '') {
     const client = parseTime(event.timestamp)
     if (Number.isNaN(client)) {
-      warn(ctx, event, 'ignored_invalid_timestamp', { timestamp: String(event.timestamp).slice(0, 100) })
+      warn(ctx, event, 'ignored_invalid_timestamp', { field: 'timestamp', value: String(event.timestamp).slice(0, 100), reason: 'unparseable' })
       ts = now
     } else {
       ts = Number.isNaN(sentAt) ? client : now + (client - sentAt)
     }
-  } else if (typeof event.offset === 'number' && Number.isFinite(event.offset)) {
-    ts = now - event.offset
   } else {
     ts = now
   }
   // Parseable but unstorable (before 1970, beyond Date's range): ClickHouse's DateTime cannot hold it.
   if (!Number.isFinite(ts) || ts < 0) {
-    warn(ctx, event, 'ignored_invalid_timestamp', { timestamp: String(event.timestamp ?? event.offset).slice(0, 100) })
+    warn(ctx, event, 'ignored_invalid_timestamp', { field: hasOffset ? 'offset' : 'timestamp', value: String(hasOffset ? event.offset : event.timestamp).slice(0, 100), reason: 'out of range' })
     ts = now
   } else if (ts - now > FUTURE_LIMIT_MS) {
-    warn(ctx, event, 'event_timestamp_in_future', { timestamp: new Date(ts).toISOString(), now: new Date(now).toISOString() })
+    warn(ctx, event, 'event_timestamp_in_future', {
+      timestamp: event.timestamp ?? '', sentAt: event.sentAt ?? '', offset: event.offset ?? '', now: new Date(now).toISOString(), result: new Date(ts).toISOString(), eventName: event.eventName,
+    })
     ts = now
   }
   event.timestampMs = ts

@@ -5,6 +5,7 @@
 import type { DateTimeFlavor } from '../../../workers/protocol'
 import { parseVersion, type ClickHouseStore } from '../transport/store'
 import { createClusterSchema, type ClusterSchemaReport } from './cluster-schema'
+import { heatmapsTableStatement } from './heatmaps-schema'
 import { eventPersonColumns, personStatements, personTables, type PersonTables } from './person-schema'
 
 export interface Schema {
@@ -19,6 +20,8 @@ export interface Schema {
   readonly tables: {
     readonly events: string; readonly projects: string; readonly environments: string; readonly groupTypes: string
     readonly groups: string; readonly warnings: string; readonly eventDefinitions: string; readonly propertyDefinitions: string; readonly eventProperties: string
+    /** issue 15: heatmap points (heatmaps-schema.ts) */
+    readonly heatmaps: string
   }
   readonly persons: PersonTables
 }
@@ -139,6 +142,7 @@ ORDER BY (project_id, type, group_type_index, name)`,
 ) ENGINE = ReplacingMergeTree
 ORDER BY (project_id, event, property)`,
     ...personStatements(database, flavor),
+    heatmapsTableStatement(database, flavor),
   ]
 }
 
@@ -169,6 +173,7 @@ export async function createSchema(store: ClickHouseStore, database: string, clu
       eventDefinitions: `${database}.event_definitions`,
       propertyDefinitions: `${database}.property_definitions`,
       eventProperties: `${database}.event_properties`,
+      heatmaps: `${database}.heatmaps`,
     },
     persons: personTables(database),
   }

@@ -3,6 +3,11 @@
 // current properties come from an in-memory cache, loaded from ClickHouse on
 // a miss (one query per batch). Merges are serialized within this instance
 // so that two batches never merge onto the same stale copy.
+// A group's `created_at` is the earliest event timestamp seen for it (issue
+// 15 rule 9, as PostHog's group store keeps the first event's time:
+// nodejs/src/worker/ingestion/groups/ and its `created_at` of the upsert),
+// never the time Sluice processed the event: replayed or late events must
+// not move it. Times in one ClickHouse text format compare as strings.
 import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import type { GroupUpdate } from '../../../workers/protocol'
@@ -62,12 +67,15 @@ export class GroupMerger {
     // in timestamp order, so that the later $group_set wins within a batch
     const timestampOf = ([, , , , timestampMs]: GroupUpdate) => timestampMs
     for (const u of [...updates].sort((a, b) => timestampOf(a) - timestampOf(b))) {
-      const [team, index, key, groupSet] = u
+      const [team, index, key, groupSet, timestampMs] = u
       const k = keyOf(team, index, key)
-      const current = this.cache.get(k) ?? { properties: {}, createdAt: now }
+      // a group's created_at is the earliest event time seen for it (issue 15 rule 9)
+      const eventTime = formatDateTime(timestampMs, this.schema.dateTime)
+      const current = this.cache.get(k) ?? { properties: {}, createdAt: eventTime }
       let set: Record<string, unknown> = {}
       try { set = JSON.parse(groupSet) as Record<string, unknown> } catch { /* workers send objects only */ }
-      const next: GroupState = { properties: { ...current.properties, ...set }, createdAt: current.createdAt }
+      const createdAt = eventTime < current.createdAt ? eventTime : current.createdAt
+      const next: GroupState = { properties: { ...current.properties, ...set }, createdAt }
       this.cache.set(k, next)
       changed.set(k, [u, next])
     }

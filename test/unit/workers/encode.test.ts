@@ -15,7 +15,7 @@ const HEADER: TaskHeader = {
   deadLetters: [{ index: 3, reason: 'invalid_json', error: 'message is not a JSON object' }],
   unresolved: [4],
   pendingClaims: { indexes: [1], claims: [[1, 'organization']] },
-  warnings: [[2, 'event_timestamp_in_future', '{"event_uuid":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","timestamp":"2025-03-06T05:06:00.000Z"}', '']],
+  warnings: [[2, 'event_timestamp_in_future', '{"eventUuid":"0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b","timestamp":"2025-03-06T05:06:00.000Z"}', '']],
   groupUpdates: [[2, 0, 'org:5', '{"name":"Acme ☕"}', 1741064700123]],
   observations: {
     eventDefinitions: [[1, '$pageview']],

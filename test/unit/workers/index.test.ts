@@ -150,12 +150,13 @@ const TIMESTAMPS: { name: string; data: Record<string, unknown>; outer?: Record<
   {
     name: 'replaces a timestamp more than 23 h in the future by now and warns event_timestamp_in_future',
     data: { timestamp: '2025-03-05T05:06:00.000Z' }, timestamp: '2025-03-04 05:06:00.000000',
-    warning: ['event_timestamp_in_future', { timestamp: '2025-03-05T05:06:00.000Z', now: '2025-03-04T05:06:00.000Z' }],
+    // PostHog's detail keys (nodejs/src/worker/ingestion/timestamps.ts)
+    warning: ['event_timestamp_in_future', { timestamp: '2025-03-05T05:06:00.000Z', sentAt: '', offset: '', now: '2025-03-04T05:06:00.000Z', result: '2025-03-05T05:06:00.000Z', eventName: 'e' }],
   },
   {
     name: 'replaces an invalid timestamp by now and warns ignored_invalid_timestamp',
     data: { timestamp: 'yesterday' }, timestamp: '2025-03-04 05:06:00.000000',
-    warning: ['ignored_invalid_timestamp', { timestamp: 'yesterday' }],
+    warning: ['ignored_invalid_timestamp', { field: 'timestamp', value: 'yesterday', reason: 'unparseable' }],
   },
 ]
 
@@ -163,7 +164,7 @@ for (const { name, data, outer, timestamp, warning } of TIMESTAMPS) {
   t.test(`timestamp: ${name}`, async (t) => {
     const { header: h, rows } = run([message(data, outer)])
     // a warning names the staging environment (team 2) and the event; timestamps need no rate-limit key
-    const expected = warning ? [[2, warning[0], { event_uuid: UUID, ...warning[1] }, '']] : []
+    const expected = warning ? [[2, warning[0], { eventUuid: UUID, ...warning[1] }, '']] : []
     t.same([rowsOf(rows).map((r) => r.timestamp), warningsOf(h)], [[timestamp], expected])
   })
 }
@@ -178,7 +179,7 @@ t.test('drops events without a name and counts invalid_event_name', async (t) =>
   t.same(withoutObservations(run([message({ event: undefined }), message({ event: '' })])), { header: header({ messages: 2, drops: { invalid_event_name: 2 } }), rows: '' })
 })
 
-t.test('stringifies a numeric distinct_id and drops one over 400 characters as invalid_distinct_id with a distinct_id_too_long warning', async (t) => {
+t.test('stringifies a numeric distinct_id and drops one over 400 characters as invalid_distinct_id with PostHog\'s skipping_event_invalid_distinct_id warning', async (t) => {
   const result = run([
     message({}, { distinct_id: 12345 }),
     message({}, { distinct_id: 'd'.repeat(400) }),
@@ -190,7 +191,7 @@ t.test('stringifies a numeric distinct_id and drops one over 400 characters as i
   }))
   t.same(
     warningsOf(result.header),
-    [[2, 'distinct_id_too_long', { event_uuid: UUID, length: 401, limit: 400, distinct_id_prefix: 'd'.repeat(40) }, '']],
+    [[2, 'skipping_event_invalid_distinct_id', { eventUuid: UUID, distinctId: 'd'.repeat(100), distinctIdLength: 401, maxLength: 400 }, '']],
     'only the long one warns; a missing distinct_id is dropped silently',
   )
   t.same(rowsOf(result.rows).map((r) => r.distinct_id), ['12345', 'd'.repeat(400)])
@@ -208,17 +209,17 @@ t.test('adds $ip from the capture server when the event has none and keeps the e
 // normalize-timestamp.ts once only checked that Date.parse succeeds; a parseable
 // time outside what toISOString() writes as a four-digit year gave a malformed
 // row, or threw and failed the whole task.
-const UNWRITABLE: { name: string; data: Record<string, unknown>; outer?: Record<string, unknown>; detail: string }[] = [
-  { name: 'a timestamp in year −1', data: { timestamp: '-000001-01-01T00:00:00.000Z' }, detail: '-000001-01-01T00:00:00.000Z' },
-  { name: 'an offset that moves the time before year 0', data: { offset: 1e15 }, detail: '1000000000000000' },
-  { name: 'an offset beyond the range of Date', data: { offset: 1e20 }, detail: '100000000000000000000' },
+const UNWRITABLE: { name: string; data: Record<string, unknown>; outer?: Record<string, unknown>; field: string; detail: string }[] = [
+  { name: 'a timestamp in year −1', data: { timestamp: '-000001-01-01T00:00:00.000Z' }, field: 'timestamp', detail: '-000001-01-01T00:00:00.000Z' },
+  { name: 'an offset that moves the time before year 0', data: { offset: 1e15 }, field: 'offset', detail: '1000000000000000' },
+  { name: 'an offset beyond the range of Date', data: { offset: 1e20 }, field: 'offset', detail: '100000000000000000000' },
   {
     name: 'a sent_at correction beyond the range of Date', data: { timestamp: '-271821-04-20T00:00:00.000Z' }, outer: { sent_at: '2030-01-01T00:00:00.000Z' },
-    detail: '-271821-04-20T00:00:00.000Z',
+    field: 'timestamp', detail: '-271821-04-20T00:00:00.000Z',
   },
 ]
 
-for (const { name, data, outer, detail } of UNWRITABLE) {
+for (const { name, data, outer, field, detail } of UNWRITABLE) {
   t.test(`timestamp: replaces ${name} by now and warns ignored_invalid_timestamp, keeping the rest of the batch`, async (t) => {
     let result: ReturnType<typeof run> | string
     try {
@@ -228,7 +229,7 @@ for (const { name, data, outer, detail } of UNWRITABLE) {
     }
     t.same(
       typeof result === 'string' ? result : [rowsOf(result.rows).map((r) => r.timestamp), warningsOf(result.header)],
-      [['2025-03-04 05:06:00.000000', '2025-03-04 05:06:00.000000'], [[2, 'ignored_invalid_timestamp', { event_uuid: UUID, timestamp: detail }, '']]],
+      [['2025-03-04 05:06:00.000000', '2025-03-04 05:06:00.000000'], [[2, 'ignored_invalid_timestamp', { eventUuid: UUID, field, value: detail, reason: 'out of range' }, '']]],
       'the unwritable time becomes now',
     )
   })

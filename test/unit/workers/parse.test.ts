@@ -25,7 +25,7 @@ function working(fields: Partial<WorkingEvent>): WorkingEvent {
   return {
     uuid: UUID, token: undefined, distinctId: undefined, rawEvent: undefined, eventName: '', properties: {}, propertiesText: JSON.stringify(fields.properties ?? {}), propertiesHead: '',
     ip: undefined, now: undefined, sentAt: undefined, timestamp: undefined, offset: undefined,
-    env: undefined, groups: undefined, groupIdentifyIndex: -1, teamId: 0, projectId: 0, timestampMs: 0,
+    env: undefined, groups: undefined, groupIdentifyIndex: -1, teamId: 0, projectId: 0, timestampMs: 0, capturedMs: 0, elementsChain: '',
     ...fields,
   }
 }

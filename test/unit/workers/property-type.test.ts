@@ -1,5 +1,6 @@
-// workers/property-type.ts: one row per rule of DESIGN §4 step 9 (PostHog's
-// property type detection), on the lowercased key and the value.
+// workers/property-type.ts: one row per rule of PostHog's
+// rust/property-defs-rs/src/types.rs (detect_property_type; issue 15 rule 7),
+// on the lowercased key and the value.
 import t from 'tap'
 import { detectPropertyType, isDateLike, type PropertyType } from '../../../workers/property-type'
 
@@ -17,7 +18,7 @@ const ROWS: { rule: string; key: string; value: unknown; type: PropertyType | nu
   { rule: 'utm_ prefix with a boolean', key: 'utm_medium', value: true, type: 'String' },
   { rule: 'utm_ prefix with a date-like string', key: 'utm_campaign', value: '2024-01-15', type: 'String' },
   { rule: 'utm_ prefix on the lowercased key', key: 'UTM_Content', value: 7, type: 'String' },
-  { rule: '$initial_utm_ prefix with a number', key: '$initial_utm_term', value: 3, type: 'String' },
+  { rule: '$initial_utm_ is not special in property-defs-rs', key: '$initial_utm_term', value: 3, type: 'Numeric' },
   { rule: '$feature/ prefix with a boolean', key: '$feature/new-checkout', value: false, type: 'String' },
   { rule: '$feature/ prefix with a number', key: '$feature/variant', value: 2, type: 'String' },
   { rule: '$survey_response prefix with a number', key: '$survey_response', value: 5, type: 'String' },
@@ -42,7 +43,9 @@ const ROWS: { rule: string; key: string; value: unknown; type: PropertyType | nu
   { rule: 'time-like key, unix milliseconds from five months ago', key: 'updatedAt', value: FIVE_MONTHS_AGO_MS, type: 'DateTime' },
   { rule: 'time-like key, unix seconds from eight months ago', key: 'created_at', value: seconds(EIGHT_MONTHS_AGO_MS), type: 'Numeric' },
   { rule: 'time-like key, old unix seconds', key: 'created_at', value: seconds(OLD_MS), type: 'Numeric' },
-  { rule: 'time-like key, old unix milliseconds', key: 'created_at', value: OLD_MS, type: 'Numeric' },
+  { rule: 'time-like key, old unix milliseconds: over the threshold in seconds, so DateTime (Rust has no upper bound)', key: 'created_at', value: OLD_MS, type: 'DateTime' },
+  { rule: 'time-like key, a large id', key: 'session_time', value: 9_000_000_000, type: 'DateTime' },
+  { rule: 'time-like key, a negative integer', key: 'created_at', value: -1, type: 'Numeric' },
   { rule: 'time-like key, a non-integer recent unix time', key: 'created_at', value: seconds(RECENT_MS) + 0.5, type: 'Numeric' },
   { rule: 'time-like key, a small number', key: 'duration_time', value: 1500, type: 'Numeric' },
   { rule: 'a recent unix time under a key that is not time-like', key: 'count', value: seconds(RECENT_MS), type: 'Numeric' },
@@ -51,10 +54,13 @@ const ROWS: { rule: string; key: string; value: unknown; type: PropertyType | nu
   { rule: '"true" string', key: 'is_admin', value: 'true', type: 'Boolean' },
   { rule: '"false" string', key: 'is_admin', value: 'false', type: 'Boolean' },
   { rule: '"TRUE" string, any case', key: 'is_admin', value: 'TRUE', type: 'Boolean' },
-  { rule: '"False" string, any case', key: 'is_admin', value: 'False', type: 'Boolean' },
+  { rule: '"False" is not one of the exact case forms', key: 'is_admin', value: 'False', type: 'String' },
+  { rule: '"tRUE" is not one of the exact case forms', key: 'is_admin', value: 'tRUE', type: 'String' },
+  { rule: '"FALSE"', key: 'is_admin', value: 'FALSE', type: 'Boolean' },
   { rule: '"true" string under a time-like key', key: 'created_at', value: 'true', type: 'Boolean' },
   { rule: '"yes" is not a boolean', key: 'is_admin', value: 'yes', type: 'String' },
-  { rule: '" true" with a space is not a boolean', key: 'is_admin', value: ' true', type: 'String' },
+  { rule: '" true " is trimmed: a boolean', key: 'is_admin', value: ' true ', type: 'Boolean' },
+  { rule: 'a date with surrounding spaces is trimmed', key: 'x', value: ' 2024-01-15 ', type: 'DateTime' },
 
   // date-like strings under any key
   { rule: 'ISO date', key: 'x', value: '2024-01-15', type: 'DateTime' },
@@ -70,6 +76,12 @@ const ROWS: { rule: string; key: string; value: unknown; type: PropertyType | nu
   { rule: 'YYYY/MM/DD', key: 'x', value: '2024/01/15', type: 'DateTime' },
   { rule: 'RFC 2822 with a zone name', key: 'x', value: 'Tue, 15 Nov 1994 08:12:31 GMT', type: 'DateTime' },
   { rule: 'RFC 2822 with an offset', key: 'x', value: 'Tue, 15 Nov 1994 08:12:31 +0200', type: 'DateTime' },
+  { rule: 'RFC 2822 without the day name', key: 'x', value: '1 Jul 2003 10:52:37 +0200', type: 'DateTime' },
+  { rule: 'RFC 3339 with a lower case t', key: 'x', value: '2024-01-15t10:20:30z', type: 'DateTime' },
+  { rule: 'date and time without seconds is not accepted', key: 'x', value: '2024-01-15 10:20', type: 'String' },
+  { rule: 'DD.MM.YYYY is not accepted', key: 'x', value: '15.01.2024', type: 'String' },
+  { rule: 'a long text after a date-time is accepted (the pattern is a prefix)', key: 'x', value: '2024-01-15 10:20:30 and whatever follows', type: 'DateTime' },
+  { rule: 'a prefix date with an impossible month digit', key: 'x', value: '2024-39-15', type: 'String' },
 
   // other strings
   { rule: 'a word', key: 'plan', value: 'pro', type: 'String' },

@@ -201,3 +201,24 @@ t.test('nesting deeper than 64 levels is a 400 naming the limit, checked before 
   const inString = '{"event":"e","distinct_id":"d","api_key":"k","properties":{"s":"' + '[{'.repeat(5000) + '\\"]"}}'
   t.equal(decode(input(inString)).events.length, 1, 'brackets and escaped quotes inside a string are text')
 })
+
+// Issue 15 rule 5, PostHog's Rust capture (rust/common/types RawEvent::extract_distinct_id)
+const DISTINCT_IDS: [string, unknown, string | undefined][] = [
+  ['kept as sent', 'user-1', 'user-1'],
+  ['a number is stringified', 42, '42'],
+  ['200 characters kept', 'a'.repeat(200), 'a'.repeat(200)],
+  ['201 characters cut to 200', 'a'.repeat(201), 'a'.repeat(200)],
+  ['cut by characters, not UTF-16 units', '😀'.repeat(250), '😀'.repeat(200)],
+  ['200 characters of 2 bytes are kept: cut only over 200 bytes, to 200 characters', 'é'.repeat(200), 'é'.repeat(200)],
+  ['NUL becomes U+FFFD', 'a\u0000b', 'a\ufffdb'],
+  ['empty: refused', '', undefined],
+  ['whitespace only: refused', '  \t ', undefined],
+]
+
+t.test('distinct_id as PostHog\'s capture extracts it: cut to 200 characters, empty or blank refused with 400', async (t) => {
+  for (const [name, id, expected] of DISTINCT_IDS) {
+    const body = JSON.stringify({ event: 'x', distinct_id: id, api_key: 'k' })
+    if (expected === undefined) t.same(failure(() => decode(input(body))), bad('SLUICE_ERR_INVALID_EVENT', 400, 'the event has no distinct_id'), name)
+    else t.same(decode(input(body)).events.map((e) => e.distinctId), [expected], name)
+  }
+})

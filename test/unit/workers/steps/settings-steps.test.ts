@@ -7,7 +7,7 @@ import { processToJsonRows, taskOf } from '../../../harness/tasks'
 import type { Command } from '../../../../engine/control/commands'
 import { foldAll } from '../../../../engine/control/fold'
 import { buildSnapshot } from '../../../../engine/control/snapshot'
-import type { SnapshotRef, TaskHeader } from '../../../../workers/protocol'
+import type { SnapshotRef, TaskHeader, WarningRecord } from '../../../../workers/protocol'
 
 const UUID = '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'
 /** task clock: processing time */
@@ -136,21 +136,29 @@ t.test('redact_property_names removes those properties, $ip included, in every e
   ])
 })
 
-t.test('drop_events_older_than_seconds drops events older than the limit as event_too_old and keeps newer ones', async (t) => {
-  // the task clock is 05:10:00; the limit is one hour
+t.test('drop_events_older_than_seconds drops events older than the limit, measured from the capture time, as event_too_old with warning event_dropped_too_old', async (t) => {
+  // Issue 15 rule 6, PostHog's nodejs/src/ingestion/event-processing/drop-old-events-step.ts:
+  // the age is measured from the capture time (outer now, 05:06), not the task clock (05:10); the limit is one hour
   const snapshot = snapshotAfter([updateEnvironment(2, { drop_events_older_than_seconds: 3600 })])
   const result = run(snapshot, [
-    message(SHOP_STAGING, { event: 'too old', timestamp: '2025-03-04T04:09:59.000Z' }),
-    message(SHOP_STAGING, { event: 'at the limit', timestamp: '2025-03-04T04:10:00.000Z' }),
+    message(SHOP_STAGING, { event: 'too old', timestamp: '2025-03-04T04:05:59.000Z' }),
+    message(SHOP_STAGING, { event: 'at the limit', timestamp: '2025-03-04T04:06:00.000Z' }),
     message(SHOP_STAGING, { event: 'recent', timestamp: '2025-03-04T05:00:00.000Z' }),
     // the age is measured on the corrected time: now + (timestamp − sent_at) = 05:06
     message(SHOP_STAGING, { event: 'old clock', timestamp: '2025-03-03T01:00:00.000Z' }, { sent_at: '2025-03-03T01:00:00.000Z' }),
     message(SHOP_STAGING, { event: 'old offset', offset: 2 * 3600 * 1000 }),
     message(SHOP_PRODUCTION, { event: 'old elsewhere', timestamp: '2025-01-01T00:00:00.000Z' }),
+    // older than the limit by the task clock (05:10), not by the capture time
+    message(SHOP_STAGING, { event: 'late processing', timestamp: '2025-03-04T04:08:00.000Z' }),
   ])
-  t.same(withoutObservations(result.header), header(snapshot, { messages: 6, eventRows: 4, drops: { event_too_old: 2 } }))
+  const warning = (event: string, eventTimestamp: string, ageInSeconds: number): WarningRecord =>
+    [2, 'event_dropped_too_old', JSON.stringify({ eventUuid: UUID, event, distinctId: 'user-1', eventTimestamp, ageInSeconds, dropThresholdSeconds: 3600 }), '']
+  t.same(withoutObservations(result.header), header(snapshot, {
+    messages: 7, eventRows: 5, drops: { event_too_old: 2 },
+    warnings: [warning('too old', '2025-03-04T04:05:59.000Z', 3601), warning('old offset', '2025-03-04T03:06:00.000Z', 7200)],
+  }))
   t.same(written(result.rows).map(([offset, team, , event]) => [offset, team, event]), [
-    [1, 2, 'at the limit'], [2, 2, 'recent'], [3, 2, 'old clock'], [5, 1, 'old elsewhere'],
+    [1, 2, 'at the limit'], [2, 2, 'recent'], [3, 2, 'old clock'], [5, 1, 'old elsewhere'], [6, 2, 'late processing'],
   ])
 })
 

@@ -143,14 +143,14 @@ t.test('with claims settled, a type still unknown (its claim lost the race for t
   const result = run([withGroups(SHOP_STAGING, { organization: 'org:5', team: 't:1' })], { claimsSettled: true })
   t.same(result.header.pendingClaims, NO_CLAIMS)
   t.same(groupsOf(result.rows), [[0, 2, { $group_0: 'org:5' }]])
-  t.same(warningsOf(result.header), [[2, 'group_type_limit_exceeded', { event_uuid: UUID, group_type: 'team', limit: 5 }, 'team']])
+  t.same(warningsOf(result.header), [[2, 'group_type_limit_exceeded', { eventUuid: UUID, group_type: 'team', limit: 5 }, 'team']])
 })
 
 t.test('a sixth type when the project has 5: the row is written without it and warns group_type_limit_exceeded naming the type', async (t) => {
   const result = run([withGroups(BLOG_PRODUCTION, { company: 'c:9', zeta: 'z:1' })])
   t.same(result.header.pendingClaims, NO_CLAIMS, 'nothing to claim: there is no index left')
   t.same(groupsOf(result.rows), [[0, 3, { $group_0: 'c:9' }]])
-  t.same(warningsOf(result.header), [[3, 'group_type_limit_exceeded', { event_uuid: UUID, group_type: 'zeta', limit: 5 }, 'zeta']])
+  t.same(warningsOf(result.header), [[3, 'group_type_limit_exceeded', { eventUuid: UUID, group_type: 'zeta', limit: 5 }, 'zeta']])
 })
 
 t.test('a group key over 400 characters is skipped with a group_key_too_long warning; 400 is kept', async (t) => {
@@ -159,7 +159,7 @@ t.test('a group key over 400 characters is skipped with a group_key_too_long war
     withGroups(SHOP_STAGING, { organization: 'o'.repeat(400) }),
   ])
   t.same(groupsOf(result.rows), [[0, 2, { $group_1: 'c:9' }], [1, 2, { $group_0: 'o'.repeat(400) }]])
-  t.same(warningsOf(result.header), [[2, 'group_key_too_long', { event_uuid: UUID, group_type: 'organization', length: 401 }, 'organization']])
+  t.same(warningsOf(result.header), [[2, 'group_key_too_long', { eventUuid: UUID, group_type: 'organization', length: 401 }, 'organization']])
   t.same(result.header.drops, {}, '$groups with a long key keeps the event')
 })
 
@@ -195,7 +195,7 @@ t.test('$groupidentify with a $group_key over 400 characters is dropped as group
   const result = run([groupIdentify(SHOP_STAGING, 'organization', 'k'.repeat(401), { name: 'Acme' })])
   t.same(result.header.drops, { group_key_too_long: 1 })
   t.same([result.header.eventRows, result.header.groupUpdates], [0, []])
-  t.same(warningsOf(result.header), [[2, 'group_key_too_long', { event_uuid: UUID, group_type: 'organization', length: 401 }, 'organization']])
+  t.same(warningsOf(result.header), [[2, 'group_key_too_long', { eventUuid: UUID, group_type: 'organization', length: 401 }, 'organization']])
 })
 
 t.test('a dropped $groupidentify claims no group type, even one named in its $groups', async (t) => {
@@ -209,16 +209,16 @@ t.test('warnings of a message that waits for a claim are reported once, on the s
   const invalidTs = (groups: Record<string, unknown>) => withGroups(SHOP_STAGING, groups, { timestamp: 'yesterday' })
   const first = run([invalidTs({}), invalidTs({ team: 't:1' })])
   t.same(first.header.pendingClaims, { indexes: [1], claims: [[1, 'team']] })
-  t.same(warningsOf(first.header), [[2, 'ignored_invalid_timestamp', { event_uuid: UUID, timestamp: 'yesterday' }, '']], 'only the message that was processed')
+  t.same(warningsOf(first.header), [[2, 'ignored_invalid_timestamp', { eventUuid: UUID, field: 'timestamp', value: 'yesterday', reason: 'unparseable' }, '']], 'only the message that was processed')
 
   const won = run([invalidTs({ team: 't:1' })], { snapshot: snapshotAfter([claim(1, 'team')]), claimsSettled: true })
-  t.same(warningsOf(won.header), [[2, 'ignored_invalid_timestamp', { event_uuid: UUID, timestamp: 'yesterday' }, '']], 'claim won: once')
+  t.same(warningsOf(won.header), [[2, 'ignored_invalid_timestamp', { eventUuid: UUID, field: 'timestamp', value: 'yesterday', reason: 'unparseable' }, '']], 'claim won: once')
   t.same(groupsOf(won.rows), [[0, 2, { $group_2: 't:1' }]])
 
   const lost = run([invalidTs({ team: 't:1' })], { claimsSettled: true })
   t.same(warningsOf(lost.header), [
-    [2, 'ignored_invalid_timestamp', { event_uuid: UUID, timestamp: 'yesterday' }, ''],
-    [2, 'group_type_limit_exceeded', { event_uuid: UUID, group_type: 'team', limit: 5 }, 'team'],
+    [2, 'ignored_invalid_timestamp', { eventUuid: UUID, field: 'timestamp', value: 'yesterday', reason: 'unparseable' }, ''],
+    [2, 'group_type_limit_exceeded', { eventUuid: UUID, group_type: 'team', limit: 5 }, 'team'],
   ], 'claim lost: each once')
 })
 
@@ -307,12 +307,28 @@ t.test('definitions: $group_set keys of a $groupidentify are group properties (t
     [1, 'founded_at', 3, 1, 'DateTime'],
     [1, 'name', 3, 0, 'String'],
   ])
-  t.same(result.header.observations.propertyDefinitions.filter((d) => d[2] === 1), [
-    [1, '$group_type', 1, -1, 'String'],
-    [1, '$group_key', 1, -1, 'String'],
-    [1, '$group_set', 1, -1, null],
-  ], 'the $groupidentify\'s own keys are event properties')
+  // issue 15 rule 8, PostHog's rust/property-defs-rs: a $groupidentify contributes only its $group_set keys
+  t.same(result.header.observations.propertyDefinitions.filter((d) => d[2] === 1), [], 'the $groupidentify\'s own keys are not event properties')
+  t.same(result.header.observations.eventProperties, [], 'nor linked to the event')
 })
+
+// Issue 15 rule 8, PostHog's rust/property-defs-rs: links skip feature flag keys; names over 200 bytes describe nothing
+const DEFINITION_LIMITS: { name: string; event: string; properties: Record<string, unknown>; eventDefinitions: number; properties1: string[]; links: string[] }[] = [
+  { name: 'feature flag keys are property definitions but not linked to the event', event: 'clicked', properties: { $feature_x: 1, '$feature/beta': true, '$feature_enrollment/beta': true, plan: 'pro' }, eventDefinitions: 1, properties1: ['$feature_x', '$feature/beta', '$feature_enrollment/beta', 'plan'], links: ['$feature_x', 'plan'] },
+  { name: 'an event name of 200 bytes is described', event: 'é'.repeat(100), properties: { a: 1 }, eventDefinitions: 1, properties1: ['a'], links: ['a'] },
+  { name: 'an event name over 200 bytes (101 two-byte characters) is skipped for definitions', event: 'é'.repeat(101), properties: { b: 1 }, eventDefinitions: 0, properties1: [], links: [] },
+]
+
+for (const c of DEFINITION_LIMITS) {
+  t.test(`definitions: ${c.name}`, async (t) => {
+    const result = run([message(SHOP_STAGING, { event: c.event, properties: c.properties })])
+    const o = result.header.observations
+    t.equal(o.eventDefinitions.length, c.eventDefinitions)
+    t.same(o.propertyDefinitions.filter((d) => d[2] === 1).map((d) => d[1]), c.properties1)
+    t.same(o.eventProperties.map((l) => l[2]), c.links)
+    t.equal(result.header.eventRows, 1, 'the event itself is stored')
+  })
+}
 
 t.test('definitions: $group_set of a $groupidentify whose type has no index gives no group properties', async (t) => {
   const result = run([groupIdentify(BLOG_PRODUCTION, 'zeta', 'z:1', { name: 'Z' })])

@@ -36,8 +36,8 @@ for (const flavor of ['DateTime', 'DateTime64'] as const) {
     const format = { kind: 'RowBinary', columns: eventColumns(flavor) } as const
     const decoded = splitRows([rows(flavor, 'RowBinary')], format).map((r) => JSON.parse(Buffer.from(rowAsJson(r, format)).toString()) as Record<string, unknown>)
     const json = splitRows([rows(flavor, 'JSONEachRow')], JSON_EACH_ROW).map((r) => JSON.parse(Buffer.from(r).toString()) as Record<string, unknown>)
-    // JSONEachRow leaves out empty group columns (their default is '')
-    const filled = json.map((r) => ({ ...Object.fromEntries([0, 1, 2, 3, 4].map((i) => [`$group_${i}`, ''])), ...r }))
+    // JSONEachRow leaves out empty group columns and an empty elements_chain (their default is '')
+    const filled = json.map((r) => ({ ...Object.fromEntries([0, 1, 2, 3, 4].map((i) => [`$group_${i}`, ''])), elements_chain: '', ...r }))
     t.equal(decoded.length, 2)
     t.same(decoded, filled)
     t.equal(decoded[1].$group_0, 'org:5')

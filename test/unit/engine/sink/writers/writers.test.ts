@@ -19,6 +19,7 @@ const SCHEMA: Schema = {
     events: 'db.events', projects: 'db.projects', environments: 'db.environments', groupTypes: 'db.group_type_mappings',
     groups: 'db.groups', warnings: 'db.ingestion_warnings', eventDefinitions: 'db.event_definitions',
     propertyDefinitions: 'db.property_definitions', eventProperties: 'db.event_properties',
+    heatmaps: 'db.heatmaps',
   },
 }
 
@@ -134,7 +135,7 @@ t.test('definitions: no observations, no rows', async (t) => {
 const INTERVAL = HOUR
 
 function warning(team: number, type: WarningRecord[1], key = '', details: Record<string, unknown> = {}): WarningRecord {
-  return [team, type, JSON.stringify({ event_uuid: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', ...details }), key]
+  return [team, type, JSON.stringify({ eventUuid: '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', ...details }), key]
 }
 
 /** Counter value by label type */
@@ -170,7 +171,7 @@ t.test('warnings: another key, team or type is written within the interval', asy
     warning(1, 'group_type_limit_exceeded', 'project'), // another team (environment)
     warning(2, 'group_key_too_long', 'project'), // another type
   ], T0 + MINUTE))
-  t.same(out['db.ingestion_warnings'].map((r) => [r.team_id, r.type, JSON.parse(r.details as string).event_uuid]), [
+  t.same(out['db.ingestion_warnings'].map((r) => [r.team_id, r.type, JSON.parse(r.details as string).eventUuid]), [
     [2, 'group_type_limit_exceeded', '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'],
     [1, 'group_type_limit_exceeded', '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'],
     [2, 'group_key_too_long', '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b'],
