@@ -181,3 +181,23 @@ export function addLeadingMember(event: { propertiesText: string | undefined; pr
   if (event.propertiesHead === '') [event.propertiesHead, event.propertiesText] = prependMember(event.propertiesText, name, valueJson)
   else event.propertiesHead = '{' + JSON.stringify(name) + ':' + valueJson + ',' + event.propertiesHead.slice(1)
 }
+
+/**
+ * Removes the named properties from an event, object and kept text alike
+ * (redact-properties.ts, strip-bloat-properties.ts): the text stays the
+ * event's own, members cut out, so nothing is serialized again.
+ */
+export function removeProperties(event: { properties: Record<string, unknown>; propertiesText: string | undefined; propertiesHead: string }, names: readonly string[]): void {
+  const props = event.properties
+  let removed = false
+  for (let i = 0; i < names.length; i++) {
+    if (Object.hasOwn(props, names[i])) {
+      delete props[names[i]]
+      removed = true
+    }
+  }
+  if (removed && event.propertiesText !== undefined) {
+    event.propertiesText = withoutMembers(event.propertiesHead + event.propertiesText, names)
+    event.propertiesHead = ''
+  }
+}

@@ -44,6 +44,19 @@ async function byLabel(m: { get(): Promise<{ values: { value: number; labels: Pa
   return out
 }
 
+/** An environment's stats, and this instance's drops and dead letters by reason. */
+async function environmentStats(data: NonNullable<DataRouteDeps['data']>, environmentId: number, m: DataRouteDeps['metrics']) {
+  return {
+    ...await data.stats(environmentId),
+    // drops and dead letters are counted by reason, not by environment (an invalid token has none)
+    instance: {
+      note: 'counted by this instance for all environments since it started',
+      dropped_by_reason: m ? await byLabel(m.eventsDropped, 'reason') : {},
+      dead_letters_by_reason: m ? await byLabel(m.deadLetters, 'reason') : {},
+    },
+  }
+}
+
 export function addDataRoutes(router: Router<AdminHandler>, state: ControlState, environment: (raw: string) => EnvironmentState, deps: DataRouteDeps): Router<AdminHandler> {
   const data = () => {
     if (!deps.data) throw new SluiceError('SLUICE_ERR_INTERNAL')
@@ -87,23 +100,7 @@ export function addDataRoutes(router: Router<AdminHandler>, state: ControlState,
       const rows = await data().warnings(e.id, { ...page, type: textParam(req.query, 'type', 200), sinceMs: timeParam(req.query, 'since') })
       return { status: 200, body: offsetPage(req.url, page, rows) }
     })
-    .add('GET', '/api/environments/:id/stats', async (req) => {
-      const e = environment(req.params.id)
-      const stats = await data().stats(e.id)
-      const m = deps.metrics
-      return {
-        status: 200,
-        body: {
-          ...stats,
-          // drops and dead letters are counted by reason, not by environment (an invalid token has none)
-          instance: {
-            note: 'counted by this instance for all environments since it started',
-            dropped_by_reason: m ? await byLabel(m.eventsDropped, 'reason') : {},
-            dead_letters_by_reason: m ? await byLabel(m.deadLetters, 'reason') : {},
-          },
-        },
-      }
-    })
+    .add('GET', '/api/environments/:id/stats', async (req) => ({ status: 200, body: await environmentStats(data(), environment(req.params.id).id, deps.metrics) }))
     .add('GET', '/api/status', async () => {
       if (!deps.status) throw new SluiceError('SLUICE_ERR_INTERNAL')
       return { status: 200, body: { ...deps.status(), capture_url: deps.captureUrl?.() ?? null } }

@@ -2,23 +2,12 @@
 // `redact_property_names` are removed from every event of the project, from
 // the object and from the kept properties text (properties-text.ts).
 import type { Step } from '../context'
-import { withoutMembers } from '../properties-text'
+import { removeProperties } from '../properties-text'
 import { ok } from '../result'
 
 export const redactProperties: Step = (event) => {
   const names = event.env?.project.redactPropertyNames
   if (!names) return ok()
-  const props = event.properties
-  let removed = false
-  for (const n of names) {
-    if (Object.hasOwn(props, n)) {
-      delete props[n]
-      removed = true
-    }
-  }
-  if (removed && event.propertiesText !== undefined) {
-    event.propertiesText = withoutMembers(event.propertiesHead + event.propertiesText, names)
-    event.propertiesHead = ''
-  }
+  removeProperties(event, names)
   return ok()
 }

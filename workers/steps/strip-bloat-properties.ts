@@ -3,9 +3,9 @@
 // removed before storage, as PostHog's
 // nodejs/src/ingestion/event-processing/strip-bloat-properties.ts does (same
 // key list). The kept properties text follows (properties-text.ts), so the
-// event is not serialized again. Seven `in` checks for an event without them.
+// event is not serialized again. Seven own-key checks for an event without them.
 import type { Step } from '../context'
-import { withoutMembers } from '../properties-text'
+import { removeProperties } from '../properties-text'
 import { ok } from '../result'
 
 export const BLOAT_PROPERTIES: readonly string[] = [
@@ -19,18 +19,6 @@ export const BLOAT_PROPERTIES: readonly string[] = [
 ]
 
 export const stripBloatProperties: Step = (event) => {
-  const props = event.properties
-  let removed = false
-  for (let i = 0; i < BLOAT_PROPERTIES.length; i++) {
-    const key = BLOAT_PROPERTIES[i]
-    if (key in props) {
-      delete props[key]
-      removed = true
-    }
-  }
-  if (removed && event.propertiesText !== undefined) {
-    event.propertiesText = withoutMembers(event.propertiesHead + event.propertiesText, BLOAT_PROPERTIES)
-    event.propertiesHead = ''
-  }
+  removeProperties(event, BLOAT_PROPERTIES)
   return ok()
 }

@@ -36,7 +36,8 @@ export function supportsDedupTokens(version: string): boolean {
   return major > 22 || (major === 22 && minor >= 2)
 }
 
-export function schemaStatements(database: string, flavor: DateTimeFlavor, dedupTokens = false): string[] {
+/** `events`, per environment: a redelivered event has the same sorting key and collapses on merge. */
+function eventsTable(database: string, flavor: DateTimeFlavor, dedupTokens: boolean): string[] {
   // without a window, non-replicated tables ignore insert_deduplication_token
   const dedup = dedupTokens ? '\nSETTINGS non_replicated_deduplication_window = 10000' : ''
   const dt = flavor === 'DateTime64' ? "DateTime64(6, 'UTC')" : "DateTime('UTC')"
@@ -44,8 +45,6 @@ export function schemaStatements(database: string, flavor: DateTimeFlavor, dedup
   const uuidHash = flavor === 'DateTime64' ? 'cityHash64(uuid)' : 'cityHash64(toString(uuid))'
   const groups = [0, 1, 2, 3, 4].map((i) => `\`$group_${i}\` String`).join(',\n  ')
   return [
-    `CREATE DATABASE IF NOT EXISTS ${database}`,
-    // A redelivered event has the same sorting key and collapses on merge.
     `CREATE TABLE IF NOT EXISTS ${database}.events (
   uuid UUID,
   event String,
@@ -63,8 +62,13 @@ export function schemaStatements(database: string, flavor: DateTimeFlavor, dedup
 ) ENGINE = ReplacingMergeTree(_timestamp)
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (team_id, toDate(timestamp), event, cityHash64(distinct_id), ${uuidHash})${dedup}`,
-    // Control-plane tables: the folded control log, for SQL users and for
-    // re-seeding an empty log. `_version` is the control-log offset.
+  ]
+}
+
+/** The folded control log, for SQL users and for re-seeding an empty log; `_version` is the control-log offset. */
+function controlTables(database: string, flavor: DateTimeFlavor): string[] {
+  const dt = flavor === 'DateTime64' ? "DateTime64(6, 'UTC')" : "DateTime('UTC')"
+  return [
     `CREATE TABLE IF NOT EXISTS ${database}.projects (
   id Int64,
   name String,
@@ -94,6 +98,13 @@ ORDER BY id`,
   _version UInt64
 ) ENGINE = ReplacingMergeTree(_version)
 ORDER BY (project_id, group_type)`,
+  ]
+}
+
+/** Per environment besides events: groups and ingestion warnings. */
+function environmentTables(database: string, flavor: DateTimeFlavor): string[] {
+  const dt = flavor === 'DateTime64' ? "DateTime64(6, 'UTC')" : "DateTime('UTC')"
+  return [
     // Per environment: the group's full properties after each $groupidentify; the latest row wins.
     `CREATE TABLE IF NOT EXISTS ${database}.groups (
   team_id Int64,
@@ -113,6 +124,13 @@ ORDER BY (team_id, group_type_index, group_key)`,
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (team_id, timestamp)`,
+  ]
+}
+
+/** Per project, shared by its environments: event and property definitions, event→property links. */
+function taxonomyTables(database: string, flavor: DateTimeFlavor): string[] {
+  const dt = flavor === 'DateTime64' ? "DateTime64(6, 'UTC')" : "DateTime('UTC')"
+  return [
     // Per project (shared by its environments). Rows are observations: the API
     // reads min(first_seen) and max(last_seen) per name, so instances never race.
     `CREATE TABLE IF NOT EXISTS ${database}.event_definitions (
@@ -141,6 +159,16 @@ ORDER BY (project_id, type, group_type_index, name)`,
   property String
 ) ENGINE = ReplacingMergeTree
 ORDER BY (project_id, event, property)`,
+  ]
+}
+
+export function schemaStatements(database: string, flavor: DateTimeFlavor, dedupTokens = false): string[] {
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${database}`,
+    ...eventsTable(database, flavor, dedupTokens),
+    ...controlTables(database, flavor),
+    ...environmentTables(database, flavor),
+    ...taxonomyTables(database, flavor),
     ...personStatements(database, flavor),
     heatmapsTableStatement(database, flavor),
   ]
