@@ -8,8 +8,11 @@
 //
 // A checkpoint is due once `everyCommands` commands or `everyBytes` bytes of
 // commands were folded since the last one (snapshot chunks do not count:
-// snapshots must not cause snapshots). Several instances may find it due at
-// once and each append a checkpoint: harmless, they only cost space.
+// snapshots must not cause snapshots), and at least as many bytes of commands
+// as the last snapshot took on the log: a large state is not rewritten after
+// every few commands, so snapshots never take more of the log than the
+// commands they summarize. Several instances may find it due at once and
+// each append a checkpoint: harmless, they only cost space.
 import type { ControlState } from './fold'
 import { encodeImage, firstDifference, stateImage, type StateImage } from './state-image'
 
@@ -35,6 +38,8 @@ export class Checkpoints {
   private readonly recorded: RecordedCheckpoint[] = []
   /** base offset of the newest snapshot read back complete, -1 before the first */
   newestSnapshot = -1
+  /** what the newest snapshot read back took on the log */
+  private lastSnapshotBytes = 0
 
   constructor(private readonly policy: SnapshotPolicy) {}
 
@@ -50,7 +55,12 @@ export class Checkpoints {
   }
 
   get due(): boolean {
-    return this.commandsSince >= this.policy.everyCommands || this.bytesSince >= this.policy.everyBytes
+    return (this.commandsSince >= this.policy.everyCommands || this.bytesSince >= this.policy.everyBytes) && this.bytesSince >= this.lastSnapshotBytes
+  }
+
+  /** A complete snapshot of `payloadBytes` was read back. */
+  snapshotSize(payloadBytes: number): void {
+    this.lastSnapshotBytes = payloadBytes
   }
 
   /** A checkpoint was folded at `offset`: records this instance's state there. */

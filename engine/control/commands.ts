@@ -88,11 +88,13 @@ export interface SnapshotChunk extends CommandBase {
   type: 'snapshot'
   snapshot_id: string
   base_offset: number
-  /** sha256 of the state image (state-image.ts), hex */
+  /** sha256 of the state image's text (state-image.ts), hex */
   hash: string
+  /** how `data` is written: the image text gzipped, then base64 */
+  encoding: 'gzip-base64'
   index: number
   count: number
-  /** this chunk's slice of the image's JSON text */
+  /** this chunk's slice of the payload */
   data: string
 }
 

@@ -235,6 +235,7 @@ export class ControlLog {
   private startFrom(snapshot: AssembledSnapshot, image: StateImage): void {
     Object.assign(this.state, stateFromImage(image))
     this.checkpoints.adopt(snapshot.baseOffset, image, snapshot.text, snapshot.hash)
+    this.checkpoints.snapshotSize(snapshot.payloadBytes)
     const rest = this.buffered.filter((e) => e.offset > snapshot.baseOffset)
     this.buffered = []
     this.phase = 'folding'
@@ -290,6 +291,7 @@ export class ControlLog {
       return
     }
     this.snapshotWanted = false
+    this.checkpoints.snapshotSize(r.snapshot.payloadBytes)
     const verdict = this.checkpoints.verify(r.snapshot.baseOffset, r.snapshot.hash, r.image)
     this.metrics.controlSnapshotChecks.inc({ result: verdict.kind })
     if (verdict.kind === 'diverged') {
@@ -350,7 +352,7 @@ export class ControlLog {
       await Promise.all(chunks.map((chunk) => this.producer.produce(this.topic, CONTROL_PARTITION, encodeCommand({ ...chunk, request_id: randomUUID(), at }), null)))
       this.metrics.controlSnapshotsWritten.inc()
       this.metrics.controlSnapshotBytes.set(c.text.length)
-      this.log.info({ base_offset: c.offset, bytes: c.text.length, chunks: chunks.length, projects: c.image.projects.length, environments: c.image.environments.length }, 'control log: snapshot written')
+      this.log.info({ base_offset: c.offset, bytes: c.text.length, on_log: chunks.reduce((n, x) => n + x.data.length, 0), chunks: chunks.length, projects: c.image.projects.length, environments: c.image.environments.length }, 'control log: snapshot written')
     } catch (err) {
       this.log.warn({ err: (err as Error).message, base_offset: c.offset }, 'control log: could not write a snapshot; will retry')
       this.snapshotWanted = true

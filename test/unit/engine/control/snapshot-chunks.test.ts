@@ -74,7 +74,7 @@ t.test('the hash does not depend on the order the state was built in', async (t)
   t.equal(hashOf(b), hashOf(a))
 })
 
-t.test('a snapshot of 10,000 environments is cut into messages under 1 MB and comes back whole', async (t) => {
+t.test('a snapshot of 10,000 environments is compressed into messages under 1 MB and comes back whole', async (t) => {
   const state = emptyState()
   foldCommand(state, cmd({ type: 'create_project', name: 'Big', api_token: 'token_big_000000' }), 0)
   for (let i = 1; i < 10_000; i++) {
@@ -84,7 +84,11 @@ t.test('a snapshot of 10,000 environments is cut into messages under 1 MB and co
   const { text, hash } = encodeImage(stateImage(state))
   const chunks = asCommands(snapshotChunks('s1', state.offset, text, hash))
   const sizes = chunks.map((c) => encodeCommand(c).length)
-  t.ok(chunks.length > 1, `${chunks.length} chunks for ${text.length} characters`)
+  const onLog = sizes.reduce((a, b) => a + b, 0)
+  t.ok(onLog < text.length / 4, `${text.length} characters of image take ${onLog} bytes in ${chunks.length} message(s)`)
+  const many = asCommands(snapshotChunks('s1b', state.offset, text, hash, 50_000))
+  t.ok(many.length > 1, `cut smaller, ${many.length} chunks`)
+  t.equal(assemble(many).kind, 'complete', 'and put together again')
   t.ok(Math.max(...sizes) < 1_000_000, `largest message ${Math.max(...sizes)} bytes`)
   const r = assemble(chunks)
   t.equal(r.kind, 'complete')
@@ -115,7 +119,7 @@ t.test('incomplete, mixed-up or tampered snapshots are never used', async (t) =>
   const tampered = chunks.map((c, i) => (i === 1 ? { ...c, data: (c.data[0] === 'x' ? 'y' : 'x') + c.data.slice(1) } : c))
   const r = assemble(tampered)
   t.equal(r.kind, 'corrupt')
-  t.match(r, { problem: /does not match its hash/ })
+  t.match(r, { problem: /does not match its hash|does not decompress/ })
   const mixed = chunks.map((c, i) => (i === 2 ? { ...c, count: c.count + 1 } : c))
   t.match(assemble(mixed), { kind: 'corrupt', problem: /disagree/ })
   const otherBase = asCommands(snapshotChunks('s4', state.offset + 1, text, hash, 200))
