@@ -99,8 +99,18 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
     dir,
     pid: () => (child && child.exitCode === null && child.signalCode === null ? child.pid : undefined),
     async start() {
-      child = spawn(CLICKHOUSE_BINARY, [`--config-file=${configFile}`], { cwd: dir, stdio: 'ignore' })
-      await waitReady(url, child, 30_000)
+      // A server restarted right after a kill may find its ports still held for a moment and exit
+      // (code 70, seen in the cluster test's replica restart): start it again rather than fail.
+      for (let attempt = 1; ; attempt++) {
+        child = spawn(CLICKHOUSE_BINARY, [`--config-file=${configFile}`], { cwd: dir, stdio: 'ignore' })
+        try {
+          await waitReady(url, child, 30_000)
+          return
+        } catch (err) {
+          if (child.exitCode === null || attempt >= 5) throw err
+          await new Promise((r) => setTimeout(r, 1_000))
+        }
+      }
     },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       const c = child
