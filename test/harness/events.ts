@@ -36,3 +36,13 @@ export function capturedMessage(spec: EventSpec): string {
   if (spec.token !== undefined) outer.token = spec.token
   return JSON.stringify(outer)
 }
+
+/** The message V8's JSON.parse gives for `text` (what a dead letter for it says); throws if `text` is JSON. */
+export function jsonError(text: string): string {
+  try {
+    JSON.parse(text)
+  } catch (err) {
+    return (err as Error).message
+  }
+  throw new Error(`${text} is JSON`)
+}

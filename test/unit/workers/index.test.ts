@@ -1,6 +1,7 @@
 // workers/index.ts processBatch: a hand-built task (concatenated values, meta,
 // a control snapshot) through parse → steps → encode, without threads.
 import t from 'tap'
+import { jsonError } from '../../harness/events'
 import { threadDefinitions } from '../../../workers/index'
 import { processToJsonRows, taskOf } from '../../harness/tasks'
 import { foldAll } from '../../../engine/control/fold'
@@ -55,15 +56,6 @@ const rowsOf = (rows: string): Record<string, unknown>[] => rows.split('\n').fil
 /** A captured message for the staging environment unless told otherwise */
 function message(data: Record<string, unknown>, outer: Record<string, unknown> = {}): string {
   return JSON.stringify({ uuid: UUID, distinct_id: 'user-1', now: CAPTURED, token: 'phc_shop_staging', ...outer, data: JSON.stringify({ event: 'e', ...data }) })
-}
-
-function jsonError(text: string): string {
-  try {
-    JSON.parse(text)
-  } catch (err) {
-    return (err as Error).message
-  }
-  throw new Error(`${text} is JSON`)
 }
 
 t.test('writes a DateTime64 row with the environment\'s team_id and project_id for a known token', async (t) => {

@@ -1,6 +1,7 @@
 // workers/parse.ts: one Kafka message value → a WorkingEvent or a dead letter.
 // Outer fields win over the event's own; the token has documented fallbacks.
 import t from 'tap'
+import { jsonError } from '../../harness/events'
 import type { WorkingEvent } from '../../../workers/event'
 import { parseCapturedMessage } from '../../../workers/parse'
 import { deadLetter } from '../../../workers/result'
@@ -10,15 +11,6 @@ const OTHER_UUID = '0190a1b2-c3d4-7e5f-8a9b-ffffffffffff'
 
 /** A captured message: outer fields plus `data`, the raw event as a JSON string */
 const message = (outer: Record<string, unknown>, data: unknown): string => JSON.stringify({ ...outer, data: JSON.stringify(data) })
-
-function jsonError(text: string): string {
-  try {
-    JSON.parse(text)
-  } catch (err) {
-    return (err as Error).message
-  }
-  throw new Error(`${text} is JSON`)
-}
 
 /** The messages here are made by JSON.stringify, so the kept properties text is the stringified object. */
 function working(fields: Partial<WorkingEvent>): WorkingEvent {
