@@ -35,7 +35,7 @@ export function monthOf(ms: number): number {
 }
 
 /** ClickHouse types of the `events` columns Sluice writes, as RowBinary lays them out. */
-export type ColumnType = 'UUID' | 'String' | 'Int64' | 'UInt64' | 'DateTime' | 'DateTime64'
+export type ColumnType = 'UUID' | 'String' | 'Int64' | 'UInt64' | 'UInt8' | 'DateTime' | 'DateTime64'
 
 /**
  * The `events` columns of an insert, in row order (engine/sink/format/schema.ts

@@ -3,7 +3,7 @@
 // the main thread hands a consumed batch over as one buffer (shared or
 // transferred), the worker answers with one transferred buffer, so neither
 // side clones per-message objects.
-import { pack, unpack } from 'msgpackr'
+import { Packr } from 'msgpackr'
 import type { DeadLetterReason, DropReason } from './result'
 import type { RowWriter } from './row-writer'
 
@@ -137,6 +137,12 @@ export const PERSON_ALIAS = 3
 export const PERSON_MERGE_DANGEROUSLY = 4
 export type PersonIntentKind = typeof PERSON_UPDATE | typeof PERSON_PERSONLESS | typeof PERSON_IDENTIFY | typeof PERSON_ALIAS | typeof PERSON_MERGE_DANGEROUSLY
 
+/**
+ * Every field is always present (null when absent): one shape for every
+ * intent, so the task codec packs them as msgpack records (a key list once
+ * per answer, not per intent) and the main thread decodes them without a map
+ * per event.
+ */
 export interface PersonIntent {
   team: number
   distinctId: string
@@ -144,17 +150,17 @@ export interface PersonIntent {
   /** the deterministic person id of distinctId (computed here: workers have CPU to spare, the main thread has not) */
   personId: string
   /** the event's own $set and $set_once */
-  set?: Record<string, unknown>
-  setOnce?: Record<string, unknown>
-  /** automatic person properties (workers/persons/rules.ts automaticValues), expanded by the main thread only when they may matter */
-  auto?: Record<string, unknown>
-  autoLo?: number
-  autoHi?: number
-  unset?: string[]
+  set: Record<string, unknown> | null
+  setOnce: Record<string, unknown> | null
+  /** automatic person properties as JSON text (workers/persons/rules.ts automaticText), parsed by the main thread only when they may matter */
+  autoText: string | null
+  autoLo: number
+  autoHi: number
+  unset: string[] | null
   /** merges: the other distinct_id, moved to this event's person (already checked: legal, a string, not the event's own) */
-  other?: string
+  other: string | null
   /** a person event ($identify, $set, …): every change is written, the frequently changing automatic keys included */
-  force?: boolean
+  force: boolean
   timestampMs: number
   /** the message's Kafka timestamp: the floor of the versions this event writes (a replay writes the same) */
   kafkaMs: number
@@ -187,9 +193,12 @@ export interface RowEncoding {
  *
  *   [events rows][msgpack TaskHeader][u32 rows length][u32 header length]
  */
+/** Records: the header's many same-shaped objects (person intents, dead letters) carry their keys once per answer. */
+const headerCodec = new Packr({ useRecords: true })
+
 export function encodeTaskOutput(header: TaskHeader, rows: RowWriter): ArrayBuffer {
   const rowsLength = rows.pos
-  const head = pack(header)
+  const head = headerCodec.pack(header)
   const out = Buffer.allocUnsafeSlow(rowsLength + head.length + 8)
   rows.buf.copy(out, 0, 0, rowsLength)
   head.copy(out, rowsLength)
@@ -202,6 +211,6 @@ export function decodeTaskOutput(buf: ArrayBuffer): TaskOutput {
   const bytes = new Uint8Array(buf)
   const tail = Buffer.from(buf, buf.byteLength - 8, 8)
   const rowsLength = tail.readUInt32LE(0)
-  const header = unpack(bytes.subarray(rowsLength, rowsLength + tail.readUInt32LE(4))) as TaskHeader
+  const header = headerCodec.unpack(bytes.subarray(rowsLength, rowsLength + tail.readUInt32LE(4))) as TaskHeader
   return { header, events: bytes.subarray(0, rowsLength) }
 }

@@ -111,6 +111,12 @@ export class RowWriter {
     b[p + 3] = n >>> 24
   }
 
+  /** RowBinary UInt8 */
+  uint8(n: number): void {
+    this.ensure(1)
+    this.buf[this.pos++] = n
+  }
+
   /** RowBinary UInt32 */
   uint32(n: number): void {
     this.ensure(4)

@@ -67,10 +67,17 @@ function writeConfig(dir: string, httpPort: number, tcpPort: number, opts: Click
   return file
 }
 
-async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** The last lines of a server's error log, so a failed start says why. */
+function errorLogTail(dir: string, lines = 8): string {
+  try {
+    return fs.readFileSync(path.join(dir, 'log', 'clickhouse-server.err.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } catch { return '(no error log)' }
+}
+
+async function waitReady(url: string, child: ChildProcess, timeoutMs: number, dir: string): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`clickhouse-server exited with code ${child.exitCode} before it was ready`)
+    if (child.exitCode !== null) throw new Error(`clickhouse-server exited with code ${child.exitCode} before it was ready:\n${errorLogTail(dir)}`)
     try {
       const res = await fetch(`${url}/ping`)
       if (res.ok && (await res.text()).startsWith('Ok')) return
@@ -104,11 +111,12 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
       for (let attempt = 1; ; attempt++) {
         child = spawn(CLICKHOUSE_BINARY, [`--config-file=${configFile}`], { cwd: dir, stdio: 'ignore' })
         try {
-          await waitReady(url, child, 30_000)
+          await waitReady(url, child, 30_000, dir)
           return
         } catch (err) {
-          if (child.exitCode === null || attempt >= 5) throw err
-          await new Promise((r) => setTimeout(r, 1_000))
+          if (child.exitCode === null || attempt >= 8) throw err
+          process.stderr.write(`clickhouse-server start attempt ${attempt} failed, trying again: ${(err as Error).message}\n`)
+          await new Promise((r) => setTimeout(r, 1_000 * attempt))
         }
       }
     },

@@ -4,7 +4,7 @@
 // that need no state happen here: personless events, merges naming an
 // illegal id or themselves, `$set` that is not an object.
 import { warn, type Step } from '../context'
-import { automaticValues, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
+import { automaticText, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
 import { personIdOf } from '../persons/uuidv5'
 import { drop, ok } from '../result'
 import {
@@ -45,6 +45,14 @@ function bounded(v: Obj): boolean {
 
 const MERGES: Readonly<Record<string, PersonIntentKind>> = { $identify: PERSON_IDENTIFY, $create_alias: PERSON_ALIAS, $merge_dangerously: PERSON_MERGE_DANGEROUSLY }
 
+/** Every field present, in one order: the task codec packs intents as records (workers/protocol.ts) */
+function newIntent(team: number, distinctId: string, kind: PersonIntentKind, timestampMs: number): PersonIntent {
+  return {
+    team, distinctId, kind, personId: personIdOf(team, distinctId), set: null, setOnce: null, autoText: null, autoLo: 0, autoHi: 0,
+    unset: null, other: null, force: false, timestampMs, kafkaMs: 0,
+  }
+}
+
 export const extractPerson: Step = (event, ctx) => {
   const props = event.properties
   const distinctId = event.distinctId as string // validate-distinct-id leaves a string
@@ -62,17 +70,17 @@ export const extractPerson: Step = (event, ctx) => {
       delete props.$unset
       event.propertiesText = undefined
     }
-    ctx.personIntents.push({ team: event.teamId, distinctId, personId: personIdOf(event.teamId, distinctId), kind: PERSON_PERSONLESS, timestampMs: event.timestampMs, kafkaMs: 0 })
+    ctx.personIntents.push(newIntent(event.teamId, distinctId, PERSON_PERSONLESS, event.timestampMs))
     return ok()
   }
-  const intent: PersonIntent = { team: event.teamId, distinctId, personId: personIdOf(event.teamId, distinctId), kind: PERSON_UPDATE, timestampMs: event.timestampMs, kafkaMs: 0 }
-  const auto = automaticValues(props)
+  const intent = newIntent(event.teamId, distinctId, PERSON_UPDATE, event.timestampMs)
+  const auto = automaticText(props)
   let set = props.$set as Obj | undefined
   let setOnce = props.$set_once as Obj | undefined
   if (set !== undefined && (!isObject(set) || !bounded(set))) { warn(ctx, event, 'invalid_person_properties', { key: '$set' }, '$set'); set = undefined }
   if (setOnce !== undefined && (!isObject(setOnce) || !bounded(setOnce))) { warn(ctx, event, 'invalid_person_properties', { key: '$set_once' }, '$set_once'); setOnce = undefined }
   if (auto !== undefined) {
-    intent.auto = auto.values
+    intent.autoText = auto.text
     intent.autoLo = auto.lo
     intent.autoHi = auto.hi
   }

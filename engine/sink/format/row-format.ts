@@ -28,7 +28,7 @@ function readLength(c: Uint8Array, p: number): [number, number] {
   return [len, p]
 }
 
-const FIXED_WIDTH: Record<Exclude<ColumnType, 'String'>, number> = { UUID: 16, Int64: 8, UInt64: 8, DateTime: 4, DateTime64: 8 }
+const FIXED_WIDTH: Record<Exclude<ColumnType, 'String'>, number> = { UUID: 16, Int64: 8, UInt64: 8, UInt8: 1, DateTime: 4, DateTime64: 8 }
 
 /** The body's rows, each a view of its chunk. A truncated RowBinary row is returned as it is (ClickHouse then names the problem). */
 export function splitRows(chunks: readonly Uint8Array[], format: InsertFormat): Uint8Array[] {
@@ -116,6 +116,10 @@ export function rowAsJson(row: Uint8Array, format: InsertFormat): Uint8Array {
       case 'UInt64':
         out[name] = Number(b.readBigUInt64LE(p))
         p += 8
+        break
+      case 'UInt8':
+        out[name] = b[p]
+        p += 1
         break
     }
   }

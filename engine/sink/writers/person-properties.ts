@@ -3,7 +3,6 @@
 // persons' properties. No I/O: engine/sink/writers/persons.ts applies them in Kafka
 // order to its cache; test/unit/person-properties.test.ts tables them.
 import { FILTERED_PERSON_KEYS } from '../../../workers/persons/rules'
-import type { PersonIntent } from '../../../workers/protocol'
 
 export type Properties = Record<string, unknown>
 
@@ -22,10 +21,18 @@ const same = (a: unknown, b: unknown): boolean => {
  * the event is a person event; then every changed key is applied together.
  * `$unset` removes present keys. The input is never modified.
  */
-export function applyIntent(current: Properties, intent: Pick<PersonIntent, 'set' | 'setOnce' | 'unset' | 'force'>): Properties | undefined {
+/** What one event asks of its person's properties (null or absent: nothing). */
+export interface PropertyChanges {
+  set?: Properties | null
+  setOnce?: Properties | null
+  unset?: readonly string[] | null
+  force?: boolean
+}
+
+export function applyIntent(current: Properties, intent: PropertyChanges): Properties | undefined {
   let next: Properties | undefined
   const setOnce = intent.setOnce
-  if (setOnce !== undefined) {
+  if (setOnce != null) {
     for (const k in setOnce) {
       if (k === '__proto__') continue // an own key of parsed JSON; assigning it would set the prototype
       if (current[k] === undefined && (next === undefined || next[k] === undefined) && setOnce[k] !== undefined) {
@@ -35,7 +42,7 @@ export function applyIntent(current: Properties, intent: Pick<PersonIntent, 'set
     }
   }
   const set = intent.set
-  if (set !== undefined) {
+  if (set != null) {
     let changed: string[] | undefined
     let triggers = intent.force === true
     for (const k in set) {
@@ -51,7 +58,7 @@ export function applyIntent(current: Properties, intent: Pick<PersonIntent, 'set
     }
   }
   const unset = intent.unset
-  if (unset !== undefined) {
+  if (unset != null) {
     for (const k of unset) {
       if (k in (next ?? current)) {
         if (next === undefined) next = { ...current }

@@ -36,6 +36,7 @@ import { backoffMs } from '../transport/retry'
 import type { InsertFormat } from '../format/row-format'
 import type { Schema } from '../format/schema'
 import type { ClickHouseStore } from '../transport/store'
+import { mappingColumns, personColumns } from '../format/person-schema'
 
 export interface PersonStoreOptions {
   /** entries in each cache (mappings, persons) */
@@ -61,8 +62,14 @@ export interface PersonState {
   id: string
   team: number
   properties: Properties
-  /** properties as JSON text; undefined until needed after a change */
+  /** properties as JSON text; undefined until needed after a change (RowBinary: read back from `columns`) */
   text: string | undefined
+  /**
+   * RowBinary: the person columns of its events (id, properties, created_at)
+   * as bytes, encoded once per change and copied into each event's row, not
+   * encoded per event; undefined until needed after a change
+   */
+  columns: Buffer | undefined
   isIdentified: boolean
   createdAtMs: number
   version: number
@@ -112,6 +119,7 @@ class Changes {
   readonly warnings: WarningRecord[] = []
   person(p: PersonState): void {
     p.text = undefined
+    p.columns = undefined
     p.changedAt = Date.now()
     const mask = automaticMask(p.properties)
     p.autoLo = mask.lo
@@ -177,19 +185,23 @@ export class PersonStore {
     // what was evicted since the fetch (only a nearly full cache evicts): read again, now in turn
     if (this.mappings.size >= this.o.cacheSize * 0.9 || this.persons.size >= this.o.cacheSize * 0.9) this.install(await this.fetch(parts, false))
     const changes = new Changes()
-    const chunks: Uint8Array[] = []
+    const lengths: number[] = []
+    // one writer for the whole batch (fresh memory per part showed in profiles); each part's chunk is a view of it
+    let size = 0
+    for (const part of parts) size += part.events.length + (part.header.persons?.length ?? 0) * 1024
+    const out = new RowWriter(size)
     for (const part of parts) {
       const intents = part.header.persons ?? []
       const ends = part.header.rowEnds ?? []
-      const out = new RowWriter(part.events.length + intents.length * 256)
+      const from = out.pos
       let start = 0
       for (let i = 0; i < intents.length; i++) {
         const intent = intents[i]
         let person: PersonState | undefined
         try {
           // no promise per event: only merges may wait for ClickHouse
-          person = intent.other === undefined ? this.applyOne(intent, undefined, changes) : this.applyOne(intent, await this.merge(intent, intent.other, changes), changes)
-          if (person !== undefined && intent.kind !== PERSON_PERSONLESS) this.textOf(person)
+          person = intent.other === null ? this.applyOne(intent, undefined, changes) : this.applyOne(intent, await this.merge(intent, intent.other, changes), changes)
+          if (person !== undefined && intent.kind !== PERSON_PERSONLESS) { if (format.kind === 'RowBinary') this.columnsOf(person); else this.textOf(person) }
         } catch (err) {
           // never a stalled partition: the event is stored as a personless one (workers bound what reaches here)
           this.log.error({ err: (err as Error).message, team: intent.team }, 'person processing failed for an event; stored without its person properties')
@@ -205,22 +217,42 @@ export class PersonStore {
         }
         start = end
       }
-      chunks.push(out.bytes())
+      lengths.push(out.pos - from)
     }
-    return { chunks, tables: this.rows(changes, nowMs), warnings: changes.warnings }
+    // views only once the writer has stopped growing (growing moves its memory)
+    const chunks: Uint8Array[] = []
+    let at = 0
+    for (const n of lengths) { chunks.push(out.buf.subarray(at, at + n)); at += n }
+    return { chunks, tables: format.kind === 'RowBinary' ? this.binaryRows(changes, nowMs) : this.rows(changes, nowMs), warnings: changes.warnings }
   }
 
   private binaryColumns(out: RowWriter, intent: PersonIntent, person: PersonState | undefined): void {
-    if (person === undefined || intent.kind === PERSON_PERSONLESS) {
-      out.uuid(person?.id ?? this.mappingOf(intent.team, intent.distinctId, intent.personId).personId)
-      out.string('{}')
-    } else {
-      out.uuid(person.id)
-      out.string(this.textOf(person))
+    if (person !== undefined && intent.kind !== PERSON_PERSONLESS) {
+      const columns = this.columnsOf(person)
+      out.append(columns)
+      return
     }
-    const ms = person?.createdAtMs ?? 0
+    out.uuid(person?.id ?? this.mappingOf(intent.team, intent.distinctId, intent.personId).personId)
+    out.string('{}')
+    this.createdAt(out, person?.createdAtMs ?? 0)
+  }
+
+  private createdAt(out: RowWriter, ms: number): void {
     if (this.flavor === 'DateTime64') out.int64(Math.round(ms) * 1000)
     else out.uint32(Math.floor(ms / 1000))
+  }
+
+  /** The person's RowBinary columns, encoded once per change. */
+  private columnsOf(p: PersonState): Buffer {
+    if (p.columns !== undefined) return p.columns
+    const text = this.textOf(p)
+    const w = new RowWriter(text.length * 3 + 40)
+    w.uuid(p.id)
+    w.string(text)
+    this.createdAt(w, p.createdAtMs)
+    p.columns = Buffer.from(w.bytes())
+    p.text = undefined // one copy kept: textOf reads it back from the bytes
+    return p.columns
   }
 
   private jsonColumns(intent: PersonIntent, person: PersonState | undefined): string {
@@ -231,8 +263,22 @@ export class PersonStore {
   }
 
   private textOf(p: PersonState): string {
+    if (p.text !== undefined) return p.text
+    if (p.columns !== undefined) {
+      // RowBinary keeps one copy: the text is the String after the 16 uuid bytes
+      let len = 0
+      let shift = 1
+      let pos = 16
+      for (;;) {
+        const b = p.columns[pos++]
+        len += (b & 0x7f) * shift
+        if (b < 0x80) break
+        shift *= 128
+      }
+      return p.columns.toString('utf8', pos, pos + len)
+    }
     // properties come from events parsed at the well-formed boundary (workers/parse.ts) or from our own rows: JSON.stringify is enough
-    if (p.text === undefined) p.text = JSON.stringify(p.properties)
+    p.text = JSON.stringify(p.properties)
     return p.text
   }
 
@@ -271,7 +317,7 @@ export class PersonStore {
 
   private create(intent: PersonIntent, id: string, changes: Changes): PersonState {
     const p: PersonState = {
-      id, team: intent.team, properties: {}, text: undefined, isIdentified: false, createdAtMs: intent.timestampMs,
+      id, team: intent.team, properties: {}, text: undefined, columns: undefined, isIdentified: false, createdAtMs: intent.timestampMs,
       version: this.version(-1, intent), deleted: false, distinctIds: undefined, autoLo: 0, autoHi: 0, loadedAt: 0, changedAt: 0,
     }
     this.persons.set(id, p)
@@ -290,16 +336,16 @@ export class PersonStore {
     }
     let set = intent.set
     let setOnce = intent.setOnce
-    const auto = intent.auto
+    const auto = intent.autoText
     // the automatic keys matter when the person lacks one of them, or when something else is written with them
-    if (auto !== undefined && (((intent.autoLo ?? 0) & ~person.autoLo) !== 0 || ((intent.autoHi ?? 0) & ~person.autoHi) !== 0 ||
-        intent.force === true || set !== undefined || setOnce !== undefined || intent.unset !== undefined)) {
-      const expanded = expandAutomatic(auto)
+    if (auto !== null && ((intent.autoLo & ~person.autoLo) !== 0 || (intent.autoHi & ~person.autoHi) !== 0 ||
+        intent.force || set !== null || setOnce !== null || intent.unset !== null)) {
+      const expanded = expandAutomatic(JSON.parse(auto) as Properties)
       // the event's own values win over the automatic ones
-      set = set === undefined ? expanded.set : { ...expanded.set, ...set }
-      setOnce = setOnce === undefined ? expanded.setOnce : { ...expanded.setOnce, ...setOnce }
+      set = set === null ? expanded.set : { ...expanded.set, ...set }
+      setOnce = setOnce === null ? expanded.setOnce : { ...expanded.setOnce, ...setOnce }
     }
-    if (set === undefined && setOnce === undefined && intent.unset === undefined) return person
+    if (set === null && setOnce === null && intent.unset === null) return person
     const next = applyIntent(person.properties, { set, setOnce, unset: intent.unset, force: intent.force })
     if (next !== undefined) {
       person.properties = next
@@ -364,8 +410,12 @@ export class PersonStore {
 
   /** Every distinct_id of a person: the ones this process assigned, and the ones ClickHouse holds (cached first, with their versions). */
   private async distinctIdsOf(p: PersonState): Promise<string[]> {
+    // candidates first (a scan of two columns of the environment's rows), then their newest mapping by key: no GROUP BY over the whole environment
+    const team = quoteInteger(p.team)
+    const t = this.schema.persons.distinctIds
     const rows = await this.retrying(() => this.store.query<{ distinct_id: string; v: string | number }>(
-      `SELECT distinct_id, max(version) AS v FROM ${this.schema.persons.distinctIds} WHERE team_id = ${quoteInteger(p.team)}
+      `SELECT distinct_id, max(version) AS v FROM ${t} WHERE team_id = ${team}
+         AND distinct_id IN (SELECT distinct_id FROM ${t} WHERE team_id = ${team} AND person_id = ${quoteUuid(p.id)})
        GROUP BY distinct_id HAVING argMax(person_id, version) = ${quoteUuid(p.id)}`))
     for (const r of rows) {
       const k = keyOf(p.team, r.distinct_id)
@@ -400,20 +450,24 @@ export class PersonStore {
     for (const part of parts) {
       for (const intent of part.header.persons ?? []) {
         need(intent.team, intent.distinctId, intent.personId)
-        if (intent.other !== undefined) need(intent.team, intent.other, undefined)
+        if (intent.other !== null) need(intent.team, intent.other, undefined)
       }
     }
     if (missing.size === 0 && reread.size === 0) return loaded
     const list = [...missing.values()]
     for (let i = 0; i < list.length; i += 1000) {
       const slice = list.slice(i, i + 1000)
-      const tuples = slice.map(([team, id]) => `(${quoteInteger(team)}, ${quoteString(id)})`).join(', ')
+      // `team_id IN … AND distinct_id IN …` walks the primary key (a tuple IN did not); the pairs are matched here
+      const teams = [...new Set(slice.map(([team]) => team))].map(quoteInteger).join(', ')
+      const ids = [...new Set(slice.map(([, id]) => id))].map(quoteString).join(', ')
       const rows = await this.retrying(() => this.store.query<{ team_id: string | number; distinct_id: string; pid: string; v: string | number }>(
         `SELECT team_id, distinct_id, toString(argMax(person_id, version)) AS pid, max(version) AS v
-         FROM ${this.schema.persons.distinctIds} WHERE (team_id, distinct_id) IN (${tuples}) GROUP BY team_id, distinct_id`))
+         FROM ${this.schema.persons.distinctIds} WHERE team_id IN (${teams}) AND distinct_id IN (${ids}) GROUP BY team_id, distinct_id`))
       for (const r of rows) {
         const team = Number(r.team_id)
-        loaded.mappings.set(keyOf(team, r.distinct_id), { personId: r.pid, version: Number(r.v) })
+        const k = keyOf(team, r.distinct_id)
+        if (!missing.has(k)) continue // another environment's id of the same text
+        loaded.mappings.set(k, { personId: r.pid, version: Number(r.v) })
         if (!this.persons.has(r.pid)) reread.set(r.pid, team)
       }
       // never seen: the deterministic person, not stored yet
@@ -451,13 +505,61 @@ export class PersonStore {
       try { properties = JSON.parse(r.props) as Properties } catch { /* keep {} */ }
       const mask = automaticMask(properties)
       into.set(r.pid, {
-        id: r.pid, team: Number(r.team), properties, text: r.props, isIdentified: Number(r.identified) === 1,
+        id: r.pid, team: Number(r.team), properties, text: r.props, columns: undefined, isIdentified: Number(r.identified) === 1,
         createdAtMs: msOf(r.created), version: Number(r.v), deleted: Number(r.deleted) === 1, distinctIds: undefined,
         autoLo: mask.lo, autoHi: mask.hi, loadedAt: Date.now(), changedAt: 0,
       })
     }
   }
 
+  /** The batch's person, mapping and override rows as RowBinary (a ClickHouse server): no JSON for the server to parse. */
+  private binaryRows(changes: Changes, nowMs: number): TableRows[] {
+    const tables: TableRows[] = []
+    const time = (w: RowWriter, ms: number) => { if (this.flavor === 'DateTime64') w.int64(Math.round(ms) * 1000); else w.uint32(Math.floor(ms / 1000)) }
+    if (changes.persons.size > 0) {
+      const w = new RowWriter(changes.persons.size * 512)
+      let rows = 0
+      for (const p of changes.persons.values()) {
+        let properties: string
+        try { properties = this.textOf(p) } catch { continue } // logged when its event was processed
+        w.uuid(p.id)
+        w.int64(p.team)
+        w.string(properties)
+        w.uint8(p.isIdentified ? 1 : 0)
+        time(w, p.createdAtMs)
+        w.int64(p.version)
+        w.uint8(p.deleted ? 1 : 0)
+        time(w, nowMs)
+        rows++
+      }
+      if (rows > 0) tables.push({ table: this.schema.persons.person, chunk: w.bytes(), rows, format: { kind: 'RowBinary', columns: personColumns(this.flavor) } })
+    }
+    if (changes.mappings.size > 0) {
+      const all = new RowWriter(changes.mappings.size * 80)
+      const overrides = new RowWriter(256)
+      let overrideRows = 0
+      const format: InsertFormat = { kind: 'RowBinary', columns: mappingColumns(this.flavor) }
+      for (const [team, distinctId, personId, version, override] of changes.mappings.values()) {
+        for (const w of override ? [all, overrides] : [all]) {
+          w.int64(team)
+          w.string(distinctId)
+          w.uuid(personId)
+          w.uint8(0)
+          w.int64(version)
+          time(w, nowMs)
+        }
+        if (override) {
+          overrideRows++
+          this.knownOverrides.set(keyOf(team, distinctId), version)
+        }
+      }
+      tables.push({ table: this.schema.persons.distinctIds, chunk: all.bytes(), rows: changes.mappings.size, format })
+      if (overrideRows > 0) tables.push({ table: this.schema.persons.overrides, chunk: overrides.bytes(), rows: overrideRows, format })
+    }
+    return tables
+  }
+
+  /** The same rows as JSONEachRow (chDB takes text formats only). */
   private rows(changes: Changes, nowMs: number): TableRows[] {
     const now = formatDateTime(nowMs, this.flavor)
     const tables: TableRows[] = []

@@ -49,3 +49,18 @@ t.test('a JSONEachRow row is dead-lettered as it is', async (t) => {
   const row = Buffer.from('{"a":1}\n')
   t.equal(rowAsJson(row, JSON_EACH_ROW), row)
 })
+
+t.test('person rows in RowBinary (a ClickHouse server): split by their columns and readable as a dead letter, UInt8 flags included', async (t) => {
+  const { personColumns } = await import('../../../../../engine/sink/format/person-schema')
+  const { RowWriter } = await import('../../../../../workers/row-writer')
+  const format = { kind: 'RowBinary', columns: personColumns('DateTime') } as const
+  const w = new RowWriter(64)
+  for (const [id, identified, props] of [['0f0e5a8c-6b5d-5e3a-9a1f-000000000001', 1, '{"plan":"pro"}'], ['0f0e5a8c-6b5d-5e3a-9a1f-000000000002', 0, '{}']] as const) {
+    w.uuid(id); w.int64(7); w.string(props); w.uint8(identified); w.uint32(Date.parse(CAPTURED) / 1000); w.int64(1764550000123); w.uint8(0); w.uint32(NOW_MS / 1000)
+  }
+  const rows = splitRows([w.bytes()], format).map((r) => JSON.parse(Buffer.from(rowAsJson(r, format)).toString()) as Record<string, unknown>)
+  t.same(rows, [
+    { id: '0f0e5a8c-6b5d-5e3a-9a1f-000000000001', team_id: 7, properties: '{"plan":"pro"}', is_identified: 1, created_at: '2026-11-20 10:00:00', version: 1764550000123, is_deleted: 0, _timestamp: '2026-11-20 10:00:05' },
+    { id: '0f0e5a8c-6b5d-5e3a-9a1f-000000000002', team_id: 7, properties: '{}', is_identified: 0, created_at: '2026-11-20 10:00:00', version: 1764550000123, is_deleted: 0, _timestamp: '2026-11-20 10:00:05' },
+  ])
+})
