@@ -1,11 +1,19 @@
-// End-to-end benchmark: Sluice against two reference pipelines, on the same
-// messages, the same broker and the same ClickHouse, in one run.
+// End-to-end benchmark: Sluice against two reference pipelines and, in
+// backlog mode, two native ones, on the same messages, the same broker and
+// the same ClickHouse, in one run.
 //
-//   npm run bench -- [--events 300000] [--clickhouse server|chdb] [--workers N]
+//   npm run bench -- [--mode closed-loop|backlog] [--events 300000] [--clickhouse server|chdb] [--workers N]
 //                    [--latency-seconds 15] [--skip-references] [--bound-mib 12]
 //                    [--json bench/results/latest.json] [--cpu-prof DIR] [--label TEXT]
 //
-//   --events N          messages per throughput phase (default 300000, ~1.4 KB each)
+//   --mode M            `closed-loop` (default): the producer runs beside the
+//                       pipeline and never lets it fall further behind than the
+//                       mock broker keeps; `backlog`: N messages are produced
+//                       first, then each pipeline drains them (an operator
+//                       catching up after an outage), and the native
+//                       references run too (they can only drain a backlog)
+//   --events N          messages per throughput phase (default 300000, ~1.4 KB each;
+//                       backlog mode: at most ~220k, see below)
 //   --clickhouse K      `server`: a private Debian clickhouse-server on free ports
 //                       (the default when /usr/sbin/clickhouse-server exists);
 //                       `chdb`: embedded chDB inside each pipeline's process
@@ -40,25 +48,54 @@
 //  - pipelines: Sluice as an operator runs it (`node dist/engine/main.js`,
 //    configured by SLUICE_* variables, projects made through its admin API,
 //    SLUICE_STOP_AFTER_EVENTS=N in the throughput phase); the raw pass-through
-//    and the straightforward consumer (bench/reference-pipeline.ts).
+//    and the straightforward consumer (bench/reference-pipeline.ts); in
+//    backlog mode with a server, the native references (no processing, the
+//    envelope's fields into String columns; bench/native-pipeline.ts): one
+//    `kcat -C -p N -o beginning -e | clickhouse-client --query 'INSERT …
+//    FORMAT JSONEachRow'` per partition (Debian's packages, installed with
+//    apt-get when absent), and ClickHouse's Kafka table engine (2 consumers)
+//    with a materialized view into a MergeTree table;
+//  - backlog mode: per pipeline a fresh topic gets all N messages first,
+//    gzip-compressed: the mock keeps 5 MiB of stored (compressed) message sets
+//    per partition, hard-coded in librdkafka (rdkafka_mock.c), no setting
+//    raises it; these messages shrink ~15×, so about 220k fit; the watermarks
+//    are checked after producing and the run stops if any was dropped. Every
+//    consumer inflates gzip (a few CPU-s per million, the same for all).
+//    The drain is timed from the moment the pipeline owns its partitions, to
+//    the moment all N are committed: for a group member (Sluice, the Kafka
+//    engine) when the group became stable, read from the mock broker's own
+//    log (bench/mock-cluster.ts; this includes none of the mock's 3 s
+//    initial rebalance delay); for the references, which assign partitions
+//    without a group, when they were assigned; for kcat, which commits
+//    nothing, from spawning to the exit of the last of its pipelines (after
+//    clickhouse-client's insert was acknowledged).
 //
 // What is measured:
-//  - events/s and MB/s from the first message consumed (the pipeline's own
-//    count: Sluice's /metrics scraped every 50 ms, the references' reports
-//    every 20 ms) to the moment the group's committed offsets
-//    (read from the broker) cover all N messages. Every pipeline commits only
-//    after ClickHouse acknowledged, so the end is "all N queryable";
+//  - events/s and MB/s, closed loop: from the first message consumed (the
+//    pipeline's own count: Sluice's /metrics scraped every 50 ms, the
+//    references' reports every 20 ms) to the moment the group's committed
+//    offsets (read from the broker) cover all N messages. Every pipeline
+//    commits only after ClickHouse acknowledged, so the end is "all N
+//    queryable"; backlog: the drain window above;
 //  - CPU seconds per million events over that window: the pipeline's
 //    processes (utime + stime from /proc, all threads: Sluice's workers
 //    included) and the ClickHouse server process; the harness's own CPU
 //    (producer + mock broker) and the machine's total busy CPU are recorded
-//    to show how much else ran on the shared cores;
+//    to show how much else ran on the shared cores. kcat's pipeline CPU is
+//    kcat's and clickhouse-client's: clickhouse-client parses JSONEachRow
+//    itself and sends the server native column blocks, so its server CPU is
+//    the insert alone. The Kafka engine has no process of its own: all its
+//    work is the server's;
 //  - peak RSS: VmHWM of the pipeline's processes (summed over processes);
 //  - produce→queryable latency: every message of the latency phase, from the
 //    producer's send call to the first 25 ms poll of the group's committed
 //    offsets that covers it (an upper bound on produce→queryable: committed
 //    implies acknowledged by ClickHouse); p50/p99/max;
-//  - row counts in ClickHouse after each throughput phase (server mode).
+//  - row counts in ClickHouse after each throughput phase (server mode);
+//  - the ratios the targets of issue 18 use: Sluice's engine CPU per event ÷
+//    the straightforward consumer's, Sluice's events/s ÷ the best native
+//    pipeline's and ÷ the Kafka engine's, and ClickHouse CPU per event on
+//    Sluice's inserts ÷ on kcat | clickhouse-client's (TARGETS below).
 //
 // Timing is reported, never asserted: on a 2-core machine shared with other
 // work the numbers are noisy; run it a few times before drawing conclusions.
