@@ -13,7 +13,7 @@
 //                       catching up after an outage), and the native
 //                       references run too (they can only drain a backlog)
 //   --events N          messages per throughput phase (default 300000, ~1.4 KB each;
-//                       backlog mode: at most ~220k, see below)
+//                       backlog mode: at most ~180k, see below)
 //   --clickhouse K      `server`: a private Debian clickhouse-server on free ports
 //                       (the default when /usr/sbin/clickhouse-server exists);
 //                       `chdb`: embedded chDB inside each pipeline's process
@@ -58,7 +58,8 @@
 //  - backlog mode: per pipeline a fresh topic gets all N messages first,
 //    gzip-compressed: the mock keeps 5 MiB of stored (compressed) message sets
 //    per partition, hard-coded in librdkafka (rdkafka_mock.c), no setting
-//    raises it; these messages shrink ~15×, so about 220k fit; the watermarks
+//    raises it; these messages shrink ~12× as Kafka message sets, so about
+//    180k fit (180,960 of 200,000 were kept in one run); the watermarks
 //    are checked after producing and the run stops if any was dropped. Every
 //    consumer inflates gzip (a few CPU-s per million, the same for all).
 //    The drain is timed from the moment the pipeline owns its partitions, to
@@ -659,7 +660,7 @@ async function backlogPhase(env: Env, p: Pipeline, stream: BenchStream, progress
     const kept = marks.reduce((a, m) => a + m.high - m.low, 0)
     if (kept !== n || marks.some((m) => m.low > 0)) {
       throw new Error(`${label}: the mock broker kept ${kept.toLocaleString('en-US')} of ${n.toLocaleString('en-US')} messages ` +
-        '(5 MiB of compressed message sets per partition, hard-coded in librdkafka\'s mock): lower --events to about that')
+        '(5 MiB of compressed message sets per partition, hard-coded in librdkafka\'s mock): lower --events below that')
     }
     progress.line(`${label}: ${fmt(n)} messages produced in ${((performance.now() - t0) / 1000).toFixed(1)} s (gzip), ` +
       `per partition ${marks.map((m) => fmt(m.high)).join(' / ')}`)

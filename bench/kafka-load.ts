@@ -15,7 +15,8 @@
 //
 // A backlog (--mode backlog) is produced up front instead, gzip-compressed
 // (level 9): the mock's limit counts stored bytes, and these messages shrink
-// ~15× in 1 MB batches, so the 4 × 5 MiB hold ~220k of them. The limit is
+// ~12× as Kafka message sets (keys and record headers included), so the
+// 4 × 5 MiB hold ~180k of them (180,960 of 200,000 kept in one run). The limit is
 // hard-coded (rdkafka_mock.c: max_size 5 MiB, max_cnt 100,000 message sets
 // per partition; no setting raises it), so watermarks() is checked after
 // producing: nothing may have been dropped. Every consumer inflates gzip

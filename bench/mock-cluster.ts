@@ -18,6 +18,11 @@ export interface BenchMockCluster extends MockKafkaCluster {
 
 const GROUP_UP = /Mock consumer group (\S+) with \d+ member\(s\) changing state \S+ -> Up/
 
+/** The group a mock log line says became stable, if it says so. */
+export function groupBecameStable(message: string): string | undefined {
+  return GROUP_UP.exec(message)?.[1]
+}
+
 export function startBenchMockCluster(timeoutMs = 15_000): Promise<BenchMockCluster> {
   return new Promise((resolve, reject) => {
     const holder = new Kafka.Producer({
@@ -38,9 +43,9 @@ export function startBenchMockCluster(timeoutMs = 15_000): Promise<BenchMockClus
     holder.on('event.log', (log: { fac?: string; message?: string }) => {
       if (log.fac !== 'MOCK') return
       const message = log.message ?? ''
-      const up = GROUP_UP.exec(message)
-      if (up) {
-        if (!joined.has(up[1])) joined.set(up[1], performance.now())
+      const up = groupBecameStable(message)
+      if (up !== undefined) {
+        if (!joined.has(up)) joined.set(up, performance.now())
         return
       }
       if (settled) return
