@@ -13,6 +13,15 @@
 //   consumed ─────────────────────►|                 |
 //                                   └── ≤ bound ────┘   (the producer waits when it is reached)
 //
+// A backlog (--mode backlog) is produced up front instead, gzip-compressed
+// (level 9): the mock's limit counts stored bytes, and these messages shrink
+// ~12× as Kafka message sets (keys and record headers included), so the
+// 4 × 5 MiB hold ~180k of them (180,960 of 200,000 kept in one run). The limit is
+// hard-coded (rdkafka_mock.c: max_size 5 MiB, max_cnt 100,000 message sets
+// per partition; no setting raises it), so watermarks() is checked after
+// producing: nothing may have been dropped. Every consumer inflates gzip
+// (~3–4 CPU-s per million of these messages), the same for every pipeline.
+//
 // Committed offsets are read from the broker (OffsetFetch for the group), the
 // same way for Sluice and for the reference pipelines: a pipeline commits
 // only after ClickHouse acknowledged the rows, so "committed" means queryable.
@@ -53,8 +62,11 @@ export interface Deliveries {
 export class BenchProducer {
   private constructor(private readonly p: Kafka.Producer, private readonly deliveries: Deliveries | undefined) {}
 
-  /** With `track`, delivery reports record each message's partition and offset (latency phases: slower). */
-  static async connect(brokers: string, track?: number): Promise<BenchProducer> {
+  /**
+   * With `track`, delivery reports record each message's partition and offset (latency phases: slower).
+   * With `compress`, message sets are gzip level 9 (a backlog that must fit the mock's retention).
+   */
+  static async connect(brokers: string, track?: number, compress = false): Promise<BenchProducer> {
     const deliveries = track ? { sentAt: new Float64Array(track), partition: new Int32Array(track).fill(-1), offset: new Float64Array(track) } : undefined
     const p = new Kafka.Producer({
       'bootstrap.servers': brokers,
@@ -62,6 +74,7 @@ export class BenchProducer {
       'linger.ms': 5,
       'batch.num.messages': 10_000,
       'queue.buffering.max.messages': 1_000_000,
+      ...(compress ? { 'compression.codec': 'gzip', 'compression.level': 9, 'linger.ms': 50 } : {}),
       ...(deliveries ? { dr_cb: true } : {}),
     } as Kafka.ProducerGlobalConfig)
     if (deliveries) {
@@ -146,6 +159,13 @@ export class CommitWatcher {
         resolve(out)
       })
     })
+  }
+
+  /** Low and high watermark of each partition (a backlog check: low > 0 means the mock dropped messages). */
+  async watermarks(): Promise<{ low: number; high: number }[]> {
+    return Promise.all(PARTITIONS.map((partition) => new Promise<{ low: number; high: number }>((resolve, reject) => {
+      this.c.queryWatermarkOffsets(this.topic, partition, 5_000, (err, o) => (err ? reject(err) : resolve({ low: o.lowOffset, high: o.highOffset })))
+    })))
   }
 
   close(): Promise<void> {

@@ -15,6 +15,8 @@ const PACKAGED_CONFIG = '/etc/clickhouse-server'
 export interface ClickHouseServer {
   readonly url: string
   readonly httpPort: number
+  /** the native protocol's port (clickhouse-client) */
+  readonly tcpPort: number
   readonly dir: string
   /** the server's pid, or undefined while stopped */
   pid(): number | undefined
@@ -103,6 +105,7 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
   const server: ClickHouseServer = {
     url,
     httpPort,
+    tcpPort,
     dir,
     pid: () => (child && child.exitCode === null && child.signalCode === null ? child.pid : undefined),
     async start() {
