@@ -10,7 +10,8 @@ export interface MockKafkaCluster {
   stop(): Promise<void>
 }
 
-export function startMockKafkaCluster(brokers = 1, timeoutMs = 15_000): Promise<MockKafkaCluster> {
+/** `onMockLog`: every later line of the mock's own log (facility MOCK), e.g. for when a consumer group becomes stable (bench/mock-cluster.ts). */
+export function startMockKafkaCluster(brokers = 1, timeoutMs = 15_000, onMockLog?: (message: string) => void): Promise<MockKafkaCluster> {
   return new Promise((resolve, reject) => {
     const holder = new Kafka.Producer({
       'bootstrap.servers': 'ignored:9092',
@@ -27,7 +28,8 @@ export function startMockKafkaCluster(brokers = 1, timeoutMs = 15_000): Promise<
       reject(new Error(`the mock Kafka cluster did not report its address within ${timeoutMs} ms`))
     }, timeoutMs)
     holder.on('event.log', (log: { fac?: string; message?: string }) => {
-      if (settled || log.fac !== 'MOCK') return
+      if (log.fac !== 'MOCK') return
+      if (settled) return onMockLog?.(log.message ?? '')
       const m = /bootstrap\.servers=([^\s]+)/.exec(log.message ?? '')
       if (!m) return
       settled = true
