@@ -30,6 +30,9 @@
 //   --label TEXT        stored with the JSON results (what was measured, e.g. a commit)
 //   --persons M         `both` (default): Sluice with persons on (its default) and
 //                       again with SLUICE_PERSONS=off, on the same stream; `on`, `off`: one of them
+//   --users N           distinct users per environment in the stream (default 10000: with
+//                       300,000 events about a sixth of the events meet a person for the
+//                       first time); fewer users model a warm person cache
 //
 // What runs (all on this machine):
 //  - librdkafka's mock Kafka cluster, in this process (4 partitions per topic,
@@ -142,6 +145,8 @@ interface Options {
   label: string | undefined
   persons: 'both' | 'on' | 'off'
   mode: 'closed-loop' | 'backlog'
+  /** distinct users per environment in the stream: fewer users, more events per person (a warm person cache) */
+  users: number
 }
 
 function options(): Options {
@@ -157,6 +162,7 @@ function options(): Options {
     label: { type: 'string' },
     persons: { type: 'string', default: 'both' },
     mode: { type: 'string', default: 'closed-loop' },
+    users: { type: 'string', default: '10000' },
   } })
   const int = (name: string, v: string | undefined, min: number): number => {
     const n = Number(v)
@@ -172,6 +178,7 @@ function options(): Options {
   return {
     persons,
     mode,
+    users: int('users', values.users, 1),
     events: int('events', values.events, 1000),
     clickhouse,
     workers: values.workers === undefined ? undefined : int('workers', values.workers, 1),
@@ -943,7 +950,7 @@ async function main(): Promise<void> {
 
   const t0 = performance.now()
   // one cycle of N messages; latency phases continue the stream in later cycles
-  const stream = generateStream(o.events, TOKENS)
+  const stream = generateStream(o.events, TOKENS, 42, o.users)
   progress.line(`generated ${fmt(stream.pool)} messages (${(stream.poolBytes / 1e6).toFixed(0)} MB, ${stream.averageBytes.toFixed(0)} bytes on average) in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
   const kafka = await startBenchMockCluster()

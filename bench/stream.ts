@@ -29,8 +29,8 @@ export interface BenchStream {
   bytesOf(from: number, count: number): number
 }
 
-export function generateStream(pool: number, tokens: string[], seed = 42): BenchStream {
-  const next = messageGenerator({ tokens, seed })
+export function generateStream(pool: number, tokens: string[], seed = 42, users?: number): BenchStream {
+  const next = messageGenerator({ tokens, seed, users })
   const slabs: Buffer[] = [Buffer.allocUnsafe(SLAB_BYTES)]
   const slabOf = new Uint16Array(pool)
   const start = new Uint32Array(pool)
