@@ -289,7 +289,7 @@ async function startConsuming(config: Config, control: ControlLog, p: Pipeline, 
     p.committer.final()
     await p.consumer.close()
     // after the drain: every update of the drained batches is on the update topic; the batch being written finishes
-    await p.groups.close()
+    await p.groups.close(config.shutdownTimeoutMs / 2)
   })
   // a last snapshot while everything still runs (engine/control/log.ts says why)
   life.onStop(() => control.snapshotBeforeLeaving())

@@ -35,6 +35,8 @@ export class GroupUpdateConsumer {
   private inflight: Promise<void> = Promise.resolve()
   /** revocations waiting for the batch in flight, chained: the loop fetches again only after them */
   private revoking: Promise<void> = Promise.resolve()
+  /** partition → the offset after the last update written here (what the commit says) */
+  private readonly applied = new Map<number, number>()
 
   constructor(private readonly o: GroupConsumerOptions, private readonly writer: GroupWriter, private readonly metrics: Metrics) {
     this.consumer = new Kafka.KafkaConsumer({
@@ -92,6 +94,20 @@ export class GroupUpdateConsumer {
     this.loopDone = this.loop()
   }
 
+  private async catchUp(deadline: number): Promise<void> {
+    const partitions = this.assigned
+    if (partitions.length === 0) return
+    const ends = await Promise.all(partitions.map((partition) => new Promise<number>((resolve, reject) => {
+      this.consumer.queryWatermarkOffsets(this.o.topic, partition, 5_000, (err, w) => (err ? reject(err) : resolve(w.highOffset)))
+    })))
+    const committed = await new Promise<Kafka.TopicPartitionOffset[]>((resolve, reject) => {
+      this.consumer.committed(partitions.map((partition) => ({ topic: this.o.topic, partition })), 5_000, (err, tps) => (err ? reject(err) : resolve(tps)))
+    })
+    for (const c of committed) if (!this.applied.has(c.partition) && c.offset >= 0) this.applied.set(c.partition, c.offset)
+    const behind = () => partitions.some((p, i) => this.owned.has(p) && ends[i] > 0 && (this.applied.get(p) ?? 0) < ends[i])
+    while (behind() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  }
+
   private fetch(n: number): Promise<Kafka.Message[]> {
     return new Promise((resolve, reject) => {
       this.consumer.consume(n, (err, messages) => (err ? reject(err) : resolve(messages)))
@@ -134,6 +150,7 @@ export class GroupUpdateConsumer {
     }
     try {
       await this.writer.write(updates)
+      for (const [p, offset] of next) this.applied.set(p, offset)
       this.consumer.commitSync([...next].map(([partition, offset]) => ({ topic: this.o.topic, partition, offset })))
     } catch (err) {
       // not committed: the next owner (or this one after a restart) applies the batch again, idempotently
@@ -141,8 +158,20 @@ export class GroupUpdateConsumer {
     }
   }
 
-  /** Stops fetching and finishes the batch in flight (written, committed); then leaves the group. */
-  async close(): Promise<void> {
+  /**
+   * Applies what the owned partitions hold now (the updates of this instance's
+   * drained batches among them: the embedded broker forgets whatever is left),
+   * for at most `catchUpMs`; then stops fetching, finishes the batch in flight
+   * (written, committed) and leaves the group.
+   */
+  async close(catchUpMs = 0): Promise<void> {
+    if (this.running && catchUpMs > 0) {
+      try {
+        await this.catchUp(Date.now() + catchUpMs)
+      } catch (err) {
+        this.o.log.warn({ err: (err as Error).message }, 'group-update consumer could not catch up before leaving; the next owner applies the rest')
+      }
+    }
     this.running = false
     await this.loopDone
     await this.revoking
