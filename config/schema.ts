@@ -32,6 +32,7 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_CONTROL_SNAPSHOT_BYTES', type: 'integer', default: '1048576', min: 1, doc: '…or this many bytes of commands, whichever comes first (and at first start). Keep it well under the topic\'s retention so that a snapshot is always retained.' },
   { name: 'SLUICE_CONTROL_RECOVER', type: 'string', unset: 'never: an instance that finds no snapshot in the retained control log refuses to serve', doc: '`clickhouse`: when the retained control log holds no snapshot, rebuild the state from the copy materialized in ClickHouse and append it as a snapshot (an operator\'s decision: commands not yet materialized are lost). Set it on one instance, once.' },
   { name: 'SLUICE_DLQ_TOPIC', type: 'string', default: 'events_dead_letter_queue', doc: 'Dead-letter topic for messages that cannot be processed.' },
+  { name: 'SLUICE_GROUPS_TOPIC', type: 'string', default: 'sluice_group_updates', doc: 'Group updates (`$groupidentify`), keyed `team_id:group_type_index:group_key` and consumed by `SLUICE_KAFKA_GROUP`, so that one instance owns each group and applies its updates in order (README, "Groups"). Created when missing with as many partitions as `SLUICE_KAFKA_TOPIC` where the broker supports it. One per deployment: two consumer groups sharing it would apply each other\'s updates.' },
   { name: 'SLUICE_CLICKHOUSE_URL', type: 'url', unset: 'embedded chDB in `SLUICE_DATA_DIR`', doc: 'ClickHouse HTTP URL, e.g. `http://user:pass@localhost:8123`.', secret: true },
   { name: 'SLUICE_CLICKHOUSE_USER', type: 'string', unset: 'the user in the URL, else `default`', doc: 'ClickHouse user (overrides the URL\'s).' },
   { name: 'SLUICE_CLICKHOUSE_PASSWORD', type: 'string', unset: 'the password in the URL, else empty', doc: 'ClickHouse password (overrides the URL\'s).', secret: true },
@@ -75,6 +76,7 @@ export interface Config {
   readonly controlSnapshotBytes: number
   readonly controlRecover: 'clickhouse' | undefined
   readonly dlqTopic: string
+  readonly groupsTopic: string
   readonly clickhouseUrl: string | undefined
   readonly clickhouseUser: string | undefined
   readonly clickhousePassword: string | undefined
@@ -170,8 +172,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (adminToken === undefined && !isLoopback(adminHost)) {
     throw new ConfigError(`SLUICE_ADMIN_TOKEN is required when the admin port listens beyond loopback (SLUICE_ADMIN_HOST=${adminHost})`)
   }
-  for (const k of ['SLUICE_KAFKA_TOPIC', 'SLUICE_CONTROL_TOPIC', 'SLUICE_DLQ_TOPIC']) {
+  for (const k of ['SLUICE_KAFKA_TOPIC', 'SLUICE_CONTROL_TOPIC', 'SLUICE_DLQ_TOPIC', 'SLUICE_GROUPS_TOPIC']) {
     if (!/^[A-Za-z0-9._-]{1,249}$/.test(str(k))) throw new ConfigError(`${k} must be a valid Kafka topic name`)
+  }
+  for (const k of ['SLUICE_KAFKA_TOPIC', 'SLUICE_CONTROL_TOPIC', 'SLUICE_DLQ_TOPIC']) {
+    if (str(k) === str('SLUICE_GROUPS_TOPIC')) throw new ConfigError(`SLUICE_GROUPS_TOPIC must differ from ${k}`)
   }
 
   const clickhouseCluster = v.SLUICE_CLICKHOUSE_CLUSTER as string | undefined
@@ -197,6 +202,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     controlSnapshotBytes: int('SLUICE_CONTROL_SNAPSHOT_BYTES'),
     controlRecover,
     dlqTopic: str('SLUICE_DLQ_TOPIC'),
+    groupsTopic: str('SLUICE_GROUPS_TOPIC'),
     clickhouseUrl: v.SLUICE_CLICKHOUSE_URL as string | undefined,
     clickhouseUser: v.SLUICE_CLICKHOUSE_USER as string | undefined,
     clickhousePassword: v.SLUICE_CLICKHOUSE_PASSWORD as string | undefined,

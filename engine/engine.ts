@@ -4,7 +4,7 @@
 //
 //   Kafka (or the embedded mock) ─ ClickHouse (server or chDB) + schema
 //   ─ control log (fold, snapshots, materializer)
-//   ─ worker pool ─ ingestion ─ batcher ─ consumer + committer
+//   ─ worker pool ─ ingestion ─ batcher ─ consumer + committer, group-update consumer
 //   ─ admin API, capture port ─ consuming once the control state is complete
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema'
@@ -21,7 +21,7 @@ import { CAPTURE_PRODUCER, startCaptureServer } from './http/capture'
 import { randomToken } from './http/auth'
 import { startAdminServer, type RunningServer } from './http/server'
 import { liveness, readiness, type HealthSources } from './health'
-import { connectProducer, controlTopicSpec, ensureTopic, type AckingProducer } from './kafka'
+import { connectProducer, controlTopicSpec, ensureTopic, topicPartitions, type AckingProducer } from './kafka'
 import { SluiceError } from './errors'
 import { createMetrics, type Metrics } from './metrics'
 import { InsertBatcher } from './sink/writers/batcher'
@@ -29,7 +29,9 @@ import { JSON_EACH_ROW } from './sink/format/row-format'
 import { eventColumns } from '../workers/clickhouse-types'
 import type { RowEncoding } from '../workers/protocol'
 import { DefinitionsWriter } from './sink/writers/definitions'
-import { GroupMerger } from './sink/writers/groups'
+import { GroupWriter } from './sink/writers/groups'
+import { GroupUpdatePublisher } from './dispatch/group-updates'
+import { GroupUpdateConsumer } from './source/group-consumer'
 import { PersonStore } from './sink/writers/persons'
 import { PersonReader } from './sink/read/person-read'
 import { WarningsWriter } from './sink/writers/warnings'
@@ -123,13 +125,24 @@ function startClusterProbe(config: Config, store: ClickHouseStore, schema: Schem
 }
 
 async function ensureTopics(config: Config, brokers: string, embedded: boolean, log: Logger): Promise<void> {
-  // the embedded mock cluster cannot create topics with settings (and keeps everything in memory anyway)
-  const control = await ensureTopic(brokers, config.controlTopic, embedded ? { partitions: 'auto' } : controlTopicSpec(config.controlReplicationFactor, config.controlMinInsyncReplicas))
+  // the embedded mock cluster cannot create topics with settings (and keeps everything in memory anyway);
+  // the control topic and the data topics at once: a broker without CreateTopics (the mock) makes each wait
+  const [control] = await Promise.all([
+    ensureTopic(brokers, config.controlTopic, embedded ? { partitions: 'auto' } : controlTopicSpec(config.controlReplicationFactor, config.controlMinInsyncReplicas)),
+    ensureDataTopics(config, brokers, embedded, log),
+  ])
   if (control.created) log.info({ topic: config.controlTopic }, 'control topic created: one partition, retention.ms=-1, retention.bytes=-1')
   else if (control.error) log.warn({ topic: config.controlTopic, err: control.error }, 'the broker could not create the control topic with its settings; it was auto-created with the broker\'s defaults: set retention.ms=-1 and retention.bytes=-1 on it (README, "Running in production")')
+}
+
+async function ensureDataTopics(config: Config, brokers: string, embedded: boolean, log: Logger): Promise<void> {
   // the input and dead-letter topics are the operator's; ask for them so that clusters with auto-creation (the mock) create them now
   await ensureTopic(brokers, config.kafkaTopic, { partitions: 'auto' })
   await ensureTopic(brokers, config.dlqTopic, { partitions: 'auto' })
+  // the group-update topic is partitioned like the input topic: as many owners of groups as of events
+  const partitions = await topicPartitions(brokers, config.kafkaTopic, false)
+  const groups = await ensureTopic(brokers, config.groupsTopic, embedded || partitions === 0 ? { partitions: 'auto' } : { partitions })
+  if (groups.created) log.info({ topic: config.groupsTopic, partitions }, 'group-update topic created')
 }
 
 async function startControl(config: Config, s: Storage, metrics: Metrics, life: Lifecycle, log: Logger): Promise<ControlLog> {
@@ -148,7 +161,7 @@ async function startControl(config: Config, s: Storage, metrics: Metrics, life: 
   return control
 }
 
-interface Pipeline { pool: WorkerPool; ingestion: Ingestion; consumer: IngestionConsumer; committer: Committer; lagMonitor: PartitionLagMonitor; batcher: InsertBatcher }
+interface Pipeline { pool: WorkerPool; ingestion: Ingestion; consumer: IngestionConsumer; committer: Committer; lagMonitor: PartitionLagMonitor; batcher: InsertBatcher; groups: GroupUpdateConsumer }
 
 /** Consumed batches → workers → batcher → ClickHouse → commit: the data path, not yet consuming. */
 function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics: Metrics, onStopAfter: () => void, life: Lifecycle, log: Logger): Pipeline {
@@ -171,7 +184,7 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
   }, pool, control, outcomes, tracker, {
     warnings: new WarningsWriter(s.schema, config.warningIntervalMs, metrics),
     definitions: new DefinitionsWriter(s.schema),
-    groups: new GroupMerger(s.store, s.schema, log),
+    groups: new GroupUpdatePublisher(s.producer, config.groupsTopic, metrics, log),
     persons,
     heatmaps: new HeatmapsWriter(s.schema),
   }, metrics, log)
@@ -201,7 +214,10 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
     value: row, key: null, reason: 'insert_rejected', step: 'insert', error, source: { ...source, table },
   }]), metrics, log)
   ingestion.attach(batcher)
-  return { pool, ingestion, consumer, committer, lagMonitor, batcher }
+  // the owner side of re-keyed group updates (issue 19): same consumer group, the update topic only
+  const groups = new GroupUpdateConsumer({ brokers: s.brokers, topic: config.groupsTopic, group: config.kafkaGroup, batchSize: 1000, log },
+    new GroupWriter(s.store, s.schema, metrics, log), metrics)
+  return { pool, ingestion, consumer, committer, lagMonitor, batcher, groups }
 }
 
 interface Servers { admin: RunningServer; capture: RunningServer; adminToken: string }
@@ -257,6 +273,7 @@ async function startConsuming(config: Config, control: ControlLog, p: Pipeline, 
   const started = control.whenComplete().then(async () => {
     if (life.stopping) return
     await p.consumer.start()
+    await p.groups.start()
     consuming = true
     log.info({ topic: config.kafkaTopic, group: config.kafkaGroup, workers: p.pool.threads }, 'ingestion consumer started')
   })
@@ -271,6 +288,8 @@ async function startConsuming(config: Config, control: ControlLog, p: Pipeline, 
     p.batcher.stop()
     p.committer.final()
     await p.consumer.close()
+    // after the drain: every update of the drained batches is on the update topic; the batch being written finishes
+    await p.groups.close(config.shutdownTimeoutMs / 2)
   })
   // a last snapshot while everything still runs (engine/control/log.ts says why)
   life.onStop(() => control.snapshotBeforeLeaving())

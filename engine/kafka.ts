@@ -44,7 +44,8 @@ export async function connectProducer(brokers: string, clientId: string, tuning:
   }
 }
 
-function topicPartitions(brokers: string, topic: string, autoCreate: boolean): Promise<number> {
+/** The topic's partition count, 0 when it does not exist (autoCreate: created by the request where the cluster allows). */
+export function topicPartitions(brokers: string, topic: string, autoCreate: boolean): Promise<number> {
   // With autoCreate, a metadata request for one topic also creates it where the cluster allows (the mock always does).
   const probe = new Kafka.Producer({ ...baseKafkaConfig(brokers, 'sluice-metadata'), 'allow.auto.create.topics': autoCreate } as Kafka.ProducerGlobalConfig)
   return new Promise((resolve, reject) => {

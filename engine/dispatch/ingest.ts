@@ -3,9 +3,10 @@
 // rounds.ts decides what runs again): register its offset segments, run it
 // on a worker, settle the tokens the worker did not know (only after catching
 // up with the control log) and the group types it had no index for (claimed
-// through the control log), turn warnings, group updates and taxonomy into
-// rows, produce its dead letters, and hand all its rows to the batcher as one
-// contribution. Offsets move only when the batcher reports the rows acknowledged.
+// through the control log), turn warnings and taxonomy into rows, produce its
+// dead letters and its group updates (to their owners, group-updates.ts), and
+// hand all its rows to the batcher as one contribution, once Kafka has
+// acknowledged those. Offsets move only when the batcher reports the rows acknowledged.
 //
 // A task that throws (a poison message crashing the parser, a dying worker)
 // is split in halves and retried until the message responsible is alone; that
@@ -17,7 +18,7 @@ import type { Metrics } from '../metrics'
 import type { AckedFlush, InsertBatcher, TableRows } from '../sink/writers/batcher'
 import type { InsertFormat } from '../sink/format/row-format'
 import type { DefinitionsWriter } from '../sink/writers/definitions'
-import type { GroupMerger } from '../sink/writers/groups'
+import type { GroupUpdatePublisher } from './group-updates'
 import { retrying } from '../retrying'
 import type { WarningsWriter } from '../sink/writers/warnings'
 import type { PersonStore, PersonTurn } from '../sink/writers/persons'
@@ -33,7 +34,8 @@ import { BatchTally, splitOversize, type RanPart } from './tally'
 export interface IngestSinks {
   warnings: WarningsWriter
   definitions: DefinitionsWriter
-  groups: GroupMerger
+  /** `$groupidentify` updates → SLUICE_GROUPS_TOPIC */
+  groups: GroupUpdatePublisher
   /** SLUICE_PERSONS=on */
   persons?: PersonStore
   heatmaps: HeatmapsWriter
@@ -193,14 +195,15 @@ export class Ingestion {
       sourceOf: (i) => ({ topic, partition: coords[2 * i], offset: coords[2 * i + 1] }),
       partitions: [...tally.partitions],
     }] : []
-    // warnings, taxonomy and group rows are derived from the batch as a whole: their source is its offset ranges
+    // group updates are the owners' to apply: on the update topic (acknowledged) before the batch can commit
+    await this.sinks.groups.publish(tally.groupUpdates)
+    // warnings and taxonomy are derived from the batch as a whole: their source is its offset ranges
     const ranges = segments.map((s) => `${s.partition}:${s.first}-${s.last}`).join(',')
     const batchSource = () => ({ topic, messages: ranges })
     for (const t of [
       ...this.sinks.warnings.rows(tally.warnings, nowMs),
       ...this.sinks.definitions.rows(tally.observations, nowMs),
       ...this.sinks.heatmaps.rows(tally.heatmaps, nowMs),
-      ...(await this.sinks.groups.rows(tally.groupUpdates, nowMs)),
       ...personTables,
     ]) tables.push({ ...t, sourceOf: batchSource })
     return tables

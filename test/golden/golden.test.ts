@@ -8,13 +8,13 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import pino from 'pino'
 import { foldAll } from '../../engine/control/fold'
 import { buildSnapshot } from '../../engine/control/snapshot'
-import { GroupMerger } from '../../engine/sink/writers/groups'
+import { publishOrder } from '../../engine/dispatch/group-updates'
+import { decodeGroupUpdate, encodeGroupUpdate } from '../../engine/sink/format/group-update-message'
+import { applyGroupUpdates } from '../../engine/sink/writers/groups'
 import { HeatmapsWriter } from '../../engine/sink/writers/heatmaps'
 import type { Schema } from '../../engine/sink/format/schema'
-import type { ClickHouseStore } from '../../engine/sink/transport/store'
 import { DefinitionsMemory } from '../../workers/definitions-memory'
 import { processBatch } from '../../workers/index'
 import { taskOf } from '../harness/tasks'
@@ -33,9 +33,10 @@ async function storedRows(): Promise<unknown> {
     return { ...r, properties: JSON.parse(r.properties as string) }
   })
   const schema = { dateTime: 'DateTime64', tables: { groups: 'groups', heatmaps: 'heatmaps' } } as unknown as Schema
-  const noStore = { query: async () => [] } as unknown as ClickHouseStore
   const parse = (chunk: Uint8Array | undefined) => (chunk ? Buffer.from(chunk).toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown) : [])
-  const [groups] = await new GroupMerger(noStore, schema, pino({ level: 'silent' })).rows(header.groupUpdates, NOW_MS)
+  // through the update topic's codec, in the order they are produced, as the owner applies them (offsets from 0)
+  const sourced = publishOrder(header.groupUpdates).map((u, offset) => ({ ...decodeGroupUpdate(encodeGroupUpdate(u))!, partition: 0, offset, producedMs: NOW_MS }))
+  const groups = sourced.length > 0 ? applyGroupUpdates(sourced, () => undefined, 'DateTime64') : undefined
   const [heatmaps] = new HeatmapsWriter(schema).rows(header.heatmaps ?? [], NOW_MS)
   return {
     messages: header.messages,

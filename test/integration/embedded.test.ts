@@ -35,16 +35,24 @@ t.test('npm start with nothing configured serves the admin API and ingests into 
 
   const producer = await testProducer(brokers!)
   const N = 50
+  const G = 3
   await producer.send('events_plugin_ingestion', Array.from({ length: N }, (_, i) => capturedMessage({ token, distinct_id: `u${i}`, event: 'signed up' })))
+  // group updates go through the embedded broker's group-update topic to this instance, their owner
+  await producer.send('events_plugin_ingestion', Array.from({ length: G }, (_, i) => capturedMessage({
+    token, distinct_id: `g${i}`, event: '$groupidentify', properties: { $group_type: 'company', $group_key: 'acme', $group_set: { [`k${i}`]: i } },
+  })), (i) => `${token}:g${i}`)
   await producer.close()
-  const committed = await eventually(async () => (await engine.metric('sluice_offsets_committed_messages_total')) >= N, 30_000)
+  const committed = await eventually(async () => (await engine.metric('sluice_offsets_committed_messages_total')) >= N + G, 30_000)
   t.ok(committed, 'the events were committed')
-  t.equal(await engine.metric('sluice_events_inserted_total{table="sluice.events"}'), N)
+  t.equal(await engine.metric('sluice_events_inserted_total{table="sluice.events"}'), N + G)
 
   t.equal(await engine.stop('SIGTERM'), 0, 'SIGTERM exits 0')
   const store = await openChdb(dataDir)
   const rows = await store.query<{ team_id: number; n: number }>('SELECT team_id, count() AS n FROM sluice.events GROUP BY team_id')
-  t.same(rows.map((r) => [Number(r.team_id), Number(r.n)]), [[created.body.id, N]], 'rows are in chDB under the environment')
+  t.same(rows.map((r) => [Number(r.team_id), Number(r.n)]), [[created.body.id, N + G]], 'rows are in chDB under the environment')
+  // the in-memory broker dies with the process: SIGTERM first applies what the group-update topic holds
+  const [group] = await store.query<{ p: string }>(`SELECT argMax(group_properties, (_version, _timestamp)) AS p FROM sluice.groups WHERE team_id = ${created.body.id} AND group_key = 'acme'`)
+  t.same(group && JSON.parse(group.p), { k0: 0, k1: 1, k2: 2 }, 'the group holds every update, written to chDB by its owner before the engine exits')
   await store.close()
 
   // A restart brings a fresh, empty in-memory broker: the control log is

@@ -24,7 +24,8 @@ export async function clusterHosts(store: ClickHouseStore, cluster: string): Pro
   return rows.map((r) => ({ shard: Number(r.shard_num), replica: Number(r.replica_num), host: r.host_name, port: Number(r.port) }))
 }
 
-async function existingColumns(store: ClickHouseStore, database: string): Promise<Map<string, Set<string>>> {
+/** table → its columns, for the tables of `database` that exist now */
+export async function existingColumns(store: ClickHouseStore, database: string): Promise<Map<string, Set<string>>> {
   const rows = await store.query<{ table: string; name: string }>(`SELECT table, name FROM system.columns WHERE database = ${quoteString(database)}`)
   const out = new Map<string, Set<string>>()
   for (const r of rows) {

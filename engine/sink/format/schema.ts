@@ -4,7 +4,8 @@
 // anything from 20.1 on. Workers are told the choice (WorkerData.dateTime).
 import type { DateTimeFlavor } from '../../../workers/protocol'
 import { parseVersion, type ClickHouseStore } from '../transport/store'
-import { createClusterSchema, type ClusterSchemaReport } from './cluster-schema'
+import { createClusterSchema, existingColumns, type ClusterSchemaReport } from './cluster-schema'
+import { parseColumns, parseCreateTable } from './cluster-ddl'
 import { heatmapsTableStatement } from './heatmaps-schema'
 import { eventPersonColumns, personStatements, personTables, type PersonTables } from './person-schema'
 
@@ -105,15 +106,17 @@ ORDER BY (project_id, group_type)`,
 function environmentTables(database: string, flavor: DateTimeFlavor): string[] {
   const dt = flavor === 'DateTime64' ? "DateTime64(6, 'UTC')" : "DateTime('UTC')"
   return [
-    // Per environment: the group's full properties after each $groupidentify; the latest row wins.
+    // Per environment: the group's full properties after each applied update. The highest
+    // _version wins: the offset of the update on SLUICE_GROUPS_TOPIC, + 1 (engine/sink/writers/groups.ts).
     `CREATE TABLE IF NOT EXISTS ${database}.groups (
   team_id Int64,
   group_type_index UInt8,
   group_key String,
   group_properties String,
   created_at ${dt},
-  _timestamp ${dt}
-) ENGINE = ReplacingMergeTree(_timestamp)
+  _timestamp ${dt},
+  _version UInt64
+) ENGINE = ReplacingMergeTree(_version)
 ORDER BY (team_id, group_type_index, group_key)`,
     `CREATE TABLE IF NOT EXISTS ${database}.ingestion_warnings (
   team_id Int64,
@@ -174,6 +177,26 @@ export function schemaStatements(database: string, flavor: DateTimeFlavor, dedup
   ]
 }
 
+/**
+ * A single server's migration between releases: the columns a table of an
+ * older release lacks (ADD COLUMN only, as on a cluster: 18.16 has no
+ * `ADD COLUMN IF NOT EXISTS`, so what exists is read first). The engine and
+ * its version column stay as they were created: `groups` of a release before
+ * issue 19 keeps ReplacingMergeTree(_timestamp), and readers pick the newest
+ * row by (_version, _timestamp).
+ */
+export function singleServerMigrations(statements: readonly string[], existing: ReadonlyMap<string, ReadonlySet<string>>, database: string): string[] {
+  const out: string[] = []
+  for (const sql of statements) {
+    const t = parseCreateTable(sql)
+    const have = t && existing.get(t.table)
+    if (!t || !have) continue
+    const add = parseColumns(t.columns).filter((c) => !have.has(c.name)).map((c) => `ADD COLUMN ${/^\w+$/.test(c.name) ? c.name : `\`${c.name}\``} ${c.type}`)
+    if (add.length > 0) out.push(`ALTER TABLE ${database}.${t.table} ${add.join(', ')}`)
+  }
+  return out
+}
+
 /** max_partitions_per_insert_block as the server sees it for our user; 0 when it has no such setting (18.16 accepts any number). */
 export async function readPartitionLimit(store: ClickHouseStore): Promise<number> {
   const rows = await store.query<{ value: string }>("SELECT value FROM system.settings WHERE name = 'max_partitions_per_insert_block'")
@@ -188,7 +211,13 @@ export async function createSchema(store: ClickHouseStore, database: string, clu
   const statements = schemaStatements(database, dateTime, dedupTokens)
   // cluster mode: the same statements rewritten ON CLUSTER (Replicated + Distributed), same table names for readers and writers
   const onCluster = cluster ? { name: cluster, ...await createClusterSchema(store, database, cluster, statements) } : undefined
-  if (!onCluster) for (const sql of statements) await store.command(sql)
+  if (!onCluster) {
+    await store.command(statements[0])
+    // read before creating: a table created now has every column already
+    const existing = await existingColumns(store, database)
+    for (const sql of statements.slice(1)) await store.command(sql)
+    for (const sql of singleServerMigrations(statements, existing, database)) await store.command(sql)
+  }
   return {
     database,
     dateTime,

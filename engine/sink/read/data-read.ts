@@ -105,7 +105,7 @@ export class DataReader {
     if (f.groupTypeIndex !== undefined) where.push(`group_type_index = ${quoteInteger(f.groupTypeIndex)}`)
     if (f.search !== undefined) where.push(`(positionCaseInsensitive(group_key, ${quoteString(f.search)}) > 0 OR positionCaseInsensitive(group_properties, ${quoteString(f.search)}) > 0)`)
     const rows = await this.store.query<{ group_type_index: number; group_key: string; props: string; created: string }>(
-      `SELECT group_type_index, group_key, argMax(group_properties, _timestamp) AS props, toString(min(created_at)) AS created
+      `SELECT group_type_index, group_key, argMax(group_properties, (_version, _timestamp)) AS props, toString(min(created_at)) AS created
        FROM ${this.schema.tables.groups} WHERE ${where.join(' AND ')}
        GROUP BY group_type_index, group_key ORDER BY group_type_index, group_key
        LIMIT ${quoteInteger(f.limit + 1)} OFFSET ${quoteInteger(f.offset)}`)
@@ -115,7 +115,7 @@ export class DataReader {
   /** One group with its event count over 30 days and the distinct_ids seen with it (most events first), or undefined. */
   async group(teamId: number, groupTypeIndex: number, key: string): Promise<GroupDetail | undefined> {
     const [g] = await this.store.query<{ props: string; created: string }>(
-      `SELECT argMax(group_properties, _timestamp) AS props, toString(min(created_at)) AS created FROM ${this.schema.tables.groups}
+      `SELECT argMax(group_properties, (_version, _timestamp)) AS props, toString(min(created_at)) AS created FROM ${this.schema.tables.groups}
        WHERE team_id = ${quoteInteger(teamId)} AND group_type_index = ${quoteInteger(groupTypeIndex)} AND group_key = ${quoteString(key)}
        GROUP BY group_key`)
     const column = `\`$group_${quoteInteger(groupTypeIndex)}\``

@@ -1,88 +1,141 @@
-// `$groupidentify` → the group's row in `groups` holding its full properties
-// after `$group_set` (later values win, keys not mentioned keep theirs). The
-// current properties come from an in-memory cache, loaded from ClickHouse on
-// a miss (one query per batch). Merges are serialized within this instance
-// so that two batches never merge onto the same stale copy.
+// The group writer: applies the updates of the SLUICE_GROUPS_TOPIC partitions
+// this instance owns (engine/source/group-consumer.ts) to the groups' rows in
+// `groups`, each row holding the group's full properties after a `$group_set`
+// (later values win, keys not mentioned keep theirs). One partition has one
+// owner, so one instance alone writes a group, in the topic's order: no
+// lost updates between instances (issue 19).
+//
+//   updates (partition order) ─► cache miss? load from ClickHouse (argMax by _version)
+//     ─► applyGroupUpdates (pure) ─► insert, retried until acknowledged ─► cache ─► commit (caller)
+//
+// The cache holds only groups of owned partitions: forget() drops a revoked
+// partition's groups, and the next owner loads them from ClickHouse, where
+// the previous owner's last write is already acknowledged (the consumer gives
+// a partition up only after its batch in flight is written and committed).
+//
+// Rows are derived from their source: `_version` is the update-topic offset
+// of the last update applied (+1, so that rows written before versions
+// existed, version 0, lose), `_timestamp` that message's Kafka timestamp. A
+// replay after a crash applies the same updates again; a merge is
+// idempotent (set semantics), so the rows converge to the same properties.
 // A group's `created_at` is the earliest event timestamp seen for it (issue
-// 15 rule 9, as PostHog's group store keeps the first event's time:
-// nodejs/src/worker/ingestion/groups/ and its `created_at` of the upsert),
-// never the time Sluice processed the event: replayed or late events must
-// not move it. Times in one ClickHouse text format compare as strings.
+// 15 rule 9, as PostHog's group store keeps the first event's time), never
+// the time Sluice processed the event. Times in one ClickHouse text format
+// compare as strings.
 import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
-import type { GroupUpdate } from '../../../workers/protocol'
 import { formatDateTime } from '../../../workers/clickhouse-types'
-import type { TableRows } from './batcher'
+import type { DateTimeFlavor } from '../../../workers/protocol'
 import { quoteInteger, quoteString } from '../format/escape'
+import type { DecodedGroupUpdate } from '../format/group-update-message'
 import { retrying } from '../../retrying'
+import type { Metrics } from '../../metrics'
 import { jsonText } from '../../../workers/well-formed'
 import type { Schema } from '../format/schema'
 import type { ClickHouseStore } from '../transport/store'
 
-interface GroupState { properties: Record<string, unknown>; createdAt: string }
+export interface GroupState { properties: Record<string, unknown>; createdAt: string }
 
-const keyOf = (team: number, index: number, key: string) => `${team}\u0000${index}\u0000${key}`
+/** An update as the owner applies it: decoded, with its place on the update topic. */
+export interface SourcedGroupUpdate extends DecodedGroupUpdate {
+  partition: number
+  offset: number
+  /** the update message's Kafka timestamp (ms) */
+  producedMs: number
+}
 
-export class GroupMerger {
-  private readonly cache = new LRUCache<string, GroupState>({ max: 100_000 })
-  private chain: Promise<unknown> = Promise.resolve()
+export interface AppliedGroups {
+  /** the state after the batch, per changed group, with the last update that changed it (first-change order) */
+  changed: Map<string, { update: SourcedGroupUpdate; state: GroupState }>
+  /** JSONEachRow rows of `groups`, one per changed group */
+  chunk: Buffer
+}
 
-  constructor(private readonly store: ClickHouseStore, private readonly schema: Schema, private readonly log: Logger) {}
+export const groupKeyOf = (team: number, index: number, key: string): string => `${team}\u0000${index}\u0000${key}`
 
-  rows(updates: readonly GroupUpdate[], nowMs: number): Promise<TableRows[]> {
-    if (updates.length === 0) return Promise.resolve([])
-    const next = this.chain.then(() => this.merge(updates, nowMs))
-    this.chain = next.catch(() => undefined)
-    return next
+/**
+ * Pure: applies `updates` in the given order (the update topic's, within a
+ * partition) onto the states `current` knows; a group it does not know is new.
+ */
+export function applyGroupUpdates(updates: readonly SourcedGroupUpdate[], current: (k: string) => GroupState | undefined, dateTime: DateTimeFlavor): AppliedGroups {
+  const changed = new Map<string, { update: SourcedGroupUpdate; state: GroupState }>()
+  for (const u of updates) {
+    const k = groupKeyOf(u.team, u.index, u.key)
+    const eventTime = formatDateTime(u.timestampMs, dateTime)
+    const seen = changed.get(k)
+    // copied once per group and batch, then changed in place: a batch of many updates of one group stays linear
+    const state = seen?.state ?? copyOf(current(k) ?? { properties: {}, createdAt: eventTime })
+    setAll(state.properties, u.set)
+    if (eventTime < state.createdAt) state.createdAt = eventTime
+    if (seen) seen.update = u
+    else changed.set(k, { update: u, state })
+  }
+  let text = ''
+  for (const { update: u, state } of changed.values()) {
+    text += jsonText({
+      team_id: u.team, group_type_index: u.index, group_key: u.key, group_properties: jsonText(state.properties), created_at: state.createdAt,
+      _timestamp: formatDateTime(u.producedMs, dateTime), _version: u.offset + 1,
+    }) + '\n'
+  }
+  return { changed, chunk: Buffer.from(text) }
+}
+
+/** Later values win. Own keys only: a `__proto__` key is a property like any other (Object.assign would set the prototype). */
+function setAll(target: Record<string, unknown>, set: Record<string, unknown>): void {
+  for (const k of Object.keys(set)) {
+    if (k === '__proto__') Object.defineProperty(target, k, { value: set[k], writable: true, enumerable: true, configurable: true })
+    else target[k] = set[k]
+  }
+}
+
+const copyOf = (s: GroupState): GroupState => ({ properties: { ...s.properties }, createdAt: s.createdAt })
+
+interface CachedGroup extends GroupState { partition: number }
+
+export class GroupWriter {
+  private readonly cache = new LRUCache<string, CachedGroup>({ max: 100_000 })
+
+  constructor(private readonly store: ClickHouseStore, private readonly schema: Schema, private readonly metrics: Metrics, private readonly log: Logger) {}
+
+  /** Applies one consumed batch of owned updates; resolves once ClickHouse acknowledged the rows (retried until it does). */
+  async write(updates: readonly SourcedGroupUpdate[]): Promise<void> {
+    if (updates.length === 0) return
+    await this.load(updates)
+    const applied = applyGroupUpdates(updates, (k) => this.cache.get(k), this.schema.dateTime)
+    await retrying(() => this.store.insert(this.schema.tables.groups, [applied.chunk]), { log: this.log, what: 'inserting group rows', fields: { rows: applied.changed.size } })
+    for (const [k, { update, state }] of applied.changed) this.cache.set(k, { ...state, partition: update.partition })
+    this.metrics.eventsInserted.inc({ table: this.schema.tables.groups }, applied.changed.size)
+    this.metrics.groupUpdatesApplied.inc(updates.length)
   }
 
-  private async load(missing: GroupUpdate[]): Promise<void> {
-    for (let i = 0; i < missing.length; i += 500) {
-      const tuples = missing.slice(i, i + 500).map(([team, index, key]) => `(${quoteInteger(team)}, ${quoteInteger(index)}, ${quoteString(key)})`)
-      const sql = `SELECT team_id, group_type_index, group_key, group_properties, created_at FROM ${this.schema.tables.groups} FINAL
-        WHERE (team_id, group_type_index, group_key) IN (${tuples.join(', ')})`
-      const rows = await retrying(() => this.store.query<{ team_id: string | number; group_type_index: number; group_key: string; group_properties: string; created_at: string }>(sql), {
+  /** The partitions moved to another owner: their groups are that owner's now. */
+  forget(partitions: readonly number[]): void {
+    const gone = new Set(partitions)
+    for (const [k, g] of this.cache.entries()) if (gone.has(g.partition)) this.cache.delete(k)
+  }
+
+  /** Groups not cached: their newest row (highest _version; rows from before versions by _timestamp), one query per 500. */
+  private async load(updates: readonly SourcedGroupUpdate[]): Promise<void> {
+    const missing = new Map<string, SourcedGroupUpdate>()
+    for (const u of updates) {
+      const k = groupKeyOf(u.team, u.index, u.key)
+      if (!missing.has(k) && !this.cache.has(k)) missing.set(k, u)
+    }
+    const list = [...missing.values()]
+    for (let i = 0; i < list.length; i += 500) {
+      const tuples = list.slice(i, i + 500).map((u) => `(${quoteInteger(u.team)}, ${quoteInteger(u.index)}, ${quoteString(u.key)})`)
+      const sql = `SELECT team_id, group_type_index, group_key, argMax(group_properties, (_version, _timestamp)) AS props, min(created_at) AS created
+        FROM ${this.schema.tables.groups} WHERE (team_id, group_type_index, group_key) IN (${tuples.join(', ')})
+        GROUP BY team_id, group_type_index, group_key`
+      const rows = await retrying(() => this.store.query<{ team_id: string | number; group_type_index: number; group_key: string; props: string; created: string }>(sql), {
         log: this.log, what: 'reading groups from ClickHouse',
       })
       for (const r of rows) {
         let properties: Record<string, unknown> = {}
-        try { properties = JSON.parse(r.group_properties) as Record<string, unknown> } catch { /* keep {} */ }
-        this.cache.set(keyOf(Number(r.team_id), Number(r.group_type_index), r.group_key), { properties, createdAt: r.created_at })
+        try { properties = JSON.parse(r.props) as Record<string, unknown> } catch { /* keep {} */ }
+        const k = groupKeyOf(Number(r.team_id), Number(r.group_type_index), r.group_key)
+        this.cache.set(k, { properties, createdAt: r.created, partition: missing.get(k)?.partition ?? -1 })
       }
     }
-  }
-
-  private async merge(updates: readonly GroupUpdate[], nowMs: number): Promise<TableRows[]> {
-    const seen = new Set<string>()
-    const missing: GroupUpdate[] = []
-    for (const u of updates) {
-      const [team, index, key] = u
-      const k = keyOf(team, index, key)
-      if (!seen.has(k) && !this.cache.has(k)) missing.push(u)
-      seen.add(k)
-    }
-    if (missing.length > 0) await this.load(missing)
-    const now = formatDateTime(nowMs, this.schema.dateTime)
-    const changed = new Map<string, [GroupUpdate, GroupState]>()
-    // in timestamp order, so that the later $group_set wins within a batch
-    const timestampOf = ([, , , , timestampMs]: GroupUpdate) => timestampMs
-    for (const u of [...updates].sort((a, b) => timestampOf(a) - timestampOf(b))) {
-      const [team, index, key, groupSet, timestampMs] = u
-      const k = keyOf(team, index, key)
-      // a group's created_at is the earliest event time seen for it (issue 15 rule 9)
-      const eventTime = formatDateTime(timestampMs, this.schema.dateTime)
-      const current = this.cache.get(k) ?? { properties: {}, createdAt: eventTime }
-      let set: Record<string, unknown> = {}
-      try { set = JSON.parse(groupSet) as Record<string, unknown> } catch { /* workers send objects only */ }
-      const createdAt = eventTime < current.createdAt ? eventTime : current.createdAt
-      const next: GroupState = { properties: { ...current.properties, ...set }, createdAt }
-      this.cache.set(k, next)
-      changed.set(k, [u, next])
-    }
-    let text = ''
-    for (const [[team_id, group_type_index, group_key], state] of changed.values()) {
-      text += jsonText({ team_id, group_type_index, group_key, group_properties: jsonText(state.properties), created_at: state.createdAt, _timestamp: now }) + '\n'
-    }
-    return [{ table: this.schema.tables.groups, chunk: Buffer.from(text), rows: changed.size }]
   }
 }

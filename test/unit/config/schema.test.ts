@@ -29,6 +29,7 @@ t.test('an empty environment yields the documented defaults', async (t) => {
     controlSnapshotBytes: 1048576,
     controlRecover: undefined,
     dlqTopic: 'events_dead_letter_queue',
+    groupsTopic: 'sluice_group_updates',
     clickhouseUrl: undefined,
     clickhouseUser: undefined,
     clickhousePassword: undefined,
@@ -93,6 +94,7 @@ const INVALID: { env: NodeJS.ProcessEnv; message: string }[] = [
     message: 'SLUICE_ADMIN_TOKEN is required when the admin port listens beyond loopback (SLUICE_ADMIN_HOST=0.0.0.0)',
   },
   { env: { SLUICE_DLQ_TOPIC: 'dead letters' }, message: 'SLUICE_DLQ_TOPIC must be a valid Kafka topic name' },
+  { env: { SLUICE_GROUPS_TOPIC: 'events_plugin_ingestion' }, message: 'SLUICE_GROUPS_TOPIC must differ from SLUICE_KAFKA_TOPIC' },
   { env: { SLUICE_WARNING_INTERVAL_SECONDS: '-1' }, message: 'SLUICE_WARNING_INTERVAL_SECONDS must be a non-negative integer, got "-1"' },
   { env: { SLUICE_TRUST_PROXY: 'maybe' }, message: 'SLUICE_TRUST_PROXY must be true or false, got "maybe"' },
 ]
