@@ -67,6 +67,7 @@ function rejectOutcome(o: Extract<Outcome, { ok: false }>): never {
     case 'environment_not_found': throw new SluiceError('SLUICE_ERR_ENVIRONMENT_NOT_FOUND', o.id ?? '')
     case 'conflict': throw new SluiceError('SLUICE_ERR_CONFLICT', o.message)
     case 'invalid': throw new SluiceError('SLUICE_ERR_INVALID_FIELD', o.message)
+    case 'key_not_found': throw new SluiceError('SLUICE_ERR_KEY_NOT_FOUND', o.message)
   }
 }
 
