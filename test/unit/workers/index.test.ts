@@ -33,7 +33,7 @@ function run(values: string[], flavor: DateTimeFlavor = 'DateTime64') {
 t.beforeEach(() => threadDefinitions.forget())
 
 // row sources and partitions: the first test and 'reports each row's message and the rows' partitions'
-type HeaderWithoutObservations = Omit<TaskHeader, 'observations' | 'rowMessages' | 'partitions'>
+type HeaderWithoutObservations = Omit<TaskHeader, 'observations' | 'rowMessages' | 'partitions' | 'keyRows'>
 
 /** The header without taxonomy observations (test/unit/workers/steps/taxonomy-steps.test.ts covers those) */
 function header(fields: Partial<HeaderWithoutObservations>): HeaderWithoutObservations {
@@ -44,7 +44,7 @@ function header(fields: Partial<HeaderWithoutObservations>): HeaderWithoutObserv
 }
 
 function withoutObservations(result: { header: TaskHeader; rows: string }): { header: HeaderWithoutObservations; rows: string } {
-  const { observations: _, rowMessages: _r, partitions: _p, ...rest } = result.header
+  const { observations: _, rowMessages: _r, partitions: _p, keyRows: _k, ...rest } = result.header
   return { header: rest, rows: result.rows }
 }
 
