@@ -72,7 +72,7 @@ export interface RotateToken extends CommandBase {
 export interface ExpireToken extends CommandBase {
   type: 'expire_token'
   environment_id: number
-  key_id: number
+  sdk_key_id: number
   revoke_at: string
 }
 

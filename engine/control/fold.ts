@@ -287,7 +287,7 @@ function rotateToken(state: ControlState, cmd: RotateToken, offset: number): Out
 }
 
 function expireToken(state: ControlState, cmd: ExpireToken, offset: number): Outcome {
-  const key = state.sdkKeys.get(cmd.key_id)
+  const key = state.sdkKeys.get(cmd.sdk_key_id)
   // already expired (a duplicate from another instance) or rotated again since: nothing to do
   if (!key || key.previous === null || key.previous.revoke_at !== cmd.revoke_at) return done(key ? state.environments.get(key.environment_id)?.project_id ?? 0 : 0, [], [])
   revokeToken(state, key.previous.token)
@@ -475,7 +475,7 @@ function auditEntry(state: ControlState, cmd: Command, outcome: Outcome, offset:
     if (e && target.project_id === undefined) target.project_id = e.project_id
   }
   if (cmd.type === 'create_sdk_key' || cmd.type === 'revoke_sdk_key' || cmd.type === 'expire_token' || cmd.type === 'rotate_token') {
-    const id = num(c.sdk_key_id) ?? (cmd.type === 'expire_token' ? num(c.key_id) : undefined) ?? (outcome.ok ? outcome.key_id : undefined)
+    const id = num(c.sdk_key_id) ?? (outcome.ok ? outcome.key_id : undefined)
     if (id !== undefined) target.sdk_key_id = id
   }
   if (cmd.type === 'create_admin_key' || cmd.type === 'revoke_admin_key') {

@@ -62,7 +62,7 @@ export class GraceExpiry {
     const { due } = dueExpiries(this.control.state, Date.now())
     try {
       for (const d of due) {
-        await this.control.append({ type: 'expire_token', environment_id: d.environment_id, key_id: d.key_id, revoke_at: d.revoke_at }, 15_000, expiryRequestId(d.key_id, d.revoke_at))
+        await this.control.append({ type: 'expire_token', environment_id: d.environment_id, sdk_key_id: d.key_id, revoke_at: d.revoke_at }, 15_000, expiryRequestId(d.key_id, d.revoke_at))
         this.log.info({ environment_id: d.environment_id, sdk_key_id: d.key_id, revoke_at: d.revoke_at }, 'grace period ended: the old token of this SDK key is revoked')
       }
     } catch (err) {

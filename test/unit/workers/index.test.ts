@@ -65,6 +65,8 @@ t.test('writes a DateTime64 row with the environment\'s team_id and project_id f
       ...header({ eventRows: 1 }),
       rowMessages: [0],
       partitions: [202503],
+      // counted by the id of the staging environment's primary SDK key, never by token
+      keyRows: [[2, 1]],
       observations: {
         eventDefinitions: [[1, '$pageview']],
         propertyDefinitions: [[1, 'path', 1, -1, 'String'], [1, '$ip', 1, -1, 'String']],
