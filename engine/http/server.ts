@@ -101,6 +101,9 @@ export async function startAdminServer(o: AdminServerOptions): Promise<RunningSe
       }
       const grant = authenticate(req.headers.authorization, o.token, o.state)
       if (!grant) {
+        // admin keys live in the control state: until it is complete, an unknown key may be a valid one (not counted)
+        const notReady = o.notReady()
+        if (notReady) throw notReady
         o.metrics?.adminAuthFailures.inc()
         if (limiter.failed(address)) o.log.warn({ address, failures: o.authMaxFailures, block_ms: o.authBlockMs }, 'admin port: too many wrong bearer tokens from one address; refusing it for a while')
         throw new SluiceError('SLUICE_ERR_UNAUTHORIZED')
