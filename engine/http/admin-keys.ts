@@ -28,6 +28,16 @@ export function newAdminSecret(): NewAdminSecret {
 const DUMMY = { salt: '00'.repeat(32), hash: 'ff'.repeat(32) }
 
 /**
+ * A well-formed admin secret whose prefix this instance does not know (yet):
+ * the key may have been made through another instance a moment ago, so the
+ * server catches up with the control log once before calling it wrong.
+ */
+export function unknownAdminKey(header: string | undefined, state: ControlState): boolean {
+  const m = SECRET.exec(bearerToken(header) ?? '')
+  return m !== null && !state.adminLookups.has(m[1])
+}
+
+/**
  * Who the Authorization header names: the bootstrap token (every right), a
  * live admin key (its scopes), or nobody (undefined → 401).
  */

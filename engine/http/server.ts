@@ -10,7 +10,7 @@ import { SluiceError } from '../errors'
 import type { AdminHandler } from './handler'
 import type { ControlState } from '../control/fold'
 import type { Metrics } from '../metrics'
-import { authenticate } from './admin-keys'
+import { authenticate, unknownAdminKey } from './admin-keys'
 import { AuthLimiter } from './auth-limiter'
 import { checkNeed, routeNeed } from './route-access'
 import { ConsoleAssets } from './console'
@@ -99,7 +99,12 @@ export async function startAdminServer(o: AdminServerOptions): Promise<RunningSe
         ;(err as SluiceError & { retryAfter: number }).retryAfter = Math.ceil(blockedMs / 1000)
         throw err
       }
-      const grant = authenticate(req.headers.authorization, o.token, o.state)
+      let grant = authenticate(req.headers.authorization, o.token, o.state)
+      // a key made through another instance a moment ago: read the log up to now before calling it wrong
+      if (!grant && unknownAdminKey(req.headers.authorization, o.state)) {
+        await bounded(o.caughtUpSince(started), CATCH_UP_BOUND_MS)
+        grant = authenticate(req.headers.authorization, o.token, o.state)
+      }
       if (!grant) {
         // admin keys live in the control state: until it is complete, an unknown key may be a valid one (not counted)
         const notReady = o.notReady()
@@ -109,17 +114,18 @@ export async function startAdminServer(o: AdminServerOptions): Promise<RunningSe
         throw new SluiceError('SLUICE_ERR_UNAUTHORIZED')
       }
       const match = o.routes.match(method, path)
+      const notReady = o.notReady()
+      if (notReady) throw notReady
+      // Read after any write: a change acknowledged by another instance before this request is
+      // visible in its answer. Bounded, so that reads stay available (possibly stale) while Kafka is away.
+      await bounded(o.caughtUpSince(started), CATCH_UP_BOUND_MS)
+      // after catching up: an environment created through another instance a moment ago is in the key's project
       try {
         checkNeed(grant, routeNeed(method, match.pattern), match.params, o.state)
       } catch (err) {
         o.metrics?.adminForbidden.inc()
         throw err
       }
-      const notReady = o.notReady()
-      if (notReady) throw notReady
-      // Read after any write: a change acknowledged by another instance before this request is
-      // visible in its answer. Bounded, so that reads stay available (possibly stale) while Kafka is away.
-      await bounded(o.caughtUpSince(started), CATCH_UP_BOUND_MS)
       const result = await match.handler({
         params: match.params,
         url,

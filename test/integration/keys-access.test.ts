@@ -233,6 +233,28 @@ t.test('keys and access on two instances', async (t) => {
     t.equal(sinceLast.length, 2, 'since a position, one environment: B answers the same')
   })
 
+  t.test('ClickHouse keeps SDK keys and admin keys (hash only): a control log re-seeded from it still knows them', async (t) => {
+    const key = (await a.api('POST', '/api/admin_keys', { name: 'survivor', scopes: [{ access: 'read', projects: [P.id] }] })).body
+    const extra = (await a.api('POST', `/api/environments/${P.id}/keys`, { name: 'android' })).body
+    const revokedKey = (await a.api('POST', `/api/environments/${P.id}/keys`, { name: 'short-lived' })).body
+    await a.api('DELETE', `/api/environments/${P.id}/keys/${revokedKey.id}`)
+    t.ok(await eventually(async () => (await stack.count(`id = ${revokedKey.id} AND revoked = 1`, 'sdk_keys FINAL')) === 1 &&
+      (await stack.count(`id = ${key.id}`, 'admin_keys FINAL')) === 1, 10_000), 'materialized')
+    const stored = await stack.store.query<Record<string, string>>(`SELECT * FROM keys.admin_keys FINAL WHERE id = ${key.id}`)
+    t.notMatch(JSON.stringify(stored), key.secret, 'the secret is not in ClickHouse')
+    t.match(stored[0], { name: 'survivor', lookup: /^[0-9a-f]{12}$/, hash: /^[0-9a-f]{64}$/, salt: /^[0-9a-f]{64}$/ })
+    // an instance on an empty control topic seeds it from ClickHouse
+    const c = await stack.start({ SLUICE_CONTROL_TOPIC: 'sluice_control_reseeded' })
+    t.match(c.logs(), /re-seeded it from the state materialized in ClickHouse/)
+    const keysThere = (await c.api('GET', `/api/environments/${P.id}/keys`)).body.results.map((k: { id: number; api_token: string }) => [k.id, k.api_token])
+    t.ok(keysThere.some(([id, tok]: [number, string]) => id === extra.id && tok === extra.api_token), 'the extra SDK key, same id and token')
+    t.notOk(keysThere.some(([id]: [number]) => id === revokedKey.id), 'the revoked one stays revoked')
+    t.equal((await c.api('POST', `/api/environments/${P.id}/keys`, { name: 'reuse', api_token: revokedKey.api_token })).status, 409, 'and its token is never reused')
+    const asKey = await callAs(c, key.secret, 'GET', '/api/projects')
+    t.same([asKey.status, asKey.body.results.map((p: { id: number }) => p.id)], [200, [P.id]], 'the admin key works there with its scopes')
+    await c.stop('SIGKILL')
+  })
+
   t.test('25 wrong bearer tokens: 429 from the 21st on, even for the right key, until the block ends', async (t) => {
     const statuses: number[] = []
     const failuresBefore = await b.metric('sluice_admin_auth_failures_total')
