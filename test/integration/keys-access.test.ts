@@ -209,6 +209,15 @@ t.test('keys and access on two instances', async (t) => {
     t.ok(await eventually(async () => (await callAs(b, key.secret, 'GET', '/api/projects')).status === 401, 1_000, 10), 'a revoked admin key is refused by B too')
   })
 
+  t.test('a key made on A works on B at once, and covers an environment its project gained on A a moment before', async (t) => {
+    for (let i = 0; i < 5; i++) {
+      const key = (await a.api('POST', '/api/admin_keys', { name: `fresh ${i}`, scopes: [{ access: 'read', projects: [Q.id] }] })).body
+      const env = (await a.api('POST', `/api/projects/${Q.id}/environments`, { name: `Fresh ${i}` })).body
+      const r = await callAs(b, key.secret, 'GET', `/api/environments/${env.id}`)
+      t.same([r.status, r.body.name], [200, `Fresh ${i}`])
+    }
+  })
+
   t.test('the audit lists each change with the key that made it and never a secret', async (t) => {
     const writer = (await a.api('POST', '/api/admin_keys', { name: 'deployer', scopes: [{ access: 'write', projects: [Q.id] }] })).body
     const renamed = await callAs(b, writer.secret, 'PATCH', `/api/environments/${qEnv}`, { name: 'Blog prod' })
