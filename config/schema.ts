@@ -45,6 +45,8 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_ADMIN_PORT', type: 'integer', default: '8001', min: 0, doc: 'Admin API, `/metrics`, `/healthz`, `/readyz`. 0 picks a free port.' },
   { name: 'SLUICE_ADMIN_HOST', type: 'host', default: '127.0.0.1', doc: 'Interface the admin port listens on. Anything but loopback requires `SLUICE_ADMIN_TOKEN`.' },
   { name: 'SLUICE_ADMIN_TOKEN', type: 'string', unset: 'a random token is generated and printed at start-up (allowed only when the admin port listens on loopback)', doc: 'Bearer token the admin API requires (at least 16 characters).', secret: true },
+  { name: 'SLUICE_ADMIN_AUTH_MAX_FAILURES', type: 'integer', default: '20', min: 1, doc: 'Wrong bearer tokens one address may send to the admin port within a minute; the next request from it is refused with 429 (`SLUICE_ERR_TOO_MANY_ATTEMPTS`), counted in `sluice_admin_auth_refusals_total`.' },
+  { name: 'SLUICE_ADMIN_AUTH_BLOCK_SECONDS', type: 'integer', default: '60', min: 1, doc: 'How long an address that sent too many wrong bearer tokens is refused (every request, even with a right token).' },
   { name: 'SLUICE_WORKERS', type: 'integer', default: String(DEFAULT_WORKERS), min: 1, doc: 'Worker threads of the processing pool.' },
   { name: 'SLUICE_CONSUME_BATCH', type: 'integer', default: '2000', min: 1, doc: 'Messages taken from Kafka per consume call; one worker task carries one such batch.' },
   { name: 'SLUICE_INSERT_MAX_ROWS', type: 'integer', default: '50000', min: 1, doc: 'An insert is sent once it holds this many rows…' },
@@ -88,6 +90,9 @@ export interface Config {
   readonly captureHost: string
   readonly trustProxy: boolean
   readonly adminPort: number
+  /** wrong bearer tokens per address per minute before 429 */
+  readonly adminAuthMaxFailures: number
+  readonly adminAuthBlockMs: number
   readonly adminHost: string
   /** undefined: generated at start-up (loopback only) */
   readonly adminToken: string | undefined
@@ -213,6 +218,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     captureHost: str('SLUICE_CAPTURE_HOST'),
     trustProxy: int('SLUICE_TRUST_PROXY') === 1,
     adminPort: int('SLUICE_ADMIN_PORT'),
+    adminAuthMaxFailures: int('SLUICE_ADMIN_AUTH_MAX_FAILURES'),
+    adminAuthBlockMs: int('SLUICE_ADMIN_AUTH_BLOCK_SECONDS') * 1000,
     adminHost,
     adminToken,
     workers: int('SLUICE_WORKERS'),

@@ -10,6 +10,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/schema'
 import { ControlMaterializer } from './control/materialize'
 import { ControlLog } from './control/log'
+import { GraceExpiry } from './control/grace'
 import { recoverFromClickHouse, reseedIfEmpty } from './control/seed'
 import { Ingestion } from './dispatch/ingest'
 import { observeAcknowledged } from './dispatch/lag'
@@ -158,6 +159,10 @@ async function startControl(config: Config, s: Storage, metrics: Metrics, life: 
   if (control.genesis) await reseedIfEmpty(control, s.store, s.schema, log)
   if (!control.complete && config.controlRecover === 'clickhouse') await recoverFromClickHouse(control, s.store, s.schema, log)
   control.snapshotIfNone()
+  const grace = new GraceExpiry(control, log)
+  control.onFold(grace.onFold)
+  void control.whenComplete().then(() => grace.schedule())
+  life.onStop(async () => grace.stop())
   return control
 }
 
@@ -243,6 +248,10 @@ async function startServers(config: Config, s: Storage, control: ControlLog, p: 
       return control.ready ? undefined : new SluiceError('SLUICE_ERR_NOT_READY')
     },
     caughtUpSince: (since) => control.caughtUpSince(since),
+    state: control.state,
+    authMaxFailures: config.adminAuthMaxFailures,
+    authBlockMs: config.adminAuthBlockMs,
+    metrics,
     liveness: () => liveness(health),
     readiness: () => readiness(health),
     log,

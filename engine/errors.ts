@@ -7,6 +7,9 @@ export interface ErrorSpec { status: number; message: string }
 
 export const ERRORS = {
   SLUICE_ERR_UNAUTHORIZED: { status: 401, message: 'missing or wrong bearer token' },
+  SLUICE_ERR_FORBIDDEN: { status: 403, message: 'admin key %s may not %s' },
+  SLUICE_ERR_TOO_MANY_ATTEMPTS: { status: 429, message: 'too many wrong bearer tokens from this address; try again in %s seconds' },
+  SLUICE_ERR_KEY_NOT_FOUND: { status: 404, message: '%s' },
   SLUICE_ERR_ROUTE_NOT_FOUND: { status: 404, message: 'no route %s' },
   SLUICE_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'method %s is not allowed on %s' },
   SLUICE_ERR_INVALID_JSON: { status: 400, message: 'the request body is not valid JSON: %s' },

@@ -64,6 +64,10 @@ export function createMetrics() {
     // cluster mode (engine/sink/cluster-health.ts); shard and replica numbers as in system.clusters, bounded by the cluster's size
     clickhouseReplicaUp: new client.Gauge({ name: 'sluice_clickhouse_replica_up', help: 'SLUICE_CLICKHOUSE_CLUSTER: 1 when this replica of this shard answered the last probe, 0 when it did not', labelNames: ['shard', 'replica'] as const, registers: r }),
     clickhouseShardRows: new client.Gauge({ name: 'sluice_clickhouse_shard_rows', help: 'SLUICE_CLICKHOUSE_CLUSTER: rows of a sharded table held by each replica of each shard at the last probe (how evenly the sharding key spreads, how far a replica lags)', labelNames: ['table', 'shard', 'replica'] as const, registers: r }),
+    adminAuthFailures: new client.Counter({ name: 'sluice_admin_auth_failures_total', help: 'Admin API requests with a missing or wrong bearer token (401)', registers: r }),
+    adminAuthRefusals: new client.Counter({ name: 'sluice_admin_auth_refusals_total', help: 'Admin API requests refused with 429 because their address sent too many wrong bearer tokens (SLUICE_ADMIN_AUTH_MAX_FAILURES)', registers: r }),
+    adminForbidden: new client.Counter({ name: 'sluice_admin_forbidden_total', help: 'Admin API requests refused with 403: the admin key\'s scopes do not cover them', registers: r }),
+    eventsByKey: new client.Counter({ name: 'sluice_events_by_key_total', help: 'Events stored, by the id of the SDK key they came with (GET /api/environments/:id/keys names it; never the token)', labelNames: ['key_id'] as const, registers: r }),
     captureEvents: new client.Counter({ name: 'sluice_capture_events_total', help: 'Events accepted by the capture endpoint (produced to the input topic and acknowledged)', registers: r }),
   }
 }

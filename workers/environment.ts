@@ -15,6 +15,8 @@ export interface ResolvedProject {
 
 export interface ResolvedEnvironment {
   readonly id: number
+  /** the SDK key whose token resolved here: one object per token, so resolving stays one Map get */
+  readonly keyId: number
   readonly project: ResolvedProject
   readonly anonymizeIps: boolean
   readonly dropOlderThanMs: number
@@ -36,7 +38,7 @@ export function environmentsByToken(snapshot: ControlSnapshot): Map<string, Reso
   for (const e of snapshot.environments) {
     let project = projects.get(e.project_id)
     if (!project) projects.set(e.project_id, (project = resolveProject(undefined, e.project_id)))
-    out.set(e.token, { id: e.id, project, anonymizeIps: e.anonymize_ips, dropOlderThanMs: e.drop_older_than_ms })
+    for (const [token, keyId] of e.tokens) out.set(token, { id: e.id, keyId, project, anonymizeIps: e.anonymize_ips, dropOlderThanMs: e.drop_older_than_ms })
   }
   return out
 }

@@ -69,6 +69,16 @@ function processMessage(text: string, i: number, ctx: StepContext, header: TaskH
     return false
   }
   encodeEventRow(out, parsed, enc, ctx.nowMs, meta[m + META_TIMESTAMP], meta[m + META_OFFSET])
+  // a task's events mostly carry one key: compare with the last one before touching the list
+  const keyId = parsed.env!.keyId
+  const rows = header.keyRows
+  const last = rows.length - 1
+  if (last >= 0 && rows[last][0] === keyId) rows[last][1]++
+  else {
+    const at = rows.findIndex((r) => r[0] === keyId)
+    if (at >= 0) rows[at][1]++
+    else rows.push([keyId, 1])
+  }
   ctx.definitions.remember(ctx.reportedKeys)
   wrote.timestampMs = parsed.timestampMs
   return true
@@ -84,7 +94,7 @@ export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter,
   const count = meta.length / META_STRIDE
   const ctx = newContext(environmentsFor(task.snapshot), task.nowMs, task.claimsSettled === true, definitions)
   const header: TaskHeader = {
-    snapshotVersion: task.snapshot.version, messages: count, eventRows: 0, rowMessages: [], partitions: [], drops: {}, deadLetters: [], unresolved: [],
+    snapshotVersion: task.snapshot.version, messages: count, eventRows: 0, rowMessages: [], partitions: [], drops: {}, deadLetters: [], unresolved: [], keyRows: [],
     pendingClaims: { indexes: [], claims: [] }, warnings: ctx.warnings, groupUpdates: ctx.groupUpdates, observations: ctx.observations,
   }
   const persons = enc.persons === true

@@ -38,7 +38,8 @@ export interface SnapshotRef {
 export interface SnapshotEnvironment {
   id: number
   project_id: number
-  token: string
+  /** [token, SDK key id]: every token accepted now (keys, and rotated tokens still in their grace period) */
+  tokens: [string, number][]
   anonymize_ips: boolean
   /** 0: keep events of any age */
   drop_older_than_ms: number
@@ -76,6 +77,8 @@ export interface TaskHeader {
   partitions: number[]
   drops: Partial<Record<DropReason, number>>
   deadLetters: DeadLetterRecord[]
+  /** [SDK key id, events rows] of this task (sluice_events_by_key_total): ids, never tokens */
+  keyRows: [number, number][]
   /** indexes of messages whose token is not in the snapshot the task ran with */
   unresolved: number[]
   /** indexes of messages waiting for group type claims, and the claims */

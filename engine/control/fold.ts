@@ -5,9 +5,10 @@
 // The state is mutated in place (replaying a long log must not copy it per
 // command); foldAll() builds a fresh state from a list, for tests and replay.
 import type {
-  ClaimGroupType, Command, CreateEnvironment, CreateProject, DeleteEnvironment, MoveProject, Outcome,
-  RotateToken, Seed, UpdateEnvironment, UpdateProject,
+  ClaimGroupType, Command, CreateAdminKey, CreateEnvironment, CreateProject, CreateSdkKey, DeleteEnvironment, ExpireToken, MoveProject, Outcome,
+  RevokeAdminKey, RevokeSdkKey, RotateToken, Seed, UpdateEnvironment, UpdateProject,
 } from './commands'
+import { checkScopes, type Scope } from './scopes'
 import {
   checkEnvironmentSettings, checkProjectSettings, defaultEnvironmentSettings, defaultProjectSettings,
   type EnvironmentSettings, type ProjectSettings,
@@ -39,10 +40,66 @@ export interface EnvironmentState {
   version: number
 }
 
+/**
+ * An SDK key (ingestion token) of an environment. Every environment has one
+ * primary key, whose token is the environment's api_token; rotation gives
+ * it a new token and keeps its id (metrics count per key id), so the old
+ * token may stay accepted as `previous` until its grace deadline.
+ */
+export interface SdkKeyState {
+  id: number
+  environment_id: number
+  name: string
+  token: string
+  primary: boolean
+  created_at: string
+  revoked: boolean
+  /** the token before the last rotation, accepted until an expire_token for `revoke_at` is folded */
+  previous: { token: string; revoke_at: string } | null
+  version: number
+}
+
+/** A key for the admin API; the secret itself is never stored (engine/http/admin-keys.ts). */
+export interface AdminKeyState {
+  id: number
+  name: string
+  scopes: Scope[]
+  /** public prefix of the secret: finds the key without comparing against every hash */
+  lookup: string
+  salt: string
+  hash: string
+  created_at: string
+  revoked: boolean
+  version: number
+}
+
+/** One change as the audit trail shows it: what, by which key, on what, with what result. Never a token or secret. */
+export interface AuditEntry {
+  position: number
+  /** the writer's clock (the command's `at`) */
+  time: string
+  /** 0: SLUICE_ADMIN_TOKEN; null: the engine itself */
+  key_id: number | null
+  key_name: string
+  command: string
+  target: { project_id?: number; environment_id?: number; sdk_key_id?: number; admin_key_id?: number }
+  /** 'ok', or the outcome's error (conflict, invalid, …) */
+  outcome: string
+}
+
 export interface ControlState {
   /** last folded log offset, -1 before the first */
   offset: number
   nextId: number
+  /** SDK key ids and admin key ids have counters of their own: project and environment ids do not move */
+  nextKeyId: number
+  nextAdminKeyId: number
+  sdkKeys: Map<number, SdkKeyState>
+  adminKeys: Map<number, AdminKeyState>
+  /** admin key lookup prefix → key id (live and revoked: a revoked key is found, then refused) */
+  adminLookups: Map<string, number>
+  /** the newest MAX_AUDIT_ENTRIES changes, oldest first */
+  audit: AuditEntry[]
   projects: Map<number, ProjectState>
   environments: Map<number, EnvironmentState>
   /** api_token → environment id, for live environments only */
@@ -56,12 +113,17 @@ export interface ControlState {
 // Duplicates of one append come from producer retries, seconds apart; the
 // remembered outcomes travel in every snapshot, so they are kept few.
 export const MAX_REMEMBERED_OUTCOMES = 1_000
+// The audit travels in every snapshot too: the newest entries only (README, "Audit trail").
+export const MAX_AUDIT_ENTRIES = 1_000
 export const MAX_GROUP_TYPES = 5
 export const NAME_MAX = 200
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{8,200}$/
 
 export function emptyState(): ControlState {
-  return { offset: -1, nextId: 1, projects: new Map(), environments: new Map(), tokens: new Map(), revoked: new Set(), outcomes: new Map() }
+  return {
+    offset: -1, nextId: 1, nextKeyId: 1, nextAdminKeyId: 1, projects: new Map(), environments: new Map(), tokens: new Map(), revoked: new Set(), outcomes: new Map(),
+    sdkKeys: new Map(), adminKeys: new Map(), adminLookups: new Map(), audit: [],
+  }
 }
 
 export function validName(name: unknown): name is string {
@@ -70,8 +132,10 @@ export function validName(name: unknown): name is string {
 
 type Fail = Extract<Outcome, { ok: false }>
 const fail = (error: Fail['error'], message: string, id?: number): Fail => (id === undefined ? { ok: false, error, message } : { ok: false, error, message, id })
-const done = (project_id: number, projects: number[], environments: number[], extra: { environment_id?: number; group_type_index?: number } = {}): Outcome =>
-  ({ ok: true, project_id, ...extra, touched: { projects, environments } })
+const done = (project_id: number, projects: number[], environments: number[], extra: { environment_id?: number; group_type_index?: number; key_id?: number } = {}): Outcome => {
+  if (extra.key_id === undefined) delete extra.key_id
+  return { ok: true, project_id, ...extra, touched: { projects, environments } }
+}
 
 function tokenProblem(state: ControlState, token: unknown): Fail | undefined {
   if (typeof token !== 'string' || !TOKEN_PATTERN.test(token)) return fail('invalid', 'api_token must be 8–200 characters of A–Z, a–z, 0–9, _ or -')
@@ -99,10 +163,36 @@ const isFail = (x: object): x is Fail => 'ok' in x && x.ok === false
 function addEnvironment(state: ControlState, project: ProjectState, id: number, name: string, token: string, at: string, offset: number): EnvironmentState {
   const env: EnvironmentState = { id, project_id: project.id, name, api_token: token, settings: defaultEnvironmentSettings(), created_at: at, deleted: false, version: offset }
   state.environments.set(id, env)
-  state.tokens.set(token, id)
+  addSdkKey(state, env, 'Primary', token, true, at, offset)
   project.environment_ids.push(id)
   project.version = offset
   return env
+}
+
+function addSdkKey(state: ControlState, env: EnvironmentState, name: string, token: string, primary: boolean, at: string, offset: number): SdkKeyState {
+  const key: SdkKeyState = { id: state.nextKeyId++, environment_id: env.id, name, token, primary, created_at: at, revoked: false, previous: null, version: offset }
+  state.sdkKeys.set(key.id, key)
+  state.tokens.set(token, env.id)
+  return key
+}
+
+function revokeToken(state: ControlState, token: string): void {
+  state.tokens.delete(token)
+  state.revoked.add(token)
+}
+
+/** Revokes a key's token and any token still in its grace period. */
+function revokeSdkKey(state: ControlState, key: SdkKeyState, offset: number): void {
+  revokeToken(state, key.token)
+  if (key.previous) revokeToken(state, key.previous.token)
+  key.previous = null
+  key.revoked = true
+  key.version = offset
+}
+
+export function primaryKey(state: ControlState, env: EnvironmentState): SdkKeyState | undefined {
+  for (const k of state.sdkKeys.values()) if (k.environment_id === env.id && k.primary && !k.revoked) return k
+  return undefined
 }
 
 function createProject(state: ControlState, cmd: CreateProject, offset: number): Outcome {
@@ -166,8 +256,8 @@ function deleteEnvironment(state: ControlState, cmd: DeleteEnvironment, offset: 
   if (project.environment_ids.length <= 1) return fail('conflict', `environment ${env.id} is the last environment of project ${project.id}; a project keeps at least one`)
   env.deleted = true
   env.version = offset
-  state.tokens.delete(env.api_token)
-  state.revoked.add(env.api_token)
+  revokeToken(state, env.api_token)
+  for (const k of state.sdkKeys.values()) if (k.environment_id === env.id && !k.revoked) revokeSdkKey(state, k, offset)
   project.environment_ids = project.environment_ids.filter((id) => id !== env.id)
   project.version = offset
   return done(project.id, [project.id], [env.id], { environment_id: env.id })
@@ -178,12 +268,77 @@ function rotateToken(state: ControlState, cmd: RotateToken, offset: number): Out
   if (isFail(env)) return env
   const bad = tokenProblem(state, cmd.api_token)
   if (bad) return bad
-  state.tokens.delete(env.api_token)
-  state.revoked.add(env.api_token)
+  const key = primaryKey(state, env)
+  const old = env.api_token
+  // a grace period needs a deadline after the command's own time; the writer's clock decides both, so every instance agrees
+  const graceUntil = typeof cmd.revoke_at === 'string' && Date.parse(cmd.revoke_at) > Date.parse(cmd.at) ? new Date(Date.parse(cmd.revoke_at)).toISOString() : undefined
+  // a token still in an earlier grace period goes now: one previous token per key
+  if (key?.previous) revokeToken(state, key.previous.token)
+  if (graceUntil === undefined || !key) revokeToken(state, old)
   env.api_token = cmd.api_token
   state.tokens.set(env.api_token, env.id)
   env.version = offset
-  return done(env.project_id, [], [env.id], { environment_id: env.id })
+  if (key) {
+    key.token = cmd.api_token
+    key.previous = graceUntil === undefined ? null : { token: old, revoke_at: graceUntil }
+    key.version = offset
+  }
+  return done(env.project_id, [], [env.id], { environment_id: env.id, key_id: key?.id })
+}
+
+function expireToken(state: ControlState, cmd: ExpireToken, offset: number): Outcome {
+  const key = state.sdkKeys.get(cmd.sdk_key_id)
+  // already expired (a duplicate from another instance) or rotated again since: nothing to do
+  if (!key || key.previous === null || key.previous.revoke_at !== cmd.revoke_at) return done(key ? state.environments.get(key.environment_id)?.project_id ?? 0 : 0, [], [])
+  revokeToken(state, key.previous.token)
+  key.previous = null
+  key.version = offset
+  return done(state.environments.get(key.environment_id)?.project_id ?? 0, [], [key.environment_id], { environment_id: key.environment_id, key_id: key.id })
+}
+
+function createSdkKey(state: ControlState, cmd: CreateSdkKey, offset: number): Outcome {
+  const env = liveEnvironment(state, cmd.environment_id)
+  if (isFail(env)) return env
+  if (!validName(cmd.name)) return fail('invalid', 'name must be 1–200 characters')
+  const bad = tokenProblem(state, cmd.api_token)
+  if (bad) return bad
+  const key = addSdkKey(state, env, cmd.name, cmd.api_token, false, cmd.at, offset)
+  return done(env.project_id, [], [env.id], { environment_id: env.id, key_id: key.id })
+}
+
+function revokeSdkKeyCommand(state: ControlState, cmd: RevokeSdkKey, offset: number): Outcome {
+  const env = liveEnvironment(state, cmd.environment_id)
+  if (isFail(env)) return env
+  const key = state.sdkKeys.get(cmd.sdk_key_id)
+  if (!key || key.environment_id !== env.id || key.revoked) return fail('key_not_found', `environment ${env.id} has no key ${cmd.sdk_key_id}`, cmd.sdk_key_id)
+  if (key.primary) return fail('conflict', `key ${key.id} is the primary key of environment ${env.id} (its api_token): rotate it instead`)
+  revokeSdkKey(state, key, offset)
+  return done(env.project_id, [], [env.id], { environment_id: env.id, key_id: key.id })
+}
+
+const HEX64 = /^[0-9a-f]{64}$/
+const LOOKUP = /^[A-Za-z0-9_-]{8,64}$/
+
+function createAdminKey(state: ControlState, cmd: CreateAdminKey, offset: number): Outcome {
+  if (!validName(cmd.name)) return fail('invalid', 'name must be 1–200 characters')
+  const scopes = checkScopes(cmd.scopes)
+  if (!scopes.ok) return fail('invalid', `scopes ${scopes.problem}`)
+  if (typeof cmd.lookup !== 'string' || !LOOKUP.test(cmd.lookup) || typeof cmd.salt !== 'string' || !HEX64.test(cmd.salt) || typeof cmd.hash !== 'string' || !HEX64.test(cmd.hash)) {
+    return fail('invalid', 'an admin key needs a lookup prefix, a 32-byte salt and a sha256 hash')
+  }
+  if (state.adminLookups.has(cmd.lookup)) return fail('conflict', 'an admin key with this lookup prefix exists')
+  const key: AdminKeyState = { id: state.nextAdminKeyId++, name: cmd.name, scopes: scopes.value, lookup: cmd.lookup, salt: cmd.salt, hash: cmd.hash, created_at: cmd.at, revoked: false, version: offset }
+  state.adminKeys.set(key.id, key)
+  state.adminLookups.set(key.lookup, key.id)
+  return done(0, [], [], { key_id: key.id })
+}
+
+function revokeAdminKey(state: ControlState, cmd: RevokeAdminKey, offset: number): Outcome {
+  const key = state.adminKeys.get(cmd.admin_key_id)
+  if (!key || key.revoked) return fail('key_not_found', `admin key ${cmd.admin_key_id} does not exist`, cmd.admin_key_id)
+  key.revoked = true
+  key.version = offset
+  return done(0, [], [], { key_id: key.id })
 }
 
 /** Both mappings must agree: no type at two indexes, no index for two types. */
@@ -274,7 +429,62 @@ function seed(state: ControlState, cmd: Seed, offset: number): Outcome {
   }
   for (const g of cmd.group_types) state.projects.get(g.project_id)?.group_types.set(g.group_type, g.group_type_index)
   state.nextId = maxId + 1
+  seedSdkKeys(state, cmd, offset)
+  for (const k of cmd.admin_keys ?? []) {
+    const scopes = checkScopes(k.scopes)
+    if (!scopes.ok || state.adminLookups.has(k.lookup)) continue
+    state.adminKeys.set(k.id, { id: k.id, name: k.name, scopes: scopes.value, lookup: k.lookup, salt: k.salt, hash: k.hash, created_at: k.created_at, revoked: k.revoked, version: offset })
+    state.adminLookups.set(k.lookup, k.id)
+    state.nextAdminKeyId = Math.max(state.nextAdminKeyId, k.id + 1)
+  }
   return done(0, [...state.projects.keys()], [...state.environments.keys()])
+}
+
+/** The seed's SDK keys; an environment without a live primary key (older seeds) gets one for its api_token. */
+function seedSdkKeys(state: ControlState, cmd: Seed, offset: number): void {
+  const withPrimary = new Set<number>()
+  for (const k of [...cmd.sdk_keys ?? []].sort((a, b) => a.id - b.id)) {
+    const env = state.environments.get(k.environment_id)
+    if (!env) continue
+    const primary = !k.revoked && !env.deleted && k.api_token === env.api_token
+    const revoked = k.revoked || env.deleted
+    state.sdkKeys.set(k.id, { id: k.id, environment_id: env.id, name: k.name, token: k.api_token, primary, created_at: k.created_at, revoked, previous: null, version: offset })
+    state.nextKeyId = Math.max(state.nextKeyId, k.id + 1)
+    if (revoked) revokeToken(state, k.api_token)
+    else if (!state.tokens.has(k.api_token) || primary) state.tokens.set(k.api_token, env.id)
+    if (primary) withPrimary.add(env.id)
+  }
+  for (const env of [...state.environments.values()].sort((a, b) => a.id - b.id)) {
+    if (withPrimary.has(env.id)) continue
+    const key: SdkKeyState = { id: state.nextKeyId++, environment_id: env.id, name: 'Primary', token: env.api_token, primary: !env.deleted, created_at: env.created_at, revoked: env.deleted, previous: null, version: offset }
+    state.sdkKeys.set(key.id, key)
+  }
+}
+
+/** What the audit trail records of a command: the ids it names or made, never a token, secret or hash. */
+function auditEntry(state: ControlState, cmd: Command, outcome: Outcome, offset: number): AuditEntry {
+  const target: AuditEntry['target'] = {}
+  const c = cmd as Partial<Record<'project_id' | 'environment_id' | 'sdk_key_id' | 'admin_key_id' | 'key_id', unknown>>
+  const num = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined)
+  const project = num(c.project_id) ?? (outcome.ok && outcome.project_id > 0 ? outcome.project_id : undefined)
+  const environment = num(c.environment_id) ?? (outcome.ok ? outcome.environment_id : undefined)
+  if (project !== undefined) target.project_id = project
+  if (environment !== undefined) {
+    target.environment_id = environment
+    const e = state.environments.get(environment)
+    if (e && target.project_id === undefined) target.project_id = e.project_id
+  }
+  if (cmd.type === 'create_sdk_key' || cmd.type === 'revoke_sdk_key' || cmd.type === 'expire_token' || cmd.type === 'rotate_token') {
+    const id = num(c.sdk_key_id) ?? (outcome.ok ? outcome.key_id : undefined)
+    if (id !== undefined) target.sdk_key_id = id
+  }
+  if (cmd.type === 'create_admin_key' || cmd.type === 'revoke_admin_key') {
+    const id = num(c.admin_key_id) ?? (outcome.ok ? outcome.key_id : undefined)
+    if (id !== undefined) target.admin_key_id = id
+  }
+  const keyId = cmd.key_id === undefined ? null : num(cmd.key_id) ?? null
+  const keyName = keyId === null ? 'engine' : keyId === 0 ? 'SLUICE_ADMIN_TOKEN' : state.adminKeys.get(keyId)?.name ?? `admin key ${keyId}`
+  return { position: offset, time: typeof cmd.at === 'string' ? cmd.at.slice(0, 40) : '', key_id: keyId, key_name: keyName, command: cmd.type, target, outcome: outcome.ok ? 'ok' : outcome.error }
 }
 
 const BOOKKEEPING: Outcome = Object.freeze({ ok: true, project_id: 0, touched: Object.freeze({ projects: [], environments: [] }) }) as Outcome
@@ -293,6 +503,11 @@ export function foldCommand(state: ControlState, cmd: Command, offset: number): 
     // A malformed command must not stop the instances that replay the log; it fails the same way everywhere.
     outcome = fail('invalid', `command ${String(cmd.type).slice(0, 40)} could not be applied: ${(err as Error).message}`)
   }
+  // group type claims come from ingestion, many and automatic: not changes anyone made
+  if (cmd.type !== 'claim_group_type') {
+    state.audit.push(auditEntry(state, cmd, outcome, offset))
+    if (state.audit.length > MAX_AUDIT_ENTRIES) state.audit.shift()
+  }
   state.outcomes.set(cmd.request_id, outcome)
   if (state.outcomes.size > MAX_REMEMBERED_OUTCOMES) state.outcomes.delete(state.outcomes.keys().next().value as string)
   return outcome
@@ -310,6 +525,11 @@ function apply(state: ControlState, cmd: Command, offset: number): Outcome {
     case 'move_project': outcome = moveProject(state, cmd, offset); break
     case 'claim_group_type': outcome = claimGroupType(state, cmd, offset); break
     case 'seed': outcome = seed(state, cmd, offset); break
+    case 'expire_token': outcome = expireToken(state, cmd, offset); break
+    case 'create_sdk_key': outcome = createSdkKey(state, cmd, offset); break
+    case 'revoke_sdk_key': outcome = revokeSdkKeyCommand(state, cmd, offset); break
+    case 'create_admin_key': outcome = createAdminKey(state, cmd, offset); break
+    case 'revoke_admin_key': outcome = revokeAdminKey(state, cmd, offset); break
     default: outcome = fail('invalid', `unknown command ${(cmd as { type: string }).type}`)
   }
   return outcome

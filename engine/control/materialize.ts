@@ -1,5 +1,6 @@
 // Writes the folded control state into ClickHouse (`projects`,
-// `environments`, `group_type_mappings`) so that people can query it with
+// `environments`, `group_type_mappings`, `sdk_keys`, `admin_keys`: only the
+// salted hash of an admin secret, never the secret) so that people can query it with
 // SQL and an empty control log can be re-seeded from it (seed.ts). Rows are
 // the state after the fold, versioned by log offset; every instance writes
 // the same rows and ReplacingMergeTree keeps one. Changes are collected and
@@ -14,6 +15,7 @@ import type { FoldedChange } from './log'
 export class ControlMaterializer {
   private readonly dirtyProjects = new Set<number>()
   private readonly dirtyEnvironments = new Set<number>()
+  private readonly dirtyAdminKeys = new Set<number>()
   private timer: NodeJS.Timeout | undefined
   private writing: Promise<void> | undefined
   private stopped = false
@@ -30,6 +32,10 @@ export class ControlMaterializer {
     if (!c.outcome.ok) return
     for (const id of c.outcome.touched.projects) this.dirtyProjects.add(id)
     for (const id of c.outcome.touched.environments) this.dirtyEnvironments.add(id)
+    const t = c.command.type
+    if ((t === 'create_admin_key' || t === 'revoke_admin_key') && c.outcome.key_id !== undefined) this.dirtyAdminKeys.add(c.outcome.key_id)
+    // a seed or a snapshot start rewrites everything
+    if (t === 'seed' || t === 'checkpoint') for (const id of this.state.adminKeys.keys()) this.dirtyAdminKeys.add(id)
     this.later(this.intervalMs)
   }
 
@@ -42,7 +48,7 @@ export class ControlMaterializer {
     return formatDateTime(Date.parse(iso) || 0, this.schema.dateTime)
   }
 
-  private rows(): { projects: string; environments: string; groupTypes: string } {
+  private rows(): { projects: string; environments: string; groupTypes: string; sdkKeys: string; adminKeys: string } {
     let projects = ''
     let groupTypes = ''
     for (const id of this.dirtyProjects) {
@@ -63,26 +69,47 @@ export class ControlMaterializer {
         created_at: this.time(e.created_at), deleted: e.deleted ? 1 : 0, _version: e.version,
       }) + '\n'
     }
-    return { projects, environments, groupTypes }
+    // the keys of every changed environment: one pass over the keys per write, not per command
+    let sdkKeys = ''
+    if (this.dirtyEnvironments.size > 0) {
+      for (const k of this.state.sdkKeys.values()) {
+        if (!this.dirtyEnvironments.has(k.environment_id)) continue
+        sdkKeys += JSON.stringify({ id: k.id, environment_id: k.environment_id, name: k.name, api_token: k.token, created_at: this.time(k.created_at), revoked: k.revoked ? 1 : 0, _version: k.version }) + '\n'
+      }
+    }
+    let adminKeys = ''
+    for (const id of this.dirtyAdminKeys) {
+      const k = this.state.adminKeys.get(id)
+      if (!k) continue
+      adminKeys += JSON.stringify({
+        id, name: k.name, scopes: JSON.stringify(k.scopes), lookup: k.lookup, salt: k.salt, hash: k.hash, created_at: this.time(k.created_at), revoked: k.revoked ? 1 : 0, _version: k.version,
+      }) + '\n'
+    }
+    return { projects, environments, groupTypes, sdkKeys, adminKeys }
   }
 
   async write(): Promise<void> {
     if (this.writing) return this.writing
-    if (this.dirtyProjects.size === 0 && this.dirtyEnvironments.size === 0) return
+    if (this.dirtyProjects.size === 0 && this.dirtyEnvironments.size === 0 && this.dirtyAdminKeys.size === 0) return
     const rows = this.rows()
     const projects = [...this.dirtyProjects]
     const environments = [...this.dirtyEnvironments]
+    const adminKeys = [...this.dirtyAdminKeys]
     this.dirtyProjects.clear()
     this.dirtyEnvironments.clear()
+    this.dirtyAdminKeys.clear()
     const t = this.schema.tables
     this.writing = (async () => {
       try {
         if (rows.projects) await this.store.insert(t.projects, [Buffer.from(rows.projects)])
         if (rows.groupTypes) await this.store.insert(t.groupTypes, [Buffer.from(rows.groupTypes)])
         if (rows.environments) await this.store.insert(t.environments, [Buffer.from(rows.environments)])
+        if (rows.sdkKeys) await this.store.insert(t.sdkKeys, [Buffer.from(rows.sdkKeys)])
+        if (rows.adminKeys) await this.store.insert(t.adminKeys, [Buffer.from(rows.adminKeys)])
       } catch (err) {
         for (const id of projects) this.dirtyProjects.add(id)
         for (const id of environments) this.dirtyEnvironments.add(id)
+        for (const id of adminKeys) this.dirtyAdminKeys.add(id)
         this.log.warn({ err: (err as Error).message }, 'could not write the control state to ClickHouse; will retry')
         this.later(1_000)
       } finally {

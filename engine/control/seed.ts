@@ -14,12 +14,15 @@ import type { Logger } from 'pino'
 import type { Schema } from '../sink/format/schema'
 import type { ClickHouseStore } from '../sink/transport/store'
 import type { Seed } from './commands'
+import type { Scope } from './scopes'
 import { emptyState, foldCommand } from './fold'
 import type { ControlLog } from './log'
 
 interface ProjectRow { id: string | number; name: string; settings: string; created_at: string; merged_into: string | number }
 interface EnvironmentRow { id: string | number; project_id: string | number; name: string; api_token: string; settings: string; created_at: string; deleted: number }
 interface GroupTypeRow { project_id: string | number; group_type: string; group_type_index: number }
+interface SdkKeyRow { id: string | number; environment_id: string | number; name: string; api_token: string; created_at: string; revoked: number }
+interface AdminKeyRow { id: string | number; name: string; scopes: string; lookup: string; salt: string; hash: string; created_at: string; revoked: number }
 
 const isoOf = (chTime: string) => new Date(chTime.replace(' ', 'T') + 'Z').toISOString()
 
@@ -27,11 +30,17 @@ function parseSettings(s: string): Record<string, unknown> {
   try { return JSON.parse(s) as Record<string, unknown> } catch { return {} }
 }
 
+function parseScopes(s: string): Scope[] {
+  try { return JSON.parse(s) as Scope[] } catch { return [] }
+}
+
 export async function readMaterializedState(store: ClickHouseStore, schema: Schema): Promise<Omit<Seed, 'type' | 'request_id' | 'at'>> {
   const t = schema.tables
   const projects = await store.query<ProjectRow>(`SELECT id, name, settings, created_at, merged_into FROM ${t.projects} FINAL ORDER BY id`)
   const environments = await store.query<EnvironmentRow>(`SELECT id, project_id, name, api_token, settings, created_at, deleted FROM ${t.environments} FINAL ORDER BY id`)
   const groupTypes = await store.query<GroupTypeRow>(`SELECT project_id, group_type, group_type_index FROM ${t.groupTypes} FINAL`)
+  const sdkKeys = await store.query<SdkKeyRow>(`SELECT id, environment_id, name, api_token, created_at, revoked FROM ${t.sdkKeys} FINAL ORDER BY id`)
+  const adminKeys = await store.query<AdminKeyRow>(`SELECT id, name, scopes, lookup, salt, hash, created_at, revoked FROM ${t.adminKeys} FINAL ORDER BY id`)
   return {
     projects: projects.map((p) => ({ id: Number(p.id), name: p.name, settings: parseSettings(p.settings), created_at: isoOf(p.created_at), merged_into: Number(p.merged_into) || null })),
     environments: environments.map((e) => ({
@@ -39,6 +48,10 @@ export async function readMaterializedState(store: ClickHouseStore, schema: Sche
       settings: parseSettings(e.settings), created_at: isoOf(e.created_at), deleted: Number(e.deleted) === 1,
     })),
     group_types: groupTypes.map((g) => ({ project_id: Number(g.project_id), group_type: g.group_type, group_type_index: Number(g.group_type_index) })),
+    sdk_keys: sdkKeys.map((k) => ({ id: Number(k.id), environment_id: Number(k.environment_id), name: k.name, api_token: k.api_token, created_at: isoOf(k.created_at), revoked: Number(k.revoked) === 1 })),
+    admin_keys: adminKeys.map((k) => ({
+      id: Number(k.id), name: k.name, scopes: parseScopes(k.scopes), lookup: k.lookup, salt: k.salt, hash: k.hash, created_at: isoOf(k.created_at), revoked: Number(k.revoked) === 1,
+    })),
   }
 }
 

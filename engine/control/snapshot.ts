@@ -7,11 +7,20 @@ import type { ControlState } from './fold'
 
 export function buildSnapshot(state: ControlState, version: number): SnapshotRef {
   const snapshot: ControlSnapshot = { version, environments: [], projects: [] }
+  // one pass over the keys, not one per environment: 10,000 environments stay linear
+  const tokensOf = new Map<number, [string, number][]>()
+  for (const k of state.sdkKeys.values()) {
+    if (k.revoked) continue
+    let list = tokensOf.get(k.environment_id)
+    if (!list) tokensOf.set(k.environment_id, (list = []))
+    for (const token of k.previous ? [k.token, k.previous.token] : [k.token]) if (state.tokens.get(token) === k.environment_id) list.push([token, k.id])
+  }
   for (const env of state.environments.values()) {
-    if (env.deleted || state.tokens.get(env.api_token) !== env.id) continue
+    const tokens = tokensOf.get(env.id)
+    if (env.deleted || !tokens || tokens.length === 0) continue
     const s = env.settings
     snapshot.environments.push({
-      id: env.id, project_id: env.project_id, token: env.api_token,
+      id: env.id, project_id: env.project_id, tokens,
       anonymize_ips: s.anonymize_ips, drop_older_than_ms: (s.drop_events_older_than_seconds ?? 0) * 1000,
     })
   }

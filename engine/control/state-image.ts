@@ -6,9 +6,11 @@
 // built it in. Pure: no I/O.
 import { createHash } from 'node:crypto'
 import type { Outcome } from './commands'
-import type { ControlState, EnvironmentState, ProjectState } from './fold'
+import type { AdminKeyState, AuditEntry, ControlState, EnvironmentState, ProjectState, SdkKeyState } from './fold'
 
-export const IMAGE_FORMAT = 1
+/** 2: SDK keys, admin keys and the audit trail (issue 17). Images of format 1 still load: each environment gets its primary key. */
+export const IMAGE_FORMAT = 2
+const READABLE_FORMATS: readonly number[] = [1, 2]
 
 interface ProjectImage extends Omit<ProjectState, 'group_types'> {
   /** [group type, index], by index */
@@ -16,7 +18,7 @@ interface ProjectImage extends Omit<ProjectState, 'group_types'> {
 }
 
 export interface StateImage {
-  format: typeof IMAGE_FORMAT
+  format: number
   /** the log offset this state is the fold of */
   offset: number
   next_id: number
@@ -27,6 +29,13 @@ export interface StateImage {
   revoked: string[]
   /** [request_id, outcome] in the order they were remembered (the fold evicts the oldest) */
   outcomes: [string, Outcome][]
+  /** format 2 on; by id */
+  next_key_id?: number
+  next_admin_key_id?: number
+  sdk_keys?: SdkKeyState[]
+  admin_keys?: AdminKeyState[]
+  /** oldest first */
+  audit?: AuditEntry[]
 }
 
 const byNumber = <T>(key: (x: T) => number) => (a: T, b: T) => key(a) - key(b)
@@ -44,21 +53,41 @@ export function stateImage(state: ControlState): StateImage {
     tokens: [...state.tokens].sort(byString(([t]) => t)),
     revoked: [...state.revoked].sort(),
     outcomes: [...state.outcomes],
+    next_key_id: state.nextKeyId,
+    next_admin_key_id: state.nextAdminKeyId,
+    sdk_keys: [...state.sdkKeys.values()].sort(byNumber((k) => k.id)).map((k) => ({ ...k, previous: k.previous && { ...k.previous } })),
+    admin_keys: [...state.adminKeys.values()].sort(byNumber((k) => k.id)).map((k) => ({ ...k, scopes: k.scopes.map((s) => ({ ...s })) })),
+    audit: state.audit.map((a) => ({ ...a, target: { ...a.target } })),
   }
 }
 
 /** The state an image describes; a fresh object that shares nothing with the image. */
 export function stateFromImage(image: StateImage): ControlState {
   const copy = JSON.parse(canonicalJson(image)) as StateImage
-  return {
+  const adminKeys = copy.admin_keys ?? []
+  const state: ControlState = {
     offset: copy.offset,
     nextId: copy.next_id,
+    nextKeyId: copy.next_key_id ?? 1,
+    nextAdminKeyId: copy.next_admin_key_id ?? 1,
     projects: new Map(copy.projects.map((p) => [p.id, { ...p, group_types: new Map(p.group_types) }])),
     environments: new Map(copy.environments.map((e) => [e.id, e])),
     tokens: new Map(copy.tokens),
     revoked: new Set(copy.revoked),
     outcomes: new Map(copy.outcomes),
+    sdkKeys: new Map((copy.sdk_keys ?? []).map((k) => [k.id, k])),
+    adminKeys: new Map(adminKeys.map((k) => [k.id, k])),
+    adminLookups: new Map(adminKeys.map((k) => [k.lookup, k.id])),
+    audit: copy.audit ?? [],
   }
+  // format 1 (before SDK keys): each environment's api_token becomes its primary key, in environment id order
+  if (copy.sdk_keys === undefined) {
+    for (const e of [...state.environments.values()].sort((a, b) => a.id - b.id)) {
+      const id = state.nextKeyId++
+      state.sdkKeys.set(id, { id, environment_id: e.id, name: 'Primary', token: e.api_token, primary: !e.deleted, created_at: e.created_at, revoked: e.deleted, previous: null, version: copy.offset })
+    }
+  }
+  return state
 }
 
 /** JSON with object keys sorted at every level (arrays keep their order): one text per value. */
@@ -88,7 +117,7 @@ export function decodeImage(text: string, hash: string): StateImage | { problem:
   } catch (err) {
     return { problem: `its content is not JSON: ${(err as Error).message}` }
   }
-  if (image?.format !== IMAGE_FORMAT) return { problem: `unknown image format ${String(image?.format)}` }
+  if (!READABLE_FORMATS.includes(image?.format)) return { problem: `unknown image format ${String(image?.format)}` }
   return image
 }
 
@@ -101,7 +130,8 @@ function firstFieldDifference(kind: string, mine: Record<string, unknown>, their
     const a = canonicalJson(mine[k])
     const b = canonicalJson(theirs[k])
     if (a === b) continue
-    if (k === 'api_token') return `${kind}: api_token differs (${maskToken(String(mine[k]))} here, ${maskToken(String(theirs[k]))} in the snapshot)`
+    if (k === 'previous' || k === 'hash' || k === 'salt') return `${kind}: ${k} differs`
+    if (k === 'api_token' || k === 'token') return `${kind}: api_token differs (${maskToken(String(mine[k]))} here, ${maskToken(String(theirs[k]))} in the snapshot)`
     return `${kind}: ${k} differs (${show(mine[k])} here, ${show(theirs[k])} in the snapshot)`
   }
   return undefined
@@ -136,7 +166,11 @@ export function firstDifference(mine: StateImage, theirs: StateImage): string | 
     ?? firstEntityDifference('environment', mine.environments, theirs.environments)
     ?? firstListDifference('live token', mine.tokens.map(([t, id]) => `${t}=${id}`), theirs.tokens.map(([t, id]) => `${t}=${id}`))
     ?? firstListDifference('revoked token', mine.revoked, theirs.revoked)
+    ?? firstEntityDifference('SDK key', mine.sdk_keys ?? [], theirs.sdk_keys ?? [])
+    ?? firstEntityDifference('admin key', mine.admin_keys ?? [], theirs.admin_keys ?? [])
     ?? (mine.next_id !== theirs.next_id ? `id counter: next id ${mine.next_id} here, ${theirs.next_id} in the snapshot` : undefined)
+    ?? (mine.next_key_id !== theirs.next_key_id || mine.next_admin_key_id !== theirs.next_admin_key_id ? 'key id counters differ' : undefined)
+    ?? (canonicalJson(mine.audit ?? []) !== canonicalJson(theirs.audit ?? []) ? 'audit trails differ' : undefined)
     ?? (canonicalJson(mine.outcomes) !== canonicalJson(theirs.outcomes) ? 'remembered command outcomes differ' : undefined)
     ?? (mine.offset !== theirs.offset ? `offset: ${mine.offset} here, ${theirs.offset} in the snapshot` : undefined)
 }

@@ -161,6 +161,7 @@ export class Ingestion {
     for (const m of todo) tally.letters.push(deadLetterOf(m, 'processing_error', 'process', UNSETTLED))
 
     this.outcomes.drops(tally.drops)
+    this.outcomes.keyRows(tally.keyRows)
     await this.outcomes.deadLetters(tally.letters)
     this.batcher.add({ tables: await this.tables(tally, segments, turn), segments, consumedBytes: bytes, messages: messages.length, times: contributionTimes(messages, consumedAt) })
   }

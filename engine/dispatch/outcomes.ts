@@ -45,6 +45,11 @@ export class OutcomeRecorder {
     for (const [reason, n] of Object.entries(tallies)) if (n) this.metrics.eventsDropped.inc({ reason }, n)
   }
 
+  /** Events per SDK key id; the label is the id, never the token (tokens are credentials, /metrics is open). */
+  keyRows(rows: ReadonlyMap<number, number>): void {
+    for (const [key, n] of rows) this.metrics.eventsByKey.inc({ key_id: String(key) }, n)
+  }
+
   async deadLetters(letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return
     const time = new Date().toISOString()

@@ -32,6 +32,8 @@ export class BatchTally {
   /** months the events rows fall in (inserts are split by partition) */
   readonly partitions = new Set<number>()
   readonly drops: Partial<Record<DropReason, number>> = {}
+  /** SDK key id → events rows */
+  readonly keyRows = new Map<number, number>()
   readonly letters: DeadLetter[] = []
   readonly warnings: WarningRecord[] = []
   readonly groupUpdates: GroupUpdate[] = []
@@ -52,6 +54,7 @@ export class BatchTally {
         for (const p of h.partitions) this.partitions.add(p)
       }
       for (const [reason, n] of Object.entries(h.drops) as [DropReason, number][]) this.drop(reason, n)
+      for (const [key, n] of h.keyRows ?? []) this.keyRows.set(key, (this.keyRows.get(key) ?? 0) + n)
       for (const w of h.warnings) this.warnings.push(w)
       for (const g of h.groupUpdates) this.groupUpdates.push(g)
       if (h.heatmaps) for (const r of h.heatmaps) this.heatmaps.push(r)

@@ -5,7 +5,9 @@
 // decides conflicts (409) so that every instance decides the same.
 import type { Outcome } from '../control/commands'
 import type { CommandInput, ControlLog } from '../control/log'
-import { TOKEN_PATTERN, validName, type ControlState, type EnvironmentState, type ProjectState } from '../control/fold'
+import { TOKEN_PATTERN, validName, type AdminKeyState, type ControlState, type EnvironmentState, type ProjectState, type SdkKeyState } from '../control/fold'
+import { checkScopes, type Grant } from '../control/scopes'
+import { newAdminSecret } from './admin-keys'
 import { checkEnvironmentSettings, checkProjectSettings, type SettingsCheck } from '../control/settings'
 import { invalidField, SluiceError } from '../errors'
 import { randomToken } from './auth'
@@ -13,7 +15,7 @@ import { addDataRoutes, type DataRouteDeps } from './data-routes'
 import { addPersonRoutes } from './person-routes'
 import { OPENAPI } from './openapi'
 import { offsetPage, pageRequest, slicePage } from './paginate'
-import type { AdminHandler } from './handler'
+import type { AdminHandler, AdminRequest } from './handler'
 import { Router } from './router'
 import type { TaxonomyReader } from '../sink/read/taxonomy-read'
 
@@ -21,14 +23,27 @@ export function environmentView(e: EnvironmentState) {
   return { id: e.id, project_id: e.project_id, name: e.name, api_token: e.api_token, settings: e.settings }
 }
 
-export function projectView(state: ControlState, p: ProjectState) {
+/** A project with the environments `grant` may read (all of them without one). */
+export function projectView(state: ControlState, p: ProjectState, grant?: Grant) {
   return {
     id: p.id,
     name: p.name,
     settings: p.settings,
-    environments: p.environment_ids.map((id) => state.environments.get(id)).filter((e): e is EnvironmentState => e !== undefined).map(environmentView),
+    environments: p.environment_ids.map((id) => state.environments.get(id))
+      .filter((e): e is EnvironmentState => e !== undefined && (grant === undefined || grant.environment(e, 'read'))).map(environmentView),
   }
 }
+
+export function sdkKeyView(k: SdkKeyState) {
+  return { id: k.id, environment_id: k.environment_id, name: k.name, api_token: k.token, primary: k.primary, created_at: k.created_at, previous_token_revoked_at: k.previous?.revoke_at ?? null }
+}
+
+/** Never the secret, its hash or its salt. */
+export function adminKeyView(k: AdminKeyState) {
+  return { id: k.id, name: k.name, scopes: k.scopes, created_at: k.created_at }
+}
+
+export const MAX_GRACE_SECONDS = 30 * 24 * 3600
 
 function idParam(raw: string): number {
   return /^\d{1,15}$/.test(raw) ? Number(raw) : -1
@@ -67,6 +82,7 @@ function rejectOutcome(o: Extract<Outcome, { ok: false }>): never {
     case 'environment_not_found': throw new SluiceError('SLUICE_ERR_ENVIRONMENT_NOT_FOUND', o.id ?? '')
     case 'conflict': throw new SluiceError('SLUICE_ERR_CONFLICT', o.message)
     case 'invalid': throw new SluiceError('SLUICE_ERR_INVALID_FIELD', o.message)
+    case 'key_not_found': throw new SluiceError('SLUICE_ERR_KEY_NOT_FOUND', o.message)
   }
 }
 
@@ -94,7 +110,8 @@ interface AdminContext {
   /** the project and every project moved under it: their taxonomy is now the project's */
   taxonomyIds(p: ProjectState): number[]
   reader(): TaxonomyReader
-  apply(cmd: CommandInput): Promise<Extract<Outcome, { ok: true }>>
+  /** appends `cmd` as issued by the request's key (the audit trail names it) */
+  apply(req: AdminRequest, cmd: CommandInput): Promise<Extract<Outcome, { ok: true }>>
 }
 
 function adminContext(control: ControlLog, taxonomy?: TaxonomyReader): AdminContext {
@@ -114,8 +131,8 @@ function adminContext(control: ControlLog, taxonomy?: TaxonomyReader): AdminCont
     if (!taxonomy) throw new SluiceError('SLUICE_ERR_INTERNAL')
     return taxonomy
   }
-  const apply = async (cmd: CommandInput) => {
-    const o = await control.append(cmd)
+  const apply = async (req: AdminRequest, cmd: CommandInput) => {
+    const o = await control.append({ ...cmd, key_id: req.grant.keyId } as CommandInput)
     if (!o.ok) rejectOutcome(o)
     return o
   }
@@ -133,10 +150,10 @@ function projectRoutes(router: Router<AdminHandler>, { state, project, environme
       const rows: ReturnType<typeof projectView>[] = []
       let skipped = 0
       for (const p of state.projects.values()) {
-        if (p.merged_into !== null) continue
+        if (p.merged_into !== null || !req.grant.project(state, p, 'read')) continue
         if (search !== undefined && !p.name.toLowerCase().includes(search) && String(p.id) !== search) continue
         if (skipped < page.offset) { skipped++; continue }
-        rows.push(projectView(state, p))
+        rows.push(projectView(state, p, req.grant))
         if (rows.length > page.limit) break
       }
       return { status: 200, body: offsetPage(req.url, page, rows) }
@@ -144,22 +161,22 @@ function projectRoutes(router: Router<AdminHandler>, { state, project, environme
     .add('POST', '/api/projects', async (req) => {
       const body = await req.body()
       onlyFields(body, ['name', 'api_token'])
-      const o = await apply({ type: 'create_project', name: nameField(body, true)!, api_token: tokenField(body) })
+      const o = await apply(req, { type: 'create_project', name: nameField(body, true)!, api_token: tokenField(body) })
       return { status: 201, body: projectView(state, project(o.project_id)) }
     })
-    .add('GET', '/api/projects/:id', async (req) => ({ status: 200, body: projectView(state, project(req.params.id)) }))
+    .add('GET', '/api/projects/:id', async (req) => ({ status: 200, body: projectView(state, project(req.params.id), req.grant) }))
     .add('PATCH', '/api/projects/:id', async (req) => {
       const p = project(req.params.id)
       const body = await req.body()
       onlyFields(body, ['name', 'settings'])
-      await apply({ type: 'update_project', project_id: p.id, name: nameField(body, false), settings: settingsField(body, checkProjectSettings) })
-      return { status: 200, body: projectView(state, project(p.id)) }
+      await apply(req, { type: 'update_project', project_id: p.id, name: nameField(body, false), settings: settingsField(body, checkProjectSettings) })
+      return { status: 200, body: projectView(state, project(p.id), req.grant) }
     })
     .add('POST', '/api/projects/:id/environments', async (req) => {
       const p = project(req.params.id)
       const body = await req.body()
       onlyFields(body, ['name', 'api_token'])
-      const o = await apply({ type: 'create_environment', project_id: p.id, name: nameField(body, true)!, api_token: tokenField(body) })
+      const o = await apply(req, { type: 'create_environment', project_id: p.id, name: nameField(body, true)!, api_token: tokenField(body) })
       return { status: 201, body: environmentView(environment(o.environment_id!)) }
     })
     .add('POST', '/api/projects/:id/move', async (req) => {
@@ -168,8 +185,11 @@ function projectRoutes(router: Router<AdminHandler>, { state, project, environme
       onlyFields(body, ['parent_project_id'])
       const parent = body.parent_project_id
       if (typeof parent !== 'number' || !Number.isSafeInteger(parent) || parent < 1) throw invalidField('parent_project_id', 'must be a project id')
-      const o = await apply({ type: 'move_project', project_id: p.id, parent_project_id: parent })
-      return { status: 200, body: projectView(state, project(o.project_id)) }
+      // the child's right was checked by the route; the parent receives its environments
+      const target = state.projects.get(parent)
+      if (target ? !req.grant.project(state, target, 'write') : !req.grant.global('write')) throw new SluiceError('SLUICE_ERR_FORBIDDEN', req.grant.keyId, `write project ${parent}`)
+      const o = await apply(req, { type: 'move_project', project_id: p.id, parent_project_id: parent })
+      return { status: 200, body: projectView(state, project(o.project_id), req.grant) }
     })
 }
 
@@ -193,30 +213,110 @@ function taxonomyRoutes(router: Router<AdminHandler>, { project, taxonomyIds, re
     })
 }
 
-function environmentRoutes(router: Router<AdminHandler>, { environment, apply }: AdminContext): Router<AdminHandler> {
+function environmentRoutes(router: Router<AdminHandler>, { state, environment, apply }: AdminContext): Router<AdminHandler> {
   return router
     .add('GET', '/api/environments/:id', async (req) => ({ status: 200, body: environmentView(environment(req.params.id)) }))
     .add('PATCH', '/api/environments/:id', async (req) => {
       const e = environment(req.params.id)
       const body = await req.body()
       onlyFields(body, ['name', 'settings'])
-      await apply({ type: 'update_environment', environment_id: e.id, name: nameField(body, false), settings: settingsField(body, checkEnvironmentSettings) })
+      await apply(req, { type: 'update_environment', environment_id: e.id, name: nameField(body, false), settings: settingsField(body, checkEnvironmentSettings) })
       return { status: 200, body: environmentView(environment(e.id)) }
     })
     .add('DELETE', '/api/environments/:id', async (req) => {
       const e = environment(req.params.id)
-      await apply({ type: 'delete_environment', environment_id: e.id })
+      await apply(req, { type: 'delete_environment', environment_id: e.id })
       return { status: 204, body: undefined }
     })
     .add('POST', '/api/environments/:id/rotate_token', async (req) => {
       const e = environment(req.params.id)
-      await apply({ type: 'rotate_token', environment_id: e.id, api_token: randomToken('phc_') })
+      const body = await req.body(true)
+      onlyFields(body, ['grace_seconds'])
+      const grace = body.grace_seconds ?? 0
+      if (typeof grace !== 'number' || !Number.isSafeInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) throw invalidField('grace_seconds', `must be an integer from 0 to ${MAX_GRACE_SECONDS}`)
+      // the deadline is decided here, once, and travels in the command: every instance revokes at the same log position (engine/control/grace.ts)
+      const revoke_at = grace > 0 ? new Date(Date.now() + grace * 1000).toISOString() : undefined
+      await apply(req, { type: 'rotate_token', environment_id: e.id, api_token: randomToken('phc_'), revoke_at })
       return { status: 200, body: environmentView(environment(e.id)) }
     })
+    .add('GET', '/api/environments/:id/keys', async (req) => {
+      const e = environment(req.params.id)
+      const keys = [...state.sdkKeys.values()].filter((k) => k.environment_id === e.id && !k.revoked).map(sdkKeyView)
+      return { status: 200, body: { results: keys, next: null } }
+    })
+    .add('POST', '/api/environments/:id/keys', async (req) => {
+      const e = environment(req.params.id)
+      const body = await req.body()
+      onlyFields(body, ['name', 'api_token'])
+      const o = await apply(req, { type: 'create_sdk_key', environment_id: e.id, name: nameField(body, true)!, api_token: tokenField(body) })
+      return { status: 201, body: sdkKeyView(state.sdkKeys.get(o.key_id!)!) }
+    })
+    .add('DELETE', '/api/environments/:id/keys/:key_id', async (req) => {
+      const e = environment(req.params.id)
+      const keyId = idParam(req.params.key_id)
+      if (keyId < 1) throw new SluiceError('SLUICE_ERR_KEY_NOT_FOUND', `environment ${e.id} has no key ${req.params.key_id.slice(0, 40)}`)
+      await apply(req, { type: 'revoke_sdk_key', environment_id: e.id, sdk_key_id: keyId })
+      return { status: 204, body: undefined }
+    })
+}
+
+/** Admin keys (only a key with `write` on everything, or SLUICE_ADMIN_TOKEN, manages them: route-access.ts), and the audit trail. */
+function accessRoutes(router: Router<AdminHandler>, { state, apply }: AdminContext): Router<AdminHandler> {
+  return router
+    .add('GET', '/api/admin_keys', async () => ({
+      status: 200, body: { results: [...state.adminKeys.values()].filter((k) => !k.revoked).map(adminKeyView), next: null },
+    }))
+    .add('POST', '/api/admin_keys', async (req) => {
+      const body = await req.body()
+      onlyFields(body, ['name', 'scopes'])
+      const name = nameField(body, true)!
+      const scopes = checkScopes(body.scopes)
+      if (!scopes.ok) throw invalidField('scopes', scopes.problem)
+      const fresh = newAdminSecret()
+      const o = await apply(req, { type: 'create_admin_key', name, scopes: scopes.value, lookup: fresh.lookup, salt: fresh.salt, hash: fresh.hash })
+      // the one time the secret is shown: only its salted hash is kept
+      return { status: 201, body: { ...adminKeyView(state.adminKeys.get(o.key_id!)!), secret: fresh.secret } }
+    })
+    .add('DELETE', '/api/admin_keys/:id', async (req) => {
+      const id = idParam(req.params.id)
+      if (id < 1) throw new SluiceError('SLUICE_ERR_KEY_NOT_FOUND', `admin key ${req.params.id.slice(0, 40)} does not exist`)
+      await apply(req, { type: 'revoke_admin_key', admin_key_id: id })
+      return { status: 204, body: undefined }
+    })
+    .add('GET', '/api/audit', async (req) => {
+      const page = pageRequest(req.query)
+      const projectId = idQuery(req.query, 'project_id')
+      const environmentId = idQuery(req.query, 'environment_id')
+      const since = sinceQuery(req.query)
+      const rows = state.audit.filter((a) =>
+        (projectId === undefined || a.target.project_id === projectId) &&
+        (environmentId === undefined || a.target.environment_id === environmentId) &&
+        (since === undefined || (typeof since === 'number' ? a.position >= since : a.time >= since)) &&
+        req.grant.target(state, a.target))
+      return { status: 200, body: slicePage(req.url, page, rows) }
+    })
+}
+
+function idQuery(q: URLSearchParams, name: string): number | undefined {
+  const raw = q.get(name)
+  if (raw === null || raw === '') return undefined
+  const id = idParam(raw)
+  if (id < 1) throw invalidField(name, 'must be an id')
+  return id
+}
+
+/** `since`: a control-log position (digits) or an ISO 8601 time. */
+function sinceQuery(q: URLSearchParams): number | string | undefined {
+  const raw = q.get('since')
+  if (raw === null || raw === '') return undefined
+  if (/^\d{1,15}$/.test(raw)) return Number(raw)
+  const ms = /^\d{4}-\d\d-\d\d/.test(raw) ? Date.parse(raw) : NaN
+  if (!Number.isFinite(ms)) throw invalidField('since', 'must be a control-log position or an ISO 8601 time such as 2026-12-01T10:00:00Z')
+  return new Date(ms).toISOString()
 }
 
 export function adminRoutes(control: ControlLog, taxonomy?: TaxonomyReader, dataDeps: DataRouteDeps = {}): Router<AdminHandler> {
   const ctx = adminContext(control, taxonomy)
-  const router = environmentRoutes(taxonomyRoutes(projectRoutes(new Router<AdminHandler>(), ctx), ctx), ctx)
+  const router = accessRoutes(environmentRoutes(taxonomyRoutes(projectRoutes(new Router<AdminHandler>(), ctx), ctx), ctx), ctx)
   return addPersonRoutes(addDataRoutes(router, ctx.state, ctx.environment, dataDeps), ctx.environment, dataDeps.persons)
 }

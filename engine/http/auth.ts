@@ -4,6 +4,13 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 
 const digest = (s: string) => createHash('sha256').update(s).digest()
 
+/** The token of an `Authorization: Bearer <token>` header, if it is one. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return m ? m[1] : undefined
+}
+
 export function bearerMatches(header: string | undefined, expected: string): boolean {
   if (typeof header !== 'string') return false
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header)

@@ -25,6 +25,8 @@ const PERSON = {
 }
 const commonErrors = {
   401: error('missing or wrong bearer token'),
+  403: error('the admin key\'s scopes do not cover this route, project or environment (SLUICE_ERR_FORBIDDEN)'),
+  429: error('too many wrong bearer tokens from this address: refused for a while (Retry-After)'),
   503: error('not caught up with the control log, or the control log did not confirm in time'),
 }
 const bodyErrors = {
@@ -40,7 +42,7 @@ export const OPENAPI = {
     description: 'Projects and their environments. Every change goes through the control log; the answer comes once this instance has applied it. Errors are `{"error": {"code", "message"}}`.',
   },
   components: {
-    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'SLUICE_ADMIN_TOKEN' } },
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'SLUICE_ADMIN_TOKEN (every right), or an admin key\'s secret (its scopes)' } },
     schemas: {
       Error: {
         type: 'object', required: ['error'],
@@ -113,6 +115,42 @@ export const OPENAPI = {
       IngestionWarning: {
         type: 'object', required: ['type', 'source', 'details', 'timestamp'],
         properties: { type: { type: 'string' }, source: { type: 'string' }, details: { type: 'object' }, timestamp: { type: 'string', format: 'date-time' } },
+      },
+      SdkKey: {
+        type: 'object', required: ['id', 'environment_id', 'name', 'api_token', 'primary', 'created_at', 'previous_token_revoked_at'],
+        properties: {
+          id: { type: 'integer', description: 'the key id (metrics count events per key id: sluice_events_by_key_total)' },
+          environment_id: { type: 'integer' }, name: { type: 'string' },
+          api_token: { type: 'string', description: 'the token SDKs send' },
+          primary: { type: 'boolean', description: 'the environment\'s api_token; rotate_token replaces it, it cannot be deleted' },
+          created_at: { type: 'string', format: 'date-time' },
+          previous_token_revoked_at: { type: 'string', format: 'date-time', nullable: true, description: 'after a rotation with grace: when the old token stops being accepted' },
+        },
+      },
+      Scope: {
+        type: 'object', required: ['access'], additionalProperties: false,
+        description: '`read` or `write` (write includes read) on everything (neither list), on listed projects, or on listed environments',
+        properties: {
+          access: { type: 'string', enum: ['read', 'write'] },
+          projects: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1 },
+          environments: { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 1 },
+        },
+      },
+      AdminKey: {
+        type: 'object', required: ['id', 'name', 'scopes', 'created_at'],
+        properties: { id: { type: 'integer' }, name: { type: 'string' }, scopes: { type: 'array', items: ref('Scope') }, created_at: { type: 'string', format: 'date-time' } },
+      },
+      AuditEntry: {
+        type: 'object', required: ['position', 'time', 'key_id', 'key_name', 'command', 'target', 'outcome'],
+        properties: {
+          position: { type: 'integer', description: 'control-log offset' },
+          time: { type: 'string', format: 'date-time', description: 'the writer\'s clock' },
+          key_id: { type: 'integer', nullable: true, description: '0: SLUICE_ADMIN_TOKEN; null: the engine itself (grace period ends, seeds)' },
+          key_name: { type: 'string' },
+          command: { type: 'string', description: 'create_project, rotate_token, create_sdk_key, create_admin_key, …' },
+          target: { type: 'object', properties: { project_id: { type: 'integer' }, environment_id: { type: 'integer' }, sdk_key_id: { type: 'integer' }, admin_key_id: { type: 'integer' } } },
+          outcome: { type: 'string', description: 'ok, or why it was refused: conflict, invalid, not_found, environment_not_found, key_not_found' },
+        },
       },
       GroupType: { type: 'object', required: ['group_type', 'group_type_index'], properties: { group_type: { type: 'string' }, group_type_index: { type: 'integer', minimum: 0, maximum: 4 } } },
     },
@@ -205,7 +243,49 @@ export const OPENAPI = {
     },
     '/api/environments/{id}/rotate_token': {
       parameters: [idParam('id', 'environment')],
-      post: { summary: 'Give the environment a new token; the old one stops being accepted', responses: { 200: { description: 'the environment with its new token', ...json(ref('Environment')) }, 404: error('no such environment'), ...commonErrors } },
+      post: {
+        summary: 'Give the environment (its primary key) a new token at once; the old one stays accepted for grace_seconds (default 0: stops at once), then every instance revokes it at the same control-log position',
+        requestBody: { required: false, ...json({ type: 'object', properties: { grace_seconds: { type: 'integer', minimum: 0, maximum: 2592000 } }, additionalProperties: false }) },
+        responses: { 200: { description: 'the environment with its new token', ...json(ref('Environment')) }, ...bodyErrors, 404: error('no such environment'), ...commonErrors },
+      },
+    },
+    '/api/environments/{id}/keys': {
+      parameters: [idParam('id', 'environment')],
+      get: { summary: 'The SDK keys (ingestion tokens) of the environment; the primary one is its api_token', responses: { 200: { description: 'keys', ...page(ref('SdkKey')) }, 404: error('no such environment'), ...commonErrors } },
+      post: {
+        summary: 'Another SDK key for the environment (one per app or team, revocable one at a time)',
+        requestBody: { required: true, ...json(ref('NewEntity')) },
+        responses: { 201: { description: 'the key', ...json(ref('SdkKey')) }, ...bodyErrors, 404: error('no such environment'), 409: error('the token is in use or was revoked'), ...commonErrors },
+      },
+    },
+    '/api/environments/{id}/keys/{key_id}': {
+      parameters: [idParam('id', 'environment'), idParam('key_id', 'SDK key')],
+      delete: {
+        summary: 'Revoke one SDK key: events with its token are dropped as invalid_token by every instance from now on; the token is never reused',
+        responses: { 204: { description: 'revoked' }, 404: error('no such environment or key'), 409: error('the primary key cannot be deleted: rotate it'), ...commonErrors },
+      },
+    },
+    '/api/admin_keys': {
+      get: { summary: 'Admin keys, without secrets (needs read on everything)', responses: { 200: { description: 'keys', ...page(ref('AdminKey')) }, ...commonErrors } },
+      post: {
+        summary: 'A new admin key with scopes (needs write on everything); the answer shows its secret, once: only a salted hash is kept',
+        requestBody: { required: true, ...json({ type: 'object', required: ['name', 'scopes'], properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, scopes: { type: 'array', minItems: 1, maxItems: 20, items: ref('Scope') } } }) },
+        responses: { 201: { description: 'the key and its secret', ...json({ allOf: [ref('AdminKey'), { type: 'object', required: ['secret'], properties: { secret: { type: 'string', description: 'the bearer token; shown only here' } } }] }) }, ...bodyErrors, ...commonErrors },
+      },
+    },
+    '/api/admin_keys/{id}': {
+      parameters: [idParam('id', 'admin key')],
+      delete: { summary: 'Revoke an admin key (needs write on everything); every instance refuses it from now on', responses: { 204: { description: 'revoked' }, 404: error('no such admin key'), ...commonErrors } },
+    },
+    '/api/audit': {
+      get: {
+        summary: 'The changes made through the control log, oldest first, with the key that made each and its outcome; never a token or secret. Filtered to what the key may read; the newest 1,000 are kept',
+        parameters: [
+          q('project_id', 'only changes to this project', { type: 'integer', minimum: 1 }), q('environment_id', 'only changes to this environment', { type: 'integer', minimum: 1 }),
+          q('since', 'only changes at or after this control-log position (digits) or time (ISO 8601)'), ...pageParams,
+        ],
+        responses: { 200: { description: 'entries', ...page(ref('AuditEntry')) }, 400: error('invalid query parameter'), ...commonErrors },
+      },
     },
     '/api/environments/{id}/events': {
       parameters: [idParam('id', 'environment')],

@@ -23,6 +23,8 @@ export function sendError(res: ServerResponse, err: unknown, log: Logger, contex
   if (e.status === 401) headers['www-authenticate'] = 'Bearer'
   const allow = (e as SluiceError & { allow?: string }).allow
   if (allow) headers.allow = allow
+  const retryAfter = (e as SluiceError & { retryAfter?: number }).retryAfter
+  if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter)
   if (!res.headersSent) sendJson(res, e.status, { error: body }, headers)
   else res.destroy()
 }

@@ -6,7 +6,7 @@ export interface Route<H> { method: string; pattern: string; handler: H }
 
 interface Compiled<H> extends Route<H> { parts: string[] }
 
-export interface Match<H> { handler: H; params: Record<string, string> }
+export interface Match<H> { handler: H; params: Record<string, string>; pattern: string }
 
 export class Router<H> {
   private readonly routes: Compiled<H>[] = []
@@ -27,7 +27,7 @@ export class Router<H> {
     for (const r of this.routes) {
       const params = matchParts(r.parts, segs)
       if (!params) continue
-      if (r.method === method) return { handler: r.handler, params }
+      if (r.method === method) return { handler: r.handler, params, pattern: r.pattern }
       allowed.push(r.method)
     }
     if (allowed.length > 0) {

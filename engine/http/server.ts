@@ -8,7 +8,11 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import { SluiceError } from '../errors'
 import type { AdminHandler } from './handler'
-import { bearerMatches } from './auth'
+import type { ControlState } from '../control/fold'
+import type { Metrics } from '../metrics'
+import { authenticate, unknownAdminKey } from './admin-keys'
+import { AuthLimiter } from './auth-limiter'
+import { checkNeed, routeNeed } from './route-access'
 import { ConsoleAssets } from './console'
 import { parseJsonObject, readBody } from './body'
 import { sendError, sendJson } from './respond'
@@ -40,6 +44,12 @@ export interface AdminServerOptions {
   notReady: () => SluiceError | undefined
   /** resolves once everything appended to the control log before `since` (ms) is folded here */
   caughtUpSince: (since: number) => Promise<void>
+  /** the folded control state: admin keys, and what their scopes cover */
+  state: ControlState
+  /** wrong bearer tokens per address per minute before 429, and for how long */
+  authMaxFailures: number
+  authBlockMs: number
+  metrics?: Pick<Metrics, 'adminAuthFailures' | 'adminAuthRefusals' | 'adminForbidden'>
   liveness: () => HealthCheck
   readiness: () => Promise<HealthCheck>
   log: Logger
@@ -58,6 +68,7 @@ function requestUrl(req: http.IncomingMessage): URL {
 
 export async function startAdminServer(o: AdminServerOptions): Promise<RunningServer> {
   const assets = new ConsoleAssets()
+  const limiter = new AuthLimiter(o.authMaxFailures, o.authBlockMs)
   const server = http.createServer(async (req, res) => {
     const started = Date.now()
     const url = requestUrl(req)
@@ -80,18 +91,50 @@ export async function startAdminServer(o: AdminServerOptions): Promise<RunningSe
         return sendJson(res, h.ok ? 200 : 503, h)
       }
       // Routing before auth would tell an anonymous caller which paths exist: authenticate first.
-      if (!bearerMatches(req.headers.authorization, o.token)) throw new SluiceError('SLUICE_ERR_UNAUTHORIZED')
+      const address = req.socket.remoteAddress ?? ''
+      const blockedMs = limiter.blockedFor(address)
+      if (blockedMs > 0) {
+        o.metrics?.adminAuthRefusals.inc()
+        const err = new SluiceError('SLUICE_ERR_TOO_MANY_ATTEMPTS', Math.ceil(blockedMs / 1000))
+        ;(err as SluiceError & { retryAfter: number }).retryAfter = Math.ceil(blockedMs / 1000)
+        throw err
+      }
+      let grant = authenticate(req.headers.authorization, o.token, o.state)
+      // a key made through another instance a moment ago: read the log up to now before calling it wrong
+      if (!grant && unknownAdminKey(req.headers.authorization, o.state)) {
+        await bounded(o.caughtUpSince(started), CATCH_UP_BOUND_MS)
+        grant = authenticate(req.headers.authorization, o.token, o.state)
+      }
+      if (!grant) {
+        // admin keys live in the control state: until it is complete, an unknown key may be a valid one (not counted)
+        const notReady = o.notReady()
+        if (notReady) throw notReady
+        o.metrics?.adminAuthFailures.inc()
+        if (limiter.failed(address)) o.log.warn({ address, failures: o.authMaxFailures, block_ms: o.authBlockMs }, 'admin port: too many wrong bearer tokens from one address; refusing it for a while')
+        throw new SluiceError('SLUICE_ERR_UNAUTHORIZED')
+      }
       const match = o.routes.match(method, path)
       const notReady = o.notReady()
       if (notReady) throw notReady
       // Read after any write: a change acknowledged by another instance before this request is
       // visible in its answer. Bounded, so that reads stay available (possibly stale) while Kafka is away.
       await bounded(o.caughtUpSince(started), CATCH_UP_BOUND_MS)
+      // after catching up: an environment created through another instance a moment ago is in the key's project
+      try {
+        checkNeed(grant, routeNeed(method, match.pattern), match.params, o.state)
+      } catch (err) {
+        o.metrics?.adminForbidden.inc()
+        throw err
+      }
       const result = await match.handler({
         params: match.params,
         url,
         query: url.searchParams,
-        body: async () => parseJsonObject(await readBody(req, o.maxBodyBytes)),
+        body: async (optional = false) => {
+          const bytes = await readBody(req, o.maxBodyBytes)
+          return optional && bytes.length === 0 ? {} : parseJsonObject(bytes)
+        },
+        grant,
       })
       if (result.body === undefined) {
         res.writeHead(result.status)

@@ -29,6 +29,8 @@ export const PLACEMENT: Readonly<Record<string, Placement>> = {
   projects: { kind: 'everywhere' },
   environments: { kind: 'everywhere' },
   group_type_mappings: { kind: 'everywhere' },
+  sdk_keys: { kind: 'everywhere' },
+  admin_keys: { kind: 'everywhere' },
   ingestion_warnings: { kind: 'everywhere' },
   event_definitions: { kind: 'everywhere' },
   property_definitions: { kind: 'everywhere' },

@@ -20,6 +20,8 @@ export interface Schema {
   readonly cluster?: { readonly name: string } & ClusterSchemaReport
   readonly tables: {
     readonly events: string; readonly projects: string; readonly environments: string; readonly groupTypes: string
+    /** issue 17: SDK keys and admin keys (only salted hashes of admin secrets) */
+    readonly sdkKeys: string; readonly adminKeys: string
     readonly groups: string; readonly warnings: string; readonly eventDefinitions: string; readonly propertyDefinitions: string; readonly eventProperties: string
     /** issue 15: heatmap points (heatmaps-schema.ts) */
     readonly heatmaps: string
@@ -99,6 +101,30 @@ ORDER BY id`,
   _version UInt64
 ) ENGINE = ReplacingMergeTree(_version)
 ORDER BY (project_id, group_type)`,
+    // every SDK key, revoked ones too (their tokens are never handed out again after a re-seed)
+    `CREATE TABLE IF NOT EXISTS ${database}.sdk_keys (
+  id Int64,
+  environment_id Int64,
+  name String,
+  api_token String,
+  created_at ${dt},
+  revoked UInt8,
+  _version UInt64
+) ENGINE = ReplacingMergeTree(_version)
+ORDER BY id`,
+    // admin keys: the secret's lookup prefix, salt and sha256 only, never the secret
+    `CREATE TABLE IF NOT EXISTS ${database}.admin_keys (
+  id Int64,
+  name String,
+  scopes String,
+  lookup String,
+  salt String,
+  hash String,
+  created_at ${dt},
+  revoked UInt8,
+  _version UInt64
+) ENGINE = ReplacingMergeTree(_version)
+ORDER BY id`,
   ]
 }
 
@@ -225,6 +251,7 @@ export async function createSchema(store: ClickHouseStore, database: string, clu
     maxPartitionsPerInsert,
     cluster: onCluster,
     tables: { events: `${database}.events`, projects: `${database}.projects`, environments: `${database}.environments`, groupTypes: `${database}.group_type_mappings`,
+      sdkKeys: `${database}.sdk_keys`, adminKeys: `${database}.admin_keys`,
       groups: `${database}.groups`,
       warnings: `${database}.ingestion_warnings`,
       eventDefinitions: `${database}.event_definitions`,

@@ -39,6 +39,8 @@ t.test('an empty environment yields the documented defaults', async (t) => {
     captureHost: '0.0.0.0',
     trustProxy: false,
     adminPort: 8001,
+    adminAuthMaxFailures: 20,
+    adminAuthBlockMs: 60_000,
     adminHost: '127.0.0.1',
     adminToken: undefined,
     // cores − 1, at least 1, at most 8

@@ -12,6 +12,7 @@ const HEADER: TaskHeader = {
   rowMessages: [0, 2],
   partitions: [202503],
   drops: { no_token: 1 },
+  keyRows: [[4, 2]],
   deadLetters: [{ index: 3, reason: 'invalid_json', error: 'message is not a JSON object' }],
   unresolved: [4],
   pendingClaims: { indexes: [1], claims: [[1, 'organization']] },

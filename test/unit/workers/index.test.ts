@@ -33,7 +33,7 @@ function run(values: string[], flavor: DateTimeFlavor = 'DateTime64') {
 t.beforeEach(() => threadDefinitions.forget())
 
 // row sources and partitions: the first test and 'reports each row's message and the rows' partitions'
-type HeaderWithoutObservations = Omit<TaskHeader, 'observations' | 'rowMessages' | 'partitions'>
+type HeaderWithoutObservations = Omit<TaskHeader, 'observations' | 'rowMessages' | 'partitions' | 'keyRows'>
 
 /** The header without taxonomy observations (test/unit/workers/steps/taxonomy-steps.test.ts covers those) */
 function header(fields: Partial<HeaderWithoutObservations>): HeaderWithoutObservations {
@@ -44,7 +44,7 @@ function header(fields: Partial<HeaderWithoutObservations>): HeaderWithoutObserv
 }
 
 function withoutObservations(result: { header: TaskHeader; rows: string }): { header: HeaderWithoutObservations; rows: string } {
-  const { observations: _, rowMessages: _r, partitions: _p, ...rest } = result.header
+  const { observations: _, rowMessages: _r, partitions: _p, keyRows: _k, ...rest } = result.header
   return { header: rest, rows: result.rows }
 }
 
@@ -65,6 +65,8 @@ t.test('writes a DateTime64 row with the environment\'s team_id and project_id f
       ...header({ eventRows: 1 }),
       rowMessages: [0],
       partitions: [202503],
+      // counted by the id of the staging environment's primary SDK key, never by token
+      keyRows: [[2, 1]],
       observations: {
         eventDefinitions: [[1, '$pageview']],
         propertyDefinitions: [[1, 'path', 1, -1, 'String'], [1, '$ip', 1, -1, 'String']],

@@ -400,7 +400,7 @@ t.test('rotate_token replaces the token: the old one is gone, the new one maps t
     [project('p', 'Shop', 'token_shop_1'), environment('e', 1, 'Staging', 'token_shop_staging')],
     rotateToken('r', 2, 'token_shop_staging_2'),
   )
-  t.same(outcome, { ok: true, project_id: 1, environment_id: 2, touched: { projects: [], environments: [2] } })
+  t.same(outcome, { ok: true, project_id: 1, environment_id: 2, key_id: 2, touched: { projects: [], environments: [2] } })
   t.same(plain(state).tokens, [['token_shop_1', 1], ['token_shop_staging_2', 2]])
   t.same(state.environments.get(2), {
     id: 2, project_id: 1, name: 'Staging', api_token: 'token_shop_staging_2', settings: DEFAULT_ENVIRONMENT_SETTINGS, created_at: AT, deleted: false, version: 2,

@@ -19,13 +19,13 @@ function failure(method: string, path: string) {
 }
 
 t.test('matches a path and extracts its params', async (t) => {
-  t.same(router.match('GET', '/api/projects/42'), { handler: 'get project', params: { id: '42' } })
-  t.same(router.match('POST', '/api/projects/7/environments'), { handler: 'create environment', params: { id: '7' } })
-  t.same(router.match('GET', '/api/projects'), { handler: 'list projects', params: {} })
+  t.same(router.match('GET', '/api/projects/42'), { handler: 'get project', params: { id: '42' }, pattern: '/api/projects/:id' })
+  t.same(router.match('POST', '/api/projects/7/environments'), { handler: 'create environment', params: { id: '7' }, pattern: '/api/projects/:id/environments' })
+  t.same(router.match('GET', '/api/projects'), { handler: 'list projects', params: {}, pattern: '/api/projects' })
 })
 
 t.test('percent-decodes params', async (t) => {
-  t.same(router.match('GET', '/api/projects/a%20b'), { handler: 'get project', params: { id: 'a b' } })
+  t.same(router.match('GET', '/api/projects/a%20b'), { handler: 'get project', params: { id: 'a b' }, pattern: '/api/projects/:id' })
 })
 
 t.test('an unknown path is a 404 SLUICE_ERR_ROUTE_NOT_FOUND', async (t) => {

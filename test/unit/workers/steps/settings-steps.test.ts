@@ -51,7 +51,7 @@ function run(snapshot: SnapshotRef, values: string[]) {
 }
 
 // row sources and partitions: test/unit/row-sources.test.ts
-type HeaderWithoutObservations = Omit<TaskHeader, 'observations' | 'rowMessages' | 'partitions'>
+type HeaderWithoutObservations = Omit<TaskHeader, 'observations' | 'rowMessages' | 'partitions' | 'keyRows'>
 
 /** The header without taxonomy observations (test/unit/workers/steps/taxonomy-steps.test.ts covers those) */
 function header(snapshot: SnapshotRef, fields: Partial<HeaderWithoutObservations>): HeaderWithoutObservations {
@@ -62,7 +62,7 @@ function header(snapshot: SnapshotRef, fields: Partial<HeaderWithoutObservations
 }
 
 function withoutObservations(h: TaskHeader): HeaderWithoutObservations {
-  const { observations: _, rowMessages: _r, partitions: _p, ...rest } = h
+  const { observations: _, rowMessages: _r, partitions: _p, keyRows: _k, ...rest } = h
   return rest
 }
 

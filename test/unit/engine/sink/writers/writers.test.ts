@@ -16,7 +16,7 @@ const SCHEMA: Schema = {
   maxPartitionsPerInsert: 0,
   persons: { person: 'db.person', distinctIds: 'db.person_distinct_id2', overrides: 'db.person_distinct_id_overrides' },
   tables: {
-    events: 'db.events', projects: 'db.projects', environments: 'db.environments', groupTypes: 'db.group_type_mappings',
+    events: 'db.events', projects: 'db.projects', environments: 'db.environments', groupTypes: 'db.group_type_mappings', sdkKeys: 'db.sdk_keys', adminKeys: 'db.admin_keys',
     groups: 'db.groups', warnings: 'db.ingestion_warnings', eventDefinitions: 'db.event_definitions',
     propertyDefinitions: 'db.property_definitions', eventProperties: 'db.event_properties',
     heatmaps: 'db.heatmaps',
