@@ -20,7 +20,14 @@ export interface ClickHouseServer {
   readonly dir: string
   /** the server's pid, or undefined while stopped */
   pid(): number | undefined
-  start(): Promise<void>
+  /**
+   * `forceRestoreData`: start as an operator restarts a replica that was
+   * killed (flags/force_restore_data): a part written locally but not yet
+   * registered in ZooKeeper otherwise stops the server when it holds most of a
+   * small table's rows ("The local set of parts … doesn't look like the set
+   * of parts in ZooKeeper", exit code 70)
+   */
+  start(o?: { forceRestoreData?: boolean }): Promise<void>
   stop(signal?: NodeJS.Signals): Promise<void>
   destroy(): Promise<void>
 }
@@ -69,10 +76,11 @@ function writeConfig(dir: string, httpPort: number, tcpPort: number, opts: Click
   return file
 }
 
-/** The last lines of a server's error log, so a failed start says why. */
-function errorLogTail(dir: string, lines = 8): string {
+/** The last messages of a server's error log (stack frames left out), so a failed start says why. */
+function errorLogTail(dir: string, lines = 4): string {
   try {
-    return fs.readFileSync(path.join(dir, 'log', 'clickhouse-server.err.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+    const all = fs.readFileSync(path.join(dir, 'log', 'clickhouse-server.err.log'), 'utf8').trimEnd().split('\n')
+    return all.filter((l) => !/^\d+\. /.test(l)).slice(-lines).map((l) => l.slice(0, 600)).join('\n')
   } catch { return '(no error log)' }
 }
 
@@ -108,7 +116,11 @@ export async function startClickHouseServer(opts: ClickHouseServerOptions = {}):
     tcpPort,
     dir,
     pid: () => (child && child.exitCode === null && child.signalCode === null ? child.pid : undefined),
-    async start() {
+    async start(o: { forceRestoreData?: boolean } = {}) {
+      if (o.forceRestoreData) {
+        fs.mkdirSync(path.join(dir, 'data', 'flags'), { recursive: true })
+        fs.writeFileSync(path.join(dir, 'data', 'flags', 'force_restore_data'), '')
+      }
       // A server restarted right after a kill may find its ports still held for a moment and exit
       // (code 70, seen in the cluster test's replica restart): start it again rather than fail.
       for (let attempt = 1; ; attempt++) {
