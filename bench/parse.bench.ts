@@ -6,7 +6,8 @@
 //
 //   npm run bench:parse -- [--messages 20000] [--batch 2000] [--seconds 5]
 //                          [--flavor DateTime|DateTime64] [--format RowBinary|JSONEachRow]
-//                          [--json PATH] [--only floor|worker|task]
+//                          [--json PATH] [--only floor|worker|task] [--persons]
+//   --persons: the worker with person processing on (its intents in the answer), as the engine runs by default
 //   node --cpu-prof --cpu-prof-dir=prof dist/bench/parse.bench.js --only worker   (then: node dist/bench/profile.js prof)
 //
 // Messages come from bench/generate.ts for bench/projects.ts's environments,
@@ -71,12 +72,13 @@ function main(): void {
     format: { type: 'string', default: 'RowBinary' },
     json: { type: 'string' },
     only: { type: 'string' },
+    persons: { type: 'boolean', default: false },
   } })
   const flavor = values.flavor as DateTimeFlavor
   if (flavor !== 'DateTime' && flavor !== 'DateTime64') throw new Error('--flavor must be DateTime (ClickHouse 18.16) or DateTime64')
   const format = values.format as RowFormat
   if (format !== 'RowBinary' && format !== 'JSONEachRow') throw new Error('--format must be RowBinary (a ClickHouse server) or JSONEachRow (chDB)')
-  const enc: RowEncoding = { dateTime: flavor, format }
+  const enc: RowEncoding = { dateTime: flavor, format, persons: values.persons! }
   const { state, outcomes } = foldAll(benchCommands())
   const failed = outcomes.find((o) => !o.ok)
   if (failed) throw new Error(`bench projects did not fold: ${JSON.stringify(failed)}`)
@@ -128,7 +130,7 @@ function main(): void {
   const probe = processBatch(all[0], enc).header
   if (probe.eventRows !== probe.messages) throw new Error(`only ${probe.eventRows} of ${probe.messages} messages became rows: ${JSON.stringify({ drops: probe.drops, deadLetters: probe.deadLetters.slice(0, 3), unresolved: probe.unresolved.length, pending: probe.pendingClaims.indexes.length })}`)
 
-  process.stdout.write(`parse bench: ${messages.length} messages (${bytesPerEvent.toFixed(0)} bytes on average) in tasks of ${values.batch}, ${seconds} s per scenario, ${flavor}, ${format}, one thread\n\n`)
+  process.stdout.write(`parse bench: ${messages.length} messages (${bytesPerEvent.toFixed(0)} bytes on average) in tasks of ${values.batch}, ${seconds} s per scenario, ${flavor}, ${format}, persons ${enc.persons ? 'on' : 'off'}, one thread\n\n`)
   const chosen = values.only ? scenarios.filter((s) => s.name.startsWith(values.only + ':') || s.name.startsWith(values.only + ' ')) : scenarios
   if (chosen.length === 0) throw new Error('--only must be floor, worker or task')
   const results = chosen.map((s) => measure(s, all, seconds, bytesPerEvent))

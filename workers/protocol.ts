@@ -155,8 +155,11 @@ export interface PersonIntent {
   /** the event's own $set and $set_once */
   set: Record<string, unknown> | null
   setOnce: Record<string, unknown> | null
-  /** automatic person properties as JSON text (workers/persons/rules.ts automaticText), parsed by the main thread only when they may matter */
-  autoText: string | null
+  /**
+   * which automatic person properties the event has (workers/persons/rules.ts
+   * automaticPresence); their values are read from the event's stored
+   * properties only when they matter (engine/sink/writers/persons.ts)
+   */
   autoLo: number
   autoHi: number
   unset: string[] | null

@@ -4,7 +4,7 @@
 // that need no state happen here: personless events, merges naming an
 // illegal id or themselves, `$set` that is not an object.
 import { warn, type Step } from '../context'
-import { automaticText, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
+import { automaticPresence, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
 import { personIdOf } from '../persons/uuidv5'
 import { drop, ok } from '../result'
 import {
@@ -48,7 +48,7 @@ const MERGES: Readonly<Record<string, PersonIntentKind>> = { $identify: PERSON_I
 /** Every field present, in one order: the task codec packs intents as records (workers/protocol.ts) */
 function newIntent(team: number, distinctId: string, kind: PersonIntentKind, timestampMs: number): PersonIntent {
   return {
-    team, distinctId, kind, personId: personIdOf(team, distinctId), set: null, setOnce: null, autoText: null, autoLo: 0, autoHi: 0,
+    team, distinctId, kind, personId: personIdOf(team, distinctId), set: null, setOnce: null, autoLo: 0, autoHi: 0,
     unset: null, other: null, force: false, timestampMs, kafkaMs: 0,
   }
 }
@@ -74,16 +74,13 @@ export const extractPerson: Step = (event, ctx) => {
     return ok()
   }
   const intent = newIntent(event.teamId, distinctId, PERSON_UPDATE, event.timestampMs)
-  const auto = automaticText(props)
+  const auto = automaticPresence(props)
   let set = props.$set as Obj | undefined
   let setOnce = props.$set_once as Obj | undefined
   if (set !== undefined && (!isObject(set) || !bounded(set))) { warn(ctx, event, 'invalid_person_properties', { key: '$set' }, '$set'); set = undefined }
   if (setOnce !== undefined && (!isObject(setOnce) || !bounded(setOnce))) { warn(ctx, event, 'invalid_person_properties', { key: '$set_once' }, '$set_once'); setOnce = undefined }
-  if (auto !== undefined) {
-    intent.autoText = auto.text
-    intent.autoLo = auto.lo
-    intent.autoHi = auto.hi
-  }
+  intent.autoLo = auto.lo
+  intent.autoHi = auto.hi
   if (set !== undefined) intent.set = set
   if (setOnce !== undefined) intent.setOnce = setOnce
   const unset = props.$unset === undefined ? undefined : unsetKeys(props.$unset)

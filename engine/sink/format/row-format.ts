@@ -18,7 +18,7 @@ export function insertStatement(table: string, format: InsertFormat): string {
 }
 
 /** A RowBinary String's LEB128 byte length at `p`: [length, index of its first byte]. */
-function readLength(c: Uint8Array, p: number): [number, number] {
+export function readLength(c: Uint8Array, p: number): [number, number] {
   let len = 0
   for (let scale = 1; p < c.length; scale *= 128) {
     const b = c[p++]
@@ -158,4 +158,18 @@ export function rowPartition(row: Uint8Array, format: InsertFormat): number {
     p = first + len
   }
   return NaN
+}
+
+/**
+ * The `properties` text of one `events` row (rows as the workers write them:
+ * RowBinary in eventColumns' order, uuid then event then properties; or a
+ * JSONEachRow line), for the rare reader that needs a value the worker did
+ * not send on (engine/sink/writers/persons.ts: automatic person properties).
+ */
+export function eventRowProperties(rows: Uint8Array, start: number, end: number, format: InsertFormat): string {
+  const b = Buffer.from(rows.buffer, rows.byteOffset, rows.byteLength)
+  if (format.kind === 'JSONEachRow') return (JSON.parse(b.toString('utf8', start, end)) as { properties: string }).properties
+  const [eventLength, eventAt] = readLength(rows, start + 16)
+  const [length, at] = readLength(rows, eventAt + eventLength)
+  return b.toString('utf8', at, at + length)
 }

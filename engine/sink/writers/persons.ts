@@ -28,12 +28,12 @@ import {
 } from '../../../workers/protocol'
 import { RowWriter } from '../../../workers/row-writer'
 import { jsonText } from '../../../workers/well-formed'
-import { automaticMask, expandAutomatic } from '../../../workers/persons/rules'
+import { automaticMask, automaticValues, expandAutomatic } from '../../../workers/persons/rules'
 import type { TableRows } from './batcher'
 import { quoteDateTime, quoteInteger, quoteString } from '../format/escape'
 import { applyIntent, decideMerge, mergeProperties, type Properties } from './person-properties'
 import { backoffMs } from '../transport/retry'
-import type { InsertFormat } from '../format/row-format'
+import { eventRowProperties, type InsertFormat } from '../format/row-format'
 import type { Schema } from '../format/schema'
 import type { ClickHouseStore } from '../transport/store'
 import { mappingColumns, personColumns } from '../format/person-schema'
@@ -83,6 +83,9 @@ export interface PersonState {
   loadedAt: number
   changedAt: number
 }
+
+/** Where an event's row is, for reading its automatic properties back when they matter (one object reused per batch). */
+interface RowRef { events: Uint8Array; start: number; end: number; format: InsertFormat }
 
 interface Loaded { mappings: Map<string, Mapping>; persons: Map<string, PersonState> }
 
@@ -190,6 +193,7 @@ export class PersonStore {
     let size = 0
     for (const part of parts) size += part.events.length + (part.header.persons?.length ?? 0) * 1024
     const out = new RowWriter(size)
+    const row: RowRef = { events: out.buf, start: 0, end: 0, format }
     for (const part of parts) {
       const intents = part.header.persons ?? []
       const ends = part.header.rowEnds ?? []
@@ -200,7 +204,10 @@ export class PersonStore {
         let person: PersonState | undefined
         try {
           // no promise per event: only merges may wait for ClickHouse
-          person = intent.other === null ? this.applyOne(intent, undefined, changes) : this.applyOne(intent, await this.merge(intent, intent.other, changes), changes)
+          row.events = part.events
+          row.start = start
+          row.end = ends[i]
+          person = intent.other === null ? this.applyOne(intent, undefined, changes, row) : this.applyOne(intent, await this.merge(intent, intent.other, changes), changes, row)
           if (person !== undefined && intent.kind !== PERSON_PERSONLESS) { if (format.kind === 'RowBinary') this.columnsOf(person); else this.textOf(person) }
         } catch (err) {
           // never a stalled partition: the event is stored as a personless one (workers bound what reaches here)
@@ -326,7 +333,7 @@ export class PersonStore {
   }
 
   /** One event, after its merge (`merged`: the person the merge left this id with): its properties. */
-  private applyOne(intent: PersonIntent, merged: PersonState | undefined, changes: Changes): PersonState | undefined {
+  private applyOne(intent: PersonIntent, merged: PersonState | undefined, changes: Changes, row: RowRef): PersonState | undefined {
     const team = intent.team
     if (intent.kind === PERSON_PERSONLESS) return this.personOf(team, intent.distinctId, intent.personId)
     let person = merged ?? this.personOf(team, intent.distinctId, intent.personId)
@@ -336,14 +343,16 @@ export class PersonStore {
     }
     let set = intent.set
     let setOnce = intent.setOnce
-    const auto = intent.autoText
     // the automatic keys matter when the person lacks one of them, or when something else is written with them
-    if (auto !== null && ((intent.autoLo & ~person.autoLo) !== 0 || (intent.autoHi & ~person.autoHi) !== 0 ||
+    if ((intent.autoLo !== 0 || intent.autoHi !== 0) && ((intent.autoLo & ~person.autoLo) !== 0 || (intent.autoHi & ~person.autoHi) !== 0 ||
         intent.force || set !== null || setOnce !== null || intent.unset !== null)) {
-      const expanded = expandAutomatic(JSON.parse(auto) as Properties)
-      // the event's own values win over the automatic ones
-      set = set === null ? expanded.set : { ...expanded.set, ...set }
-      setOnce = setOnce === null ? expanded.setOnce : { ...expanded.setOnce, ...setOnce }
+      const values = automaticValues(JSON.parse(eventRowProperties(row.events, row.start, row.end, row.format)) as Properties)?.values
+      if (values !== undefined) {
+        const expanded = expandAutomatic(values)
+        // the event's own values win over the automatic ones
+        set = set === null ? expanded.set : { ...expanded.set, ...set }
+        setOnce = setOnce === null ? expanded.setOnce : { ...expanded.setOnce, ...setOnce }
+      }
     }
     if (set === null && setOnce === null && intent.unset === null) return person
     const next = applyIntent(person.properties, { set, setOnce, unset: intent.unset, force: intent.force })

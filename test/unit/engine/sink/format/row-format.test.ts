@@ -64,3 +64,16 @@ t.test('person rows in RowBinary (a ClickHouse server): split by their columns a
     { id: '0f0e5a8c-6b5d-5e3a-9a1f-000000000002', team_id: 7, properties: '{}', is_identified: 0, created_at: '2026-11-20 10:00:00', version: 1764550000123, is_deleted: 0, _timestamp: '2026-11-20 10:00:05' },
   ])
 })
+
+t.test('eventRowProperties: the properties text of a worker\'s row, either format (what persons read their automatic values from)', async (t) => {
+  const { eventRowProperties } = await import('../../../../../engine/sink/format/row-format')
+  for (const format of ['RowBinary', 'JSONEachRow'] as const) {
+    const bytes = rows('DateTime', format)
+    const insert = format === 'RowBinary' ? { kind: 'RowBinary', columns: eventColumns('DateTime') } as const : JSON_EACH_ROW
+    const all = splitRows([bytes], insert)
+    let at = 0
+    const texts = all.map((row) => { const s = eventRowProperties(bytes, at, at + row.length, insert); at += row.length; return JSON.parse(s) as Record<string, unknown> })
+    t.equal(texts[0].url, 'https://example.com', `${format}: the first row's properties`)
+    t.equal(texts[1].long, 'é'.repeat(3000), `${format}: a long multi-byte value (a two-byte length)`)
+  }
+})

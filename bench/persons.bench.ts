@@ -1,0 +1,119 @@
+// Micro-benchmark of what persons add to the main thread, one thread, a warm
+// person cache: decoding a worker's answer with its person intents (against
+// the same answer without persons), and PersonStore.apply (engine/sink/
+// writers/persons.ts: intents applied in order, person columns appended to
+// every row, person rows built). The end-to-end bench shows that the main
+// thread saturates with persons on; this one shows which part costs what,
+// per event, without the noise of a shared machine's other processes.
+//
+//   npm run bench:persons -- [--messages 30000] [--batch 2000] [--users 1000] [--seconds 5]
+//   node --cpu-prof --cpu-prof-dir=prof dist/bench/persons.bench.js   (then: node dist/bench/profile.js prof)
+//
+// A private clickhouse-server holds the schema (PersonStore reads a miss
+// from it); the first pass over the messages fills the cache, the measured
+// passes find every person there (the steady state of a running engine).
+import { performance } from 'node:perf_hooks'
+import { parseArgs } from 'node:util'
+import pino from 'pino'
+import { foldAll } from '../engine/control/fold'
+import { buildSnapshot } from '../engine/control/snapshot'
+import { createSchema } from '../engine/sink/format/schema'
+import { connectClickHouseServer } from '../engine/sink/transport/clickhouse'
+import { PersonStore } from '../engine/sink/writers/persons'
+import { startClickHouseServer } from '../test/harness/clickhouse-server'
+import { eventColumns } from '../workers/clickhouse-types'
+import { processBatch } from '../workers/index'
+import { decodeTaskOutput, encodeTaskOutput, META_END, META_OFFSET, META_PARTITION, META_STRIDE, META_TIMESTAMP, type RowEncoding, type TaskInput } from '../workers/protocol'
+import { messageGenerator } from './generate'
+import { benchCommands, BENCH_TOKENS } from './projects'
+
+function tasks(messages: string[], batch: number, snapshot: TaskInput['snapshot']): TaskInput[] {
+  const out: TaskInput[] = []
+  const now = Date.now()
+  for (let s = 0; s < messages.length; s += batch) {
+    const bytes = messages.slice(s, s + batch).map((m) => Buffer.from(m))
+    const values = new ArrayBuffer(bytes.reduce((n, b) => n + b.length, 0))
+    const meta = new Float64Array(bytes.length * META_STRIDE)
+    let end = 0
+    bytes.forEach((b, i) => {
+      new Uint8Array(values).set(b, end)
+      end += b.length
+      meta[i * META_STRIDE + META_END] = end
+      meta[i * META_STRIDE + META_PARTITION] = i % 4
+      meta[i * META_STRIDE + META_OFFSET] = s + i
+      meta[i * META_STRIDE + META_TIMESTAMP] = now + s + i
+    })
+    out.push({ values, meta, topic: 'events_plugin_ingestion', snapshot, nowMs: now, claimsSettled: true })
+  }
+  return out
+}
+
+/** µs per event of `run` over the items, round-robin for `seconds`, after one warm-up pass */
+async function measure<T>(items: T[], events: (x: T) => number, seconds: number, run: (x: T) => unknown): Promise<number> {
+  for (const x of items) await run(x)
+  let n = 0
+  let i = 0
+  const start = performance.now()
+  while (performance.now() - start < seconds * 1000) {
+    const x = items[i++ % items.length]
+    await run(x)
+    n += events(x)
+  }
+  return ((performance.now() - start) * 1000) / n
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: {
+    messages: { type: 'string', default: '30000' },
+    batch: { type: 'string', default: '2000' },
+    users: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '5' },
+  } })
+  const seconds = Number(values.seconds)
+  const { state } = foldAll(benchCommands())
+  const snapshot = buildSnapshot(state, 1)
+  const next = messageGenerator({ tokens: [...BENCH_TOKENS], users: Number(values.users) })
+  const messages = Array.from({ length: Number(values.messages) }, next)
+  const all = tasks(messages, Number(values.batch), snapshot)
+
+  const ch = await startClickHouseServer()
+  const store = await connectClickHouseServer({ url: ch.url })
+  try {
+    const schema = await createSchema(store, 'persons_bench')
+    const on: RowEncoding = { dateTime: schema.dateTime, format: 'RowBinary', persons: true }
+    const off: RowEncoding = { dateTime: schema.dateTime, format: 'RowBinary' }
+    const answersOn = all.map((t) => { const { header, rows } = processBatch(t, on); return encodeTaskOutput(header, rows) })
+    const answersOff = all.map((t) => { const { header, rows } = processBatch(t, off); return encodeTaskOutput(header, rows) })
+    const count = (a: ArrayBuffer) => decodeTaskOutput(a).header.eventRows
+    const rowsOf = new Map(answersOn.map((a) => [a, count(a)]))
+    const rowsOff = new Map(answersOff.map((a) => [a, count(a)]))
+
+    const persons = new PersonStore(store, schema, { cacheSize: 200_000, overridesPollMs: 0 }, pino({ level: 'silent' }))
+    const format = { kind: 'RowBinary', columns: eventColumns(schema.dateTime, true) } as const
+    const parts = answersOn.map((a) => decodeTaskOutput(a))
+    let sink = 0
+    const decodeOff = await measure(answersOff, (a) => rowsOff.get(a)!, seconds, (a) => { sink += decodeTaskOutput(a).header.eventRows })
+    const decodeOn = await measure(answersOn, (a) => rowsOf.get(a)!, seconds, (a) => { sink += decodeTaskOutput(a).header.persons!.length })
+    const apply = await measure(parts, (p) => p.header.eventRows, seconds, async (p) => {
+      const applied = await persons.apply(persons.turn(), [p], format, Date.now())
+      sink += applied.chunks.length + applied.tables.length
+    })
+    process.stdout.write(`persons bench: ${messages.length} messages, ${values.users} users per environment, tasks of ${values.batch}, ${seconds} s each, one thread, warm cache (${sink > 0 ? 'ok' : '?'})\n\n`)
+    process.stdout.write([
+      '| main thread, per event | µs |',
+      '|---|---:|',
+      `| decode a worker's answer, persons off | ${decodeOff.toFixed(2)} |`,
+      `| decode a worker's answer, persons on (intents) | ${decodeOn.toFixed(2)} |`,
+      `| PersonStore.apply (warm) | ${apply.toFixed(2)} |`,
+      `| persons' share of the main thread, per event | ${(decodeOn - decodeOff + apply).toFixed(2)} |`,
+    ].join('\n') + '\n')
+  } finally {
+    await store.close()
+    await ch.destroy()
+  }
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`persons bench failed: ${err.stack ?? err.message}\n`)
+  process.exit(1)
+})
