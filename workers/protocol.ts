@@ -162,6 +162,12 @@ export interface PersonIntent {
    */
   autoLo: number
   autoHi: number
+  /**
+   * the automatic values as JSON text, sent only for a user this thread had
+   * not seen lately (likely a new person, who needs them all): the main
+   * thread otherwise reads them from the stored row, in the rare case
+   */
+  autoText: string | null
   unset: string[] | null
   /** merges: the other distinct_id, moved to this event's person (already checked: legal, a string, not the event's own) */
   other: string | null

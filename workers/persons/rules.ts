@@ -94,6 +94,19 @@ export function automaticPresence(props: Record<string, unknown>): { lo: number;
   return { lo, hi }
 }
 
+/** automaticValues' values as JSON text (keys are ours, plain ASCII; values are scalars of an event parsed at the well-formed boundary). */
+export function automaticText(props: Record<string, unknown>): string | undefined {
+  let text = ''
+  for (let i = 0; i < AUTOMATIC_PERSON_KEYS.length; i++) {
+    const k = AUTOMATIC_PERSON_KEYS[i]
+    let v = props[k]
+    if (v === undefined && k === '$os') v = props.$os_name
+    if (v === undefined || (typeof v === 'object' && v !== null)) continue
+    text += (text === '' ? '{"' : ',"') + k + '":' + JSON.stringify(v)
+  }
+  return text === '' ? undefined : text + '}'
+}
+
 /** The `$set` and `$set_once` ($initial_*) of automatic values. */
 export function expandAutomatic(values: Record<string, unknown>): { set: Record<string, unknown>; setOnce: Record<string, unknown> } {
   const setOnce: Record<string, unknown> = {}

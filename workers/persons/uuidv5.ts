@@ -37,11 +37,15 @@ export function uuidv5(name: string, namespace: string | Buffer): string {
 const recentPersonIds = new LRUCache<string, string>({ max: 50_000 })
 
 export function personIdOf(teamId: number, distinctId: string): string {
+  return recentPersonId(teamId, distinctId).id
+}
+
+/** The person id, and whether this thread had not seen the user lately (`fresh`: likely a new person, or one not in the main thread's cache either). */
+export function recentPersonId(teamId: number, distinctId: string): { id: string; fresh: boolean } {
   const name = `${teamId}:${distinctId}`
-  let id = recentPersonIds.get(name)
-  if (id === undefined) {
-    id = uuidv5(name, PERSON_NS_BYTES)
-    recentPersonIds.set(name, id)
-  }
-  return id
+  const id = recentPersonIds.get(name)
+  if (id !== undefined) return { id, fresh: false }
+  const computed = uuidv5(name, PERSON_NS_BYTES)
+  recentPersonIds.set(name, computed)
+  return { id: computed, fresh: true }
 }

@@ -4,8 +4,8 @@
 // that need no state happen here: personless events, merges naming an
 // illegal id or themselves, `$set` that is not an object.
 import { warn, type Step } from '../context'
-import { automaticPresence, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
-import { personIdOf } from '../persons/uuidv5'
+import { automaticPresence, automaticText, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
+import { recentPersonId } from '../persons/uuidv5'
 import { drop, ok } from '../result'
 import {
   PERSON_ALIAS, PERSON_IDENTIFY, PERSON_MERGE_DANGEROUSLY, PERSON_PERSONLESS, PERSON_UPDATE,
@@ -46,11 +46,20 @@ function bounded(v: Obj): boolean {
 const MERGES: Readonly<Record<string, PersonIntentKind>> = { $identify: PERSON_IDENTIFY, $create_alias: PERSON_ALIAS, $merge_dangerously: PERSON_MERGE_DANGEROUSLY }
 
 /** Every field present, in one order: the task codec packs intents as records (workers/protocol.ts) */
-function newIntent(team: number, distinctId: string, kind: PersonIntentKind, timestampMs: number): PersonIntent {
-  return {
-    team, distinctId, kind, personId: personIdOf(team, distinctId), set: null, setOnce: null, autoLo: 0, autoHi: 0,
+function newIntent(team: number, distinctId: string, kind: PersonIntentKind, timestampMs: number, props?: Record<string, unknown>): PersonIntent {
+  const { id, fresh } = recentPersonId(team, distinctId)
+  const intent: PersonIntent = {
+    team, distinctId, kind, personId: id, set: null, setOnce: null, autoLo: 0, autoHi: 0, autoText: null,
     unset: null, other: null, force: false, timestampMs, kafkaMs: 0,
   }
+  if (props !== undefined) {
+    const auto = automaticPresence(props)
+    intent.autoLo = auto.lo
+    intent.autoHi = auto.hi
+    // a user new to this thread is likely new to the person cache too, and then needs every value: sent now, not read back from the row
+    if (fresh && (auto.lo !== 0 || auto.hi !== 0)) intent.autoText = automaticText(props) ?? null
+  }
+  return intent
 }
 
 export const extractPerson: Step = (event, ctx) => {
@@ -73,14 +82,11 @@ export const extractPerson: Step = (event, ctx) => {
     ctx.personIntents.push(newIntent(event.teamId, distinctId, PERSON_PERSONLESS, event.timestampMs))
     return ok()
   }
-  const intent = newIntent(event.teamId, distinctId, PERSON_UPDATE, event.timestampMs)
-  const auto = automaticPresence(props)
+  const intent = newIntent(event.teamId, distinctId, PERSON_UPDATE, event.timestampMs, props)
   let set = props.$set as Obj | undefined
   let setOnce = props.$set_once as Obj | undefined
   if (set !== undefined && (!isObject(set) || !bounded(set))) { warn(ctx, event, 'invalid_person_properties', { key: '$set' }, '$set'); set = undefined }
   if (setOnce !== undefined && (!isObject(setOnce) || !bounded(setOnce))) { warn(ctx, event, 'invalid_person_properties', { key: '$set_once' }, '$set_once'); setOnce = undefined }
-  intent.autoLo = auto.lo
-  intent.autoHi = auto.hi
   if (set !== undefined) intent.set = set
   if (setOnce !== undefined) intent.setOnce = setOnce
   const unset = props.$unset === undefined ? undefined : unsetKeys(props.$unset)

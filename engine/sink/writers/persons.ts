@@ -102,6 +102,9 @@ export interface AppliedPersons {
   warnings: WarningRecord[]
 }
 
+/** Encodes a person's columns before they are copied out at their size (a fresh writer per changed person showed in profiles). */
+const columnsScratch = new RowWriter(64 * 1024)
+
 const keyOf = (team: number, distinctId: string) => `${team}\u0000${distinctId}`
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -253,7 +256,8 @@ export class PersonStore {
   private columnsOf(p: PersonState): Buffer {
     if (p.columns !== undefined) return p.columns
     const text = this.textOf(p)
-    const w = new RowWriter(text.length * 3 + 40)
+    const w = columnsScratch
+    w.pos = 0
     w.uuid(p.id)
     w.string(text)
     this.createdAt(w, p.createdAtMs)
@@ -346,7 +350,9 @@ export class PersonStore {
     // the automatic keys matter when the person lacks one of them, or when something else is written with them
     if ((intent.autoLo !== 0 || intent.autoHi !== 0) && ((intent.autoLo & ~person.autoLo) !== 0 || (intent.autoHi & ~person.autoHi) !== 0 ||
         intent.force || set !== null || setOnce !== null || intent.unset !== null)) {
-      const values = automaticValues(JSON.parse(eventRowProperties(row.events, row.start, row.end, row.format)) as Properties)?.values
+      const values = intent.autoText !== null
+        ? JSON.parse(intent.autoText) as Properties
+        : automaticValues(JSON.parse(eventRowProperties(row.events, row.start, row.end, row.format)) as Properties)?.values
       if (values !== undefined) {
         const expanded = expandAutomatic(values)
         // the event's own values win over the automatic ones

@@ -3,7 +3,7 @@
 // processBatch, without threads).
 import t from 'tap'
 import { personIdOf, uuidv5 } from '../../../../workers/persons/uuidv5'
-import { automaticPresence, automaticProperties, automaticValues, isIllegalDistinctId } from '../../../../workers/persons/rules'
+import { automaticPresence, automaticProperties, automaticText, automaticValues, isIllegalDistinctId } from '../../../../workers/persons/rules'
 import { applyIntent, decideMerge, mergeProperties } from '../../../../engine/sink/writers/person-properties'
 import { processBatch } from '../../../../workers/index'
 import { taskOf } from '../../../harness/tasks'
@@ -27,7 +27,7 @@ t.test('illegal distinct_ids: case-insensitive list, exact list, blank', async (
   for (const id of ['user-1', 'nan', 'NULL0', '00', 'a@b.c']) t.notOk(isIllegalDistinctId(id), id)
 })
 
-t.test('automaticPresence: the masks of automaticValues, without the values (the main thread reads those from the stored row)', async (t) => {
+t.test('automaticPresence and automaticText: the masks and the values of automaticValues', async (t) => {
   for (const props of [
     { $browser: 'Chrome', $os_name: 'iOS', plan: 'pro', utm_source: 'x' },
     { $current_url: 'https://a.example/"quoted"\\path', $browser_version: 120, gclid: null, rdt_cid: 'last', utm_term: { nested: 1 } },
@@ -35,6 +35,8 @@ t.test('automaticPresence: the masks of automaticValues, without the values (the
   ]) {
     const values = automaticValues(props)
     t.same(automaticPresence(props), values === undefined ? { lo: 0, hi: 0 } : { lo: values.lo, hi: values.hi })
+    const text = automaticText(props)
+    t.same(text === undefined ? undefined : JSON.parse(text), values?.values, 'automaticText: the same values, as JSON')
   }
 })
 
@@ -93,7 +95,8 @@ t.test('the person step: one intent per stored event, merges checked, personless
     m('$set', 'user-4', { $set: 'not an object', $unset: ['old'] }),
   ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
   const { header, rows } = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true })
-  const intents = header.persons!.map(({ timestampMs: _t, team: _team, personId, ...rest }) => {
+  t.same(JSON.parse(header.persons![0].autoText!), { $browser: 'Chrome' }, 'a user new to the thread: its automatic values travel with the intent')
+  const intents = header.persons!.map(({ timestampMs: _t, team: _team, personId, autoText: _auto, ...rest }) => {
     t.equal(personId, personIdOf(1, rest.distinctId), 'the deterministic person id, computed in the worker')
     // every field is present (null / false / 0 when absent); compare what is set, the automatic values parsed
     const set = Object.fromEntries(Object.entries(rest).filter(([k, v]) => v !== null && v !== false && !(v === 0 && (k === 'autoLo' || k === 'autoHi'))))
