@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     const decodeOn = await measure(answersOn, (a) => rowsOf.get(a)!, seconds, (a) => { sink += decodeTaskOutput(a).header.persons!.length })
     const apply = await measure(parts, (p) => p.header.eventRows, seconds, async (p) => {
       const applied = await persons.apply(persons.turn(), [p], format, Date.now())
-      sink += applied.chunks.length + applied.tables.length
+      sink += applied.rows.length + applied.tables.length
     })
     process.stdout.write(`persons bench: ${messages.length} messages, ${values.users} users per environment, tasks of ${values.batch}, ${seconds} s each, one thread, warm cache (${sink > 0 ? 'ok' : '?'})\n\n`)
     process.stdout.write([

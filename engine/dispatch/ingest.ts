@@ -183,9 +183,9 @@ export class Ingestion {
     const nowMs = Date.now()
     let personTables: TableRows[] = []
     if (turn) {
-      // one chunk per part, in the same order: the rows' coordinates stay valid
+      // the parts' rows in the same order, in one piece: the rows' coordinates stay valid, and nothing is concatenated again
       const applied = await this.sinks.persons!.apply(turn, tally.rowParts, this.o.eventsFormat, nowMs)
-      tally.chunks.splice(0, tally.chunks.length, ...applied.chunks)
+      tally.chunks.splice(0, tally.chunks.length, applied.rows)
       for (const w of applied.warnings) tally.warnings.push(w)
       personTables = applied.tables
     }
