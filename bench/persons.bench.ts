@@ -6,7 +6,7 @@
 // thread saturates with persons on; this one shows which part costs what,
 // per event, without the noise of a shared machine's other processes.
 //
-//   npm run bench:persons -- [--messages 30000] [--batch 2000] [--users 1000] [--seconds 5]
+//   npm run bench:persons -- [--messages 30000] [--batch 2000] [--users 1000] [--seconds 5] [--only apply]
 //   node --cpu-prof --cpu-prof-dir=prof dist/bench/persons.bench.js   (then: node dist/bench/profile.js prof)
 //
 // A private clickhouse-server holds the schema (PersonStore reads a miss
@@ -68,6 +68,7 @@ async function main(): Promise<void> {
     batch: { type: 'string', default: '2000' },
     users: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '5' },
+    only: { type: 'string' },
   } })
   const seconds = Number(values.seconds)
   const { state } = foldAll(benchCommands())
@@ -92,8 +93,10 @@ async function main(): Promise<void> {
     const format = { kind: 'RowBinary', columns: eventColumns(schema.dateTime, true) } as const
     const parts = answersOn.map((a) => decodeTaskOutput(a))
     let sink = 0
-    const decodeOff = await measure(answersOff, (a) => rowsOff.get(a)!, seconds, (a) => { sink += decodeTaskOutput(a).header.eventRows })
-    const decodeOn = await measure(answersOn, (a) => rowsOf.get(a)!, seconds, (a) => { sink += decodeTaskOutput(a).header.persons!.length })
+    // --only apply: the person stage alone (for a profile of it)
+    const decoding = values.only !== 'apply'
+    const decodeOff = decoding ? await measure(answersOff, (a) => rowsOff.get(a)!, seconds, (a) => { sink += decodeTaskOutput(a).header.eventRows }) : NaN
+    const decodeOn = decoding ? await measure(answersOn, (a) => rowsOf.get(a)!, seconds, (a) => { sink += decodeTaskOutput(a).header.persons!.length }) : NaN
     const apply = await measure(parts, (p) => p.header.eventRows, seconds, async (p) => {
       const applied = await persons.apply(persons.turn(), [p], format, Date.now())
       sink += applied.rows.length + applied.tables.length

@@ -138,7 +138,8 @@ export class RowWriter {
   /** Bytes as they are (rows encoded elsewhere). */
   append(src: Uint8Array, from = 0, to = src.length): void {
     this.ensure(to - from)
-    this.buf.set(src.subarray(from, to), this.pos)
+    // a whole source needs no view (a Buffer's subarray is a constructor call, per row in profiles)
+    this.buf.set(from === 0 && to === src.length ? src : src.subarray(from, to), this.pos)
     this.pos += to - from
   }
 
