@@ -491,6 +491,25 @@ interface Reading {
   peakRss: number
 }
 
+/** The figures of a measured window: n events of `bytes` in `seconds`, CPU between the readings `start` and `last`. */
+function windowResult(env: Env, n: number, bytes: number, seconds: number, start: Reading, last: Reading, rows: number | undefined): ThroughputResult {
+  const engineCpu = last.engineCpu - start.engineCpu
+  const chCpu = env.ch ? last.clickhouseCpu - start.clickhouseCpu : null
+  const harness = last.harnessCpu - start.harnessCpu
+  const machine = last.boxCpu - start.boxCpu
+  return {
+    events: n,
+    bytes,
+    seconds,
+    eventsPerSecond: n / seconds,
+    megabytesPerSecond: bytes / 1e6 / seconds,
+    cpuSeconds: { engine: engineCpu, clickhouse: chCpu, harness, machine, other: Math.max(0, machine - engineCpu - (chCpu ?? 0) - harness) },
+    cpuSecondsPerMillion: { engine: (engineCpu / n) * 1e6, clickhouse: chCpu === null ? null : (chCpu / n) * 1e6 },
+    peakRssBytes: last.peakRss,
+    rows: rows ?? null,
+  }
+}
+
 export interface ThroughputResult {
   events: number
   bytes: number
@@ -611,24 +630,9 @@ async function throughputPhase(env: Env, p: Pipeline, stream: BenchStream, progr
     const { first, last } = await measured
     const start = first ?? last
     const seconds = (last.t - start.t) / 1000
-    const bytes = stream.bytesOf(0, n)
-    const engineCpu = last.engineCpu - start.engineCpu
-    const chCpu = env.ch ? last.clickhouseCpu - start.clickhouseCpu : null
-    const harness = last.harnessCpu - start.harnessCpu
-    const machine = last.boxCpu - start.boxCpu
     await running.stop()
     const rows = await p.rows('throughput')
-    const result: ThroughputResult = {
-      events: n,
-      bytes,
-      seconds,
-      eventsPerSecond: n / seconds,
-      megabytesPerSecond: bytes / 1e6 / seconds,
-      cpuSeconds: { engine: engineCpu, clickhouse: chCpu, harness, machine, other: Math.max(0, machine - engineCpu - (chCpu ?? 0) - harness) },
-      cpuSecondsPerMillion: { engine: (engineCpu / n) * 1e6, clickhouse: chCpu === null ? null : (chCpu / n) * 1e6 },
-      peakRssBytes: last.peakRss,
-      rows: rows ?? null,
-    }
+    const result = windowResult(env, n, stream.bytesOf(0, n), seconds, start, last, rows)
     progress.line(`${label}: ${fmt(result.eventsPerSecond)} events/s, ${result.megabytesPerSecond.toFixed(1)} MB/s over ${seconds.toFixed(2)} s` +
       (rows === undefined ? '' : `, ${rows.toLocaleString('en-US')} rows in ClickHouse${rows === n ? '' : ` (expected ${n.toLocaleString('en-US')}!)`}`))
     return { result, window: [start.mono, last.mono] }
@@ -707,24 +711,9 @@ async function backlogPhase(env: Env, p: Pipeline, stream: BenchStream, progress
       await sleep(SAMPLE_MS)
     }
     const seconds = (last.t - startAt) / 1000
-    const bytes = stream.bytesOf(0, n)
-    const engineCpu = last.engineCpu - start.engineCpu
-    const chCpu = env.ch ? last.clickhouseCpu - start.clickhouseCpu : null
-    const harness = last.harnessCpu - start.harnessCpu
-    const machine = last.boxCpu - start.boxCpu
     await running.stop()
     const rows = await p.rows('backlog')
-    const result: ThroughputResult = {
-      events: n,
-      bytes,
-      seconds,
-      eventsPerSecond: n / seconds,
-      megabytesPerSecond: bytes / 1e6 / seconds,
-      cpuSeconds: { engine: engineCpu, clickhouse: chCpu, harness, machine, other: Math.max(0, machine - engineCpu - (chCpu ?? 0) - harness) },
-      cpuSecondsPerMillion: { engine: (engineCpu / n) * 1e6, clickhouse: chCpu === null ? null : (chCpu / n) * 1e6 },
-      peakRssBytes: last.peakRss,
-      rows: rows ?? null,
-    }
+    const result = windowResult(env, n, stream.bytesOf(0, n), seconds, start, last, rows)
     progress.line(`${label}: drained ${fmt(n)} in ${seconds.toFixed(2)} s, ${fmt(result.eventsPerSecond)} events/s, ${result.megabytesPerSecond.toFixed(1)} MB/s` +
       (rows === undefined ? '' : `, ${rows.toLocaleString('en-US')} rows in ClickHouse${rows === n ? '' : ` (expected ${n.toLocaleString('en-US')}!)`}`))
     return { result, window: [start.mono - (start.t - startAt) * 1000, last.mono] }

@@ -22,32 +22,13 @@ import { foldAll } from '../engine/control/fold'
 import { buildSnapshot } from '../engine/control/snapshot'
 import { RowWriter } from '../workers/row-writer'
 import { processBatch } from '../workers/index'
-import { encodeTaskOutput, META_END, META_OFFSET, META_PARTITION, META_STRIDE, META_TIMESTAMP, type DateTimeFlavor, type RowEncoding, type RowFormat, type TaskInput } from '../workers/protocol'
+import { encodeTaskOutput, META_END, META_STRIDE, type DateTimeFlavor, type RowEncoding, type RowFormat, type TaskInput } from '../workers/protocol'
 import { messageGenerator } from './generate'
+import { benchTasks as tasks } from './tasks'
 import { benchCommands, BENCH_TOKENS } from './projects'
 
 interface Scenario { name: string; run: (task: TaskInput) => number }
 export interface ScenarioResult { name: string; eventsPerSecond: number; megabytesPerSecond: number; microsecondsPerEvent: number }
-
-function tasks(messages: string[], batch: number, snapshot: TaskInput['snapshot']): TaskInput[] {
-  const out: TaskInput[] = []
-  for (let s = 0; s < messages.length; s += batch) {
-    const bytes = messages.slice(s, s + batch).map((m) => Buffer.from(m))
-    const values = new ArrayBuffer(bytes.reduce((n, b) => n + b.length, 0))
-    const meta = new Float64Array(bytes.length * META_STRIDE)
-    let end = 0
-    bytes.forEach((b, i) => {
-      new Uint8Array(values).set(b, end)
-      end += b.length
-      meta[i * META_STRIDE + META_END] = end
-      meta[i * META_STRIDE + META_PARTITION] = i % 4
-      meta[i * META_STRIDE + META_OFFSET] = s + i
-      meta[i * META_STRIDE + META_TIMESTAMP] = Date.now()
-    })
-    out.push({ values, meta, topic: 'events_plugin_ingestion', snapshot, nowMs: Date.now(), claimsSettled: false })
-  }
-  return out
-}
 
 /** Runs `scenario` over the tasks round-robin for `seconds` (after one warm-up pass); events per second. */
 function measure(scenario: Scenario, all: TaskInput[], seconds: number, bytesPerEvent: number): ScenarioResult {

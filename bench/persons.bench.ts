@@ -23,30 +23,10 @@ import { PersonStore } from '../engine/sink/writers/persons'
 import { startClickHouseServer } from '../test/harness/clickhouse-server'
 import { eventColumns } from '../workers/clickhouse-types'
 import { processBatch } from '../workers/index'
-import { decodeTaskOutput, encodeTaskOutput, META_END, META_OFFSET, META_PARTITION, META_STRIDE, META_TIMESTAMP, type RowEncoding, type TaskInput } from '../workers/protocol'
+import { decodeTaskOutput, encodeTaskOutput, type RowEncoding } from '../workers/protocol'
 import { messageGenerator } from './generate'
+import { benchTasks } from './tasks'
 import { benchCommands, BENCH_TOKENS } from './projects'
-
-function tasks(messages: string[], batch: number, snapshot: TaskInput['snapshot']): TaskInput[] {
-  const out: TaskInput[] = []
-  const now = Date.now()
-  for (let s = 0; s < messages.length; s += batch) {
-    const bytes = messages.slice(s, s + batch).map((m) => Buffer.from(m))
-    const values = new ArrayBuffer(bytes.reduce((n, b) => n + b.length, 0))
-    const meta = new Float64Array(bytes.length * META_STRIDE)
-    let end = 0
-    bytes.forEach((b, i) => {
-      new Uint8Array(values).set(b, end)
-      end += b.length
-      meta[i * META_STRIDE + META_END] = end
-      meta[i * META_STRIDE + META_PARTITION] = i % 4
-      meta[i * META_STRIDE + META_OFFSET] = s + i
-      meta[i * META_STRIDE + META_TIMESTAMP] = now + s + i
-    })
-    out.push({ values, meta, topic: 'events_plugin_ingestion', snapshot, nowMs: now, claimsSettled: true })
-  }
-  return out
-}
 
 /** µs per event of `run` over the items, round-robin for `seconds`, after one warm-up pass */
 async function measure<T>(items: T[], events: (x: T) => number, seconds: number, run: (x: T) => unknown): Promise<number> {
@@ -75,7 +55,7 @@ async function main(): Promise<void> {
   const snapshot = buildSnapshot(state, 1)
   const next = messageGenerator({ tokens: [...BENCH_TOKENS], users: Number(values.users) })
   const messages = Array.from({ length: Number(values.messages) }, next)
-  const all = tasks(messages, Number(values.batch), snapshot)
+  const all = benchTasks(messages, Number(values.batch), snapshot, true)
 
   const ch = await startClickHouseServer()
   const store = await connectClickHouseServer({ url: ch.url })

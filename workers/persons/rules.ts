@@ -56,20 +56,29 @@ export function automaticProperties(props: Record<string, unknown>): { set: Reco
  */
 export function automaticValues(props: Record<string, unknown>): { values: Record<string, unknown>; lo: number; hi: number } | undefined {
   let values: Record<string, unknown> | undefined
+  const mask = eachAutomatic(props, (k, v) => { (values ??= {})[k] = v })
+  return values === undefined ? undefined : { values, lo: mask.lo, hi: mask.hi }
+}
+
+/**
+ * Calls `each` for every automatic key with a scalar value (`$os` falls back
+ * to `$os_name`; these are URLs, names and ids: an object or array there is
+ * not one, and may be nested without bound); returns which keys were found,
+ * as a mask over AUTOMATIC_PERSON_KEYS (lo: keys 0–29, hi: 30–).
+ */
+function eachAutomatic(props: Record<string, unknown>, each?: (key: string, value: unknown) => void): { lo: number; hi: number } {
   let lo = 0
   let hi = 0
   for (let i = 0; i < AUTOMATIC_PERSON_KEYS.length; i++) {
     const k = AUTOMATIC_PERSON_KEYS[i]
     let v = props[k]
     if (v === undefined && k === '$os') v = props.$os_name
-    // these are URLs, names and ids: an object or array here is not one (and may be nested without bound)
     if (v === undefined || (typeof v === 'object' && v !== null)) continue
-    if (values === undefined) values = {}
-    values[k] = v
+    each?.(k, v)
     if (i < 30) lo |= 1 << i
     else hi |= 1 << (i - 30)
   }
-  return values === undefined ? undefined : { values, lo, hi }
+  return { lo, hi }
 }
 
 /**
@@ -81,29 +90,13 @@ export function automaticValues(props: Record<string, unknown>): { values: Recor
  * persons add (bench:parse --persons, bench:persons).
  */
 export function automaticPresence(props: Record<string, unknown>): { lo: number; hi: number } {
-  let lo = 0
-  let hi = 0
-  for (let i = 0; i < AUTOMATIC_PERSON_KEYS.length; i++) {
-    const k = AUTOMATIC_PERSON_KEYS[i]
-    let v = props[k]
-    if (v === undefined && k === '$os') v = props.$os_name
-    if (v === undefined || (typeof v === 'object' && v !== null)) continue
-    if (i < 30) lo |= 1 << i
-    else hi |= 1 << (i - 30)
-  }
-  return { lo, hi }
+  return eachAutomatic(props)
 }
 
 /** automaticValues' values as JSON text (keys are ours, plain ASCII; values are scalars of an event parsed at the well-formed boundary). */
 export function automaticText(props: Record<string, unknown>): string | undefined {
   let text = ''
-  for (let i = 0; i < AUTOMATIC_PERSON_KEYS.length; i++) {
-    const k = AUTOMATIC_PERSON_KEYS[i]
-    let v = props[k]
-    if (v === undefined && k === '$os') v = props.$os_name
-    if (v === undefined || (typeof v === 'object' && v !== null)) continue
-    text += (text === '' ? '{"' : ',"') + k + '":' + JSON.stringify(v)
-  }
+  eachAutomatic(props, (k, v) => { text += (text === '' ? '{"' : ',"') + k + '":' + JSON.stringify(v) })
   return text === '' ? undefined : text + '}'
 }
 
