@@ -166,7 +166,10 @@ async function startControl(config: Config, s: Storage, metrics: Metrics, life: 
   return control
 }
 
-interface Pipeline { pool: WorkerPool; ingestion: Ingestion; consumer: IngestionConsumer; committer: Committer; lagMonitor: PartitionLagMonitor; batcher: InsertBatcher; groups: GroupUpdateConsumer }
+interface Pipeline {
+  pool: WorkerPool; ingestion: Ingestion; consumer: IngestionConsumer; committer: Committer; lagMonitor: PartitionLagMonitor; batcher: InsertBatcher
+  groups: GroupUpdateConsumer; groupsLagMonitor: PartitionLagMonitor
+}
 
 /** Consumed batches → workers → batcher → ClickHouse → commit: the data path, not yet consuming. */
 function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics: Metrics, onStopAfter: () => void, life: Lifecycle, log: Logger): Pipeline {
@@ -202,7 +205,8 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
     hasCapacity: ingestion.hasCapacity, waitForSlot: ingestion.waitForSlot, onBatch: ingestion.onBatch,
   })
   const committer = new Committer(consumer, onStopAfter, config.stopAfterEvents)
-  const lagMonitor = new PartitionLagMonitor({ brokers: s.brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned }, metrics, log)
+  const lagMonitor = new PartitionLagMonitor({ brokers: s.brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned },
+    { lag: metrics.consumerLag, partitions: metrics.assignedPartitions }, log)
   consumer.onRevoked((partitions) => {
     tracker.revoke(partitions)
     committer.forget(partitions)
@@ -222,7 +226,11 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
   // the owner side of re-keyed group updates (issue 19): same consumer group, the update topic only
   const groups = new GroupUpdateConsumer({ brokers: s.brokers, topic: config.groupsTopic, group: config.kafkaGroup, batchSize: 1000, log },
     new GroupWriter(s.store, s.schema, metrics, log), metrics)
-  return { pool, ingestion, consumer, committer, lagMonitor, batcher, groups }
+  // the same lag measure for the update topic: updates produced, not yet applied and committed by their owner
+  const groupsLagMonitor = new PartitionLagMonitor({ brokers: s.brokers, topic: config.groupsTopic, group: config.kafkaGroup, assigned: () => groups.assigned },
+    { lag: metrics.groupUpdatesLag, partitions: metrics.groupPartitions }, log)
+  groups.onRevoked((partitions) => groupsLagMonitor.forget(partitions))
+  return { pool, ingestion, consumer, committer, lagMonitor, batcher, groups, groupsLagMonitor }
 }
 
 interface Servers { admin: RunningServer; capture: RunningServer; adminToken: string }
@@ -235,7 +243,7 @@ async function startServers(config: Config, s: Storage, control: ControlLog, p: 
     maxInflightBytes: config.maxInflightBytes, maxRowsPerInsert: config.insertMaxRows, windowSeconds: config.statusWindowSeconds,
   })
   let captureUrl = ''
-  const health: HealthSources = { consumer: p.consumer, control, store: s.store, batcher: p.batcher, cluster: s.cluster, stopping: () => life.stopping }
+  const health: HealthSources = { consumer: p.consumer, groups: p.groups, control, store: s.store, batcher: p.batcher, cluster: s.cluster, stopping: () => life.stopping }
   const admin = await startAdminServer({
     host: config.adminHost, port: config.adminPort, token: adminToken, maxBodyBytes: config.maxBodyBytes,
     routes: adminRoutes(control, new TaxonomyReader(s.store, s.schema), {
@@ -276,6 +284,8 @@ async function startServers(config: Config, s: Storage, control: ControlLog, p: 
 async function startConsuming(config: Config, control: ControlLog, p: Pipeline, metrics: Metrics, life: Lifecycle, log: Logger): Promise<void> {
   await p.lagMonitor.start()
   life.onStop(() => p.lagMonitor.stop())
+  await p.groupsLagMonitor.start()
+  life.onStop(() => p.groupsLagMonitor.stop())
   metrics.workerThreads.set(p.pool.threads)
   let consuming = false
   if (!control.complete) log.warn('ingestion waits until the control state is complete')
