@@ -31,7 +31,7 @@ import { eventColumns } from '../workers/clickhouse-types'
 import type { RowEncoding } from '../workers/protocol'
 import { DefinitionsWriter } from './sink/writers/definitions'
 import { GroupWriter } from './sink/writers/groups'
-import { GroupUpdatePublisher } from './dispatch/group-updates'
+import { GROUP_UPDATE_PRODUCER, GroupUpdatePublisher } from './dispatch/group-updates'
 import { GroupUpdateConsumer } from './source/group-consumer'
 import { PersonStore } from './sink/writers/persons'
 import { PersonReader } from './sink/read/person-read'
@@ -84,6 +84,8 @@ class Lifecycle {
 
 interface Storage {
   brokers: string; mock: MockKafkaCluster | undefined; store: ClickHouseStore; schema: Schema; producer: AckingProducer
+  /** group updates' own producer: linger 0 (engine/dispatch/group-updates.ts says why) */
+  groupProducer: AckingProducer
   /** cluster mode (SLUICE_CLICKHOUSE_CLUSTER): every shard and replica probed for /readyz and /metrics */
   cluster: ClusterProbe | undefined
 }
@@ -109,7 +111,9 @@ async function startStorage(config: Config, metrics: Metrics, life: Lifecycle, l
   await ensureTopics(config, brokers, mock !== undefined, log)
   const producer = await connectProducer(brokers, 'sluice-producer')
   life.onStop(() => producer.disconnect())
-  return { brokers, mock, store, schema, producer, cluster }
+  const groupProducer = await connectProducer(brokers, 'sluice-group-updates', GROUP_UPDATE_PRODUCER)
+  life.onStop(() => groupProducer.disconnect())
+  return { brokers, mock, store, schema, producer, groupProducer, cluster }
 }
 
 function startClusterProbe(config: Config, store: ClickHouseStore, schema: Schema, metrics: Metrics, life: Lifecycle, log: Logger): ClusterProbe | undefined {
@@ -192,7 +196,7 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
   }, pool, control, outcomes, tracker, {
     warnings: new WarningsWriter(s.schema, config.warningIntervalMs, metrics),
     definitions: new DefinitionsWriter(s.schema),
-    groups: new GroupUpdatePublisher(s.producer, config.groupsTopic, metrics, log),
+    groups: new GroupUpdatePublisher(s.groupProducer, config.groupsTopic, metrics, log),
     persons,
     heatmaps: new HeatmapsWriter(s.schema),
   }, metrics, log)
@@ -205,6 +209,10 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
     hasCapacity: ingestion.hasCapacity, waitForSlot: ingestion.waitForSlot, onBatch: ingestion.onBatch,
   })
   const committer = new Committer(consumer, onStopAfter, config.stopAfterEvents)
+  consumer.onCommitFailed((err) => {
+    log.warn({ err: err.message }, 'offset commit refused; committing the last offsets again shortly')
+    committer.commitFailed()
+  })
   const lagMonitor = new PartitionLagMonitor({ brokers: s.brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned },
     { lag: metrics.consumerLag, partitions: metrics.assignedPartitions }, log)
   consumer.onRevoked((partitions) => {

@@ -156,7 +156,11 @@ t.test('lag gauges: one per owned partition, back to 0 once caught up; control l
       && m.get('sluice_control_log_lag_messages') === 0 && m.get('sluice_inflight_bytes') === 0 ? m : undefined
   }, 30_000)
   t.ok(caughtUp, 'every partition at lag 0, control log at lag 0, nothing in flight')
-  if (!caughtUp) return
+  if (!caughtUp) {
+    const m = await scrape()
+    t.comment(JSON.stringify({ lag: lagSeries(m), groupLag: groupLagSeries(m), control: m.get('sluice_control_log_lag_messages'), inflight: m.get('sluice_inflight_bytes') }))
+    return
+  }
   t.same(Object.keys(lagSeries(caughtUp)).sort(), PARTITIONS.map(String), 'one series per partition')
   t.equal(caughtUp.get('sluice_consumer_assigned_partitions'), PARTITIONS.length, 'assigned partitions')
   t.ok(caughtUp.get('sluice_control_log_offset')! >= 0, 'control-log offset folded')
@@ -208,6 +212,7 @@ t.test('/readyz follows the ClickHouse server; /healthz stays up; lag grows whil
     const m = await scrape()
     return total(m, 'sluice_consumer_lag_messages') === DURING_OUTAGE && total(m, 'sluice_group_updates_lag_messages') === GROUP_UPDATES_DURING_OUTAGE
   }, 30_000)
+  if (!lagging) { const m = await scrape(); t.comment(JSON.stringify({ lag: lagSeries(m), groupLag: groupLagSeries(m) })) }
   t.ok(lagging, `the lag gauges add up to the ${DURING_OUTAGE} messages produced during the outage, the group-update lag to their ${GROUP_UPDATES_DURING_OUTAGE} updates`)
   t.equal((await health('/readyz')).status, 503, 'still not ready')
   const stillLive = await health('/healthz')
