@@ -209,8 +209,13 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
     hasCapacity: ingestion.hasCapacity, waitForSlot: ingestion.waitForSlot, onBatch: ingestion.onBatch,
   })
   const committer = new Committer(consumer, onStopAfter, config.stopAfterEvents)
+  // refusals come once a second while a rebalance lasts (~10 s on the mock cluster): one line a minute
+  let refusalLoggedAt = 0
   consumer.onCommitFailed((err) => {
-    log.warn({ err: err.message }, 'offset commit refused; committing the last offsets again shortly')
+    if (Date.now() - refusalLoggedAt > 60_000) {
+      refusalLoggedAt = Date.now()
+      log.warn({ err: err.message }, 'offset commit refused (a rebalance?); committing the last offsets again every second until accepted')
+    }
     committer.commitFailed()
   })
   const lagMonitor = new PartitionLagMonitor({ brokers: s.brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned },
