@@ -31,7 +31,7 @@ import { eventColumns } from '../workers/clickhouse-types'
 import type { RowEncoding } from '../workers/protocol'
 import { DefinitionsWriter } from './sink/writers/definitions'
 import { GroupWriter } from './sink/writers/groups'
-import { GroupUpdatePublisher } from './dispatch/group-updates'
+import { GROUP_UPDATE_PRODUCER, GroupUpdatePublisher } from './dispatch/group-updates'
 import { GroupUpdateConsumer } from './source/group-consumer'
 import { PersonStore } from './sink/writers/persons'
 import { PersonReader } from './sink/read/person-read'
@@ -84,6 +84,8 @@ class Lifecycle {
 
 interface Storage {
   brokers: string; mock: MockKafkaCluster | undefined; store: ClickHouseStore; schema: Schema; producer: AckingProducer
+  /** group updates' own producer: linger 0 (engine/dispatch/group-updates.ts says why) */
+  groupProducer: AckingProducer
   /** cluster mode (SLUICE_CLICKHOUSE_CLUSTER): every shard and replica probed for /readyz and /metrics */
   cluster: ClusterProbe | undefined
 }
@@ -109,7 +111,9 @@ async function startStorage(config: Config, metrics: Metrics, life: Lifecycle, l
   await ensureTopics(config, brokers, mock !== undefined, log)
   const producer = await connectProducer(brokers, 'sluice-producer')
   life.onStop(() => producer.disconnect())
-  return { brokers, mock, store, schema, producer, cluster }
+  const groupProducer = await connectProducer(brokers, 'sluice-group-updates', GROUP_UPDATE_PRODUCER)
+  life.onStop(() => groupProducer.disconnect())
+  return { brokers, mock, store, schema, producer, groupProducer, cluster }
 }
 
 function startClusterProbe(config: Config, store: ClickHouseStore, schema: Schema, metrics: Metrics, life: Lifecycle, log: Logger): ClusterProbe | undefined {
@@ -166,7 +170,10 @@ async function startControl(config: Config, s: Storage, metrics: Metrics, life: 
   return control
 }
 
-interface Pipeline { pool: WorkerPool; ingestion: Ingestion; consumer: IngestionConsumer; committer: Committer; lagMonitor: PartitionLagMonitor; batcher: InsertBatcher; groups: GroupUpdateConsumer }
+interface Pipeline {
+  pool: WorkerPool; ingestion: Ingestion; consumer: IngestionConsumer; committer: Committer; lagMonitor: PartitionLagMonitor; batcher: InsertBatcher
+  groups: GroupUpdateConsumer; groupsLagMonitor: PartitionLagMonitor
+}
 
 /** Consumed batches → workers → batcher → ClickHouse → commit: the data path, not yet consuming. */
 function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics: Metrics, onStopAfter: () => void, life: Lifecycle, log: Logger): Pipeline {
@@ -189,7 +196,7 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
   }, pool, control, outcomes, tracker, {
     warnings: new WarningsWriter(s.schema, config.warningIntervalMs, metrics),
     definitions: new DefinitionsWriter(s.schema),
-    groups: new GroupUpdatePublisher(s.producer, config.groupsTopic, metrics, log),
+    groups: new GroupUpdatePublisher(s.groupProducer, config.groupsTopic, metrics, log),
     persons,
     heatmaps: new HeatmapsWriter(s.schema),
   }, metrics, log)
@@ -202,7 +209,17 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
     hasCapacity: ingestion.hasCapacity, waitForSlot: ingestion.waitForSlot, onBatch: ingestion.onBatch,
   })
   const committer = new Committer(consumer, onStopAfter, config.stopAfterEvents)
-  const lagMonitor = new PartitionLagMonitor({ brokers: s.brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned }, metrics, log)
+  // refusals come once a second while a rebalance lasts (~10 s on the mock cluster): one line a minute
+  let refusalLoggedAt = 0
+  consumer.onCommitFailed((err) => {
+    if (Date.now() - refusalLoggedAt > 60_000) {
+      refusalLoggedAt = Date.now()
+      log.warn({ err: err.message }, 'offset commit refused (a rebalance?); committing the last offsets again every second until accepted')
+    }
+    committer.commitFailed()
+  })
+  const lagMonitor = new PartitionLagMonitor({ brokers: s.brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned },
+    { lag: metrics.consumerLag, partitions: metrics.assignedPartitions }, log)
   consumer.onRevoked((partitions) => {
     tracker.revoke(partitions)
     committer.forget(partitions)
@@ -222,7 +239,11 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
   // the owner side of re-keyed group updates (issue 19): same consumer group, the update topic only
   const groups = new GroupUpdateConsumer({ brokers: s.brokers, topic: config.groupsTopic, group: config.kafkaGroup, batchSize: 1000, log },
     new GroupWriter(s.store, s.schema, metrics, log), metrics)
-  return { pool, ingestion, consumer, committer, lagMonitor, batcher, groups }
+  // the same lag measure for the update topic: updates produced, not yet applied and committed by their owner
+  const groupsLagMonitor = new PartitionLagMonitor({ brokers: s.brokers, topic: config.groupsTopic, group: config.kafkaGroup, assigned: () => groups.assigned },
+    { lag: metrics.groupUpdatesLag, partitions: metrics.groupPartitions }, log)
+  groups.onRevoked((partitions) => groupsLagMonitor.forget(partitions))
+  return { pool, ingestion, consumer, committer, lagMonitor, batcher, groups, groupsLagMonitor }
 }
 
 interface Servers { admin: RunningServer; capture: RunningServer; adminToken: string }
@@ -235,7 +256,7 @@ async function startServers(config: Config, s: Storage, control: ControlLog, p: 
     maxInflightBytes: config.maxInflightBytes, maxRowsPerInsert: config.insertMaxRows, windowSeconds: config.statusWindowSeconds,
   })
   let captureUrl = ''
-  const health: HealthSources = { consumer: p.consumer, control, store: s.store, batcher: p.batcher, cluster: s.cluster, stopping: () => life.stopping }
+  const health: HealthSources = { consumer: p.consumer, groups: p.groups, control, store: s.store, batcher: p.batcher, cluster: s.cluster, stopping: () => life.stopping }
   const admin = await startAdminServer({
     host: config.adminHost, port: config.adminPort, token: adminToken, maxBodyBytes: config.maxBodyBytes,
     routes: adminRoutes(control, new TaxonomyReader(s.store, s.schema), {
@@ -276,6 +297,8 @@ async function startServers(config: Config, s: Storage, control: ControlLog, p: 
 async function startConsuming(config: Config, control: ControlLog, p: Pipeline, metrics: Metrics, life: Lifecycle, log: Logger): Promise<void> {
   await p.lagMonitor.start()
   life.onStop(() => p.lagMonitor.stop())
+  await p.groupsLagMonitor.start()
+  life.onStop(() => p.groupsLagMonitor.stop())
   metrics.workerThreads.set(p.pool.threads)
   let consuming = false
   if (!control.complete) log.warn('ingestion waits until the control state is complete')

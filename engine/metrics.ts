@@ -36,6 +36,7 @@ export function createMetrics() {
     groupUpdatesApplied: new client.Counter({ name: 'sluice_group_updates_applied_total', help: 'Group updates this instance applied as the owner of their partition (rows acknowledged by ClickHouse)', registers: r }),
     groupUpdatesSkipped: new client.Counter({ name: 'sluice_group_updates_skipped_total', help: 'Messages on SLUICE_GROUPS_TOPIC that are not group updates (another producer, a corrupt value): skipped and committed', registers: r }),
     groupPartitions: new client.Gauge({ name: 'sluice_group_partitions', help: 'SLUICE_GROUPS_TOPIC partitions this instance owns (it alone writes their groups)', registers: r }),
+    groupUpdatesLag: new client.Gauge({ name: 'sluice_group_updates_lag_messages', help: 'SLUICE_GROUPS_TOPIC messages not yet applied and committed by their owner, per update-topic partition this instance owns (high watermark - committed offset)', labelNames: ['partition'] as const, registers: r }),
     groupTypeClaims: new client.Counter({ name: 'sluice_group_type_claims_total', help: 'Group type claims appended to the control log', registers: r }),
     batchMessages: new client.Histogram({ name: 'sluice_batch_messages', help: 'Messages per worker task', buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10000], registers: r }),
     taskDuration: new client.Histogram({ name: 'sluice_task_duration_seconds', help: 'Worker task time, dispatch to answer', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: r }),

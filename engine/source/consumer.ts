@@ -8,6 +8,12 @@
 // member keeps its place in the group however long ClickHouse is away
 // (max.poll.interval.ms would otherwise evict it). Rebalances are
 // cooperative-sticky: only the partitions that move are revoked.
+//
+// Commits are asynchronous; librdkafka reports each one's result
+// (offset_commit_cb). A commit refused during a rebalance (another member
+// joining, e.g. the group-update consumer of this instance at start) would
+// otherwise stay refused until the next batch commits again, which on an idle
+// topic is never: the Committer re-commits its last points (onCommitFailed).
 import Kafka from 'node-rdkafka'
 import type { Logger } from 'pino'
 import { baseKafkaConfig } from '../kafka'
@@ -36,6 +42,7 @@ export class IngestionConsumer {
   lastLoopAt = Date.now()
   private readonly assignedSet = new Set<number>()
   private readonly revokedListeners: ((partitions: number[]) => void)[] = []
+  private readonly commitFailedListeners: ((err: { message: string }) => void)[] = []
   /**
    * Where the loop spent its time, cumulative ms (engine/status/sampler.ts
    * turns them into shares of a window): waiting for a free worker slot,
@@ -63,7 +70,13 @@ export class IngestionConsumer {
       'session.timeout.ms': 10_000,
       'heartbeat.interval.ms': 1_000,
       'rebalance_cb': (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) => this.rebalance(err, assignment),
+      'offset_commit_cb': true,
     } as Kafka.ConsumerGlobalConfig, { 'auto.offset.reset': 'earliest' })
+  }
+
+  /** Called when an asynchronous commit was refused by the broker (not for "nothing to commit"). */
+  onCommitFailed(listener: (err: { message: string }) => void): void {
+    this.commitFailedListeners.push(listener)
   }
 
   /** Called with revoked partitions before they are given up: their in-flight work must not commit for the next owner. */
@@ -111,6 +124,10 @@ export class IngestionConsumer {
       this.consumer.connect({ timeout: 30_000 }, (err) => (err ? reject(new Error(`ingestion consumer could not connect: ${err.message}`)) : resolve()))
     })
     this.consumer.on('event.error', (err) => this.o.log.warn({ err: err.message }, 'ingestion consumer error'))
+    this.consumer.on('offset.commit', (err) => {
+      if (!err || err.code === Kafka.CODES.ERRORS.ERR__NO_OFFSET) return
+      for (const listener of this.commitFailedListeners) listener(err)
+    })
     this.consumer.setDefaultConsumeTimeout(100)
     this.consumer.subscribe([this.o.topic])
     this.running = true

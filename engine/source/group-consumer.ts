@@ -37,6 +37,12 @@ export class GroupUpdateConsumer {
   private revoking: Promise<void> = Promise.resolve()
   /** partition → the offset after the last update written here (what the commit says) */
   private readonly applied = new Map<number, number>()
+  private readonly revokedListeners: ((partitions: number[]) => void)[] = []
+  private started = false
+  /** when the loop last began an iteration (liveness, engine/health.ts) */
+  lastLoopAt = Date.now()
+  /** since when the batch in flight is being written (retried until ClickHouse acknowledges), 0 when none */
+  writingSince = 0
 
   constructor(private readonly o: GroupConsumerOptions, private readonly writer: GroupWriter, private readonly metrics: Metrics) {
     this.consumer = new Kafka.KafkaConsumer({
@@ -51,6 +57,16 @@ export class GroupUpdateConsumer {
       'heartbeat.interval.ms': 1_000,
       'rebalance_cb': (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) => this.rebalance(err, assignment),
     } as Kafka.ConsumerGlobalConfig, { 'auto.offset.reset': 'earliest' })
+  }
+
+  /** Called when partitions are revoked, before the batch in flight finishes (its lag is the next owner's to report). */
+  onRevoked(listener: (partitions: number[]) => void): void {
+    this.revokedListeners.push(listener)
+  }
+
+  /** Started and connected to the cluster (readiness, engine/health.ts). */
+  get connected(): boolean {
+    return this.started && this.consumer.isConnected()
   }
 
   get assigned(): number[] {
@@ -69,6 +85,7 @@ export class GroupUpdateConsumer {
         // nothing of these partitions is fetched from now on; what is in flight finishes first
         for (const p of partitions) this.owned.delete(p)
         this.metrics.groupPartitions.set(this.owned.size)
+        for (const listener of this.revokedListeners) listener(partitions)
         const inflight = this.inflight
         this.revoking = this.revoking.then(() => inflight).then(() => {
           this.writer.forget(partitions)
@@ -91,6 +108,7 @@ export class GroupUpdateConsumer {
     this.consumer.setDefaultConsumeTimeout(100)
     this.consumer.subscribe([this.o.topic])
     this.running = true
+    this.started = true
     this.loopDone = this.loop()
   }
 
@@ -116,6 +134,7 @@ export class GroupUpdateConsumer {
 
   private async loop(): Promise<void> {
     while (this.running) {
+      this.lastLoopAt = Date.now()
       await this.revoking
       let messages: Kafka.Message[]
       try {
@@ -128,8 +147,10 @@ export class GroupUpdateConsumer {
       // fetched before a revocation: no longer ours, the next owner reads them from the committed offset
       const mine = messages.filter((m) => this.owned.has(m.partition))
       if (mine.length === 0) continue
+      this.writingSince = Date.now()
       this.inflight = this.apply(mine)
       await this.inflight
+      this.writingSince = 0
     }
   }
 

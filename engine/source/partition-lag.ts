@@ -14,10 +14,13 @@
 // figure would freeze exactly while ClickHouse is away and lag grows.
 // The `partition` label is bounded by the topic's partition count; partitions
 // this instance no longer owns are removed, so instances' series add up.
+// One monitor per consumed topic, each with its own gauges: the input topic
+// (sluice_consumer_lag_messages, sluice_consumer_assigned_partitions) and the
+// group-update topic (sluice_group_updates_lag_messages, sluice_group_partitions).
 import Kafka from 'node-rdkafka'
+import type { Gauge } from 'prom-client'
 import type { Logger } from 'pino'
 import { baseKafkaConfig } from '../kafka'
-import type { Metrics } from '../metrics'
 
 export const LAG_SAMPLE_INTERVAL_MS = 5_000
 const REQUEST_TIMEOUT_MS = 5_000
@@ -32,6 +35,12 @@ export interface LagMonitorOptions {
   /** partitions this instance currently owns */
   assigned: () => readonly number[]
   intervalMs?: number
+}
+
+/** Where a monitor reports: lag per owned partition, and how many partitions are owned. */
+export interface LagGauges {
+  lag: Gauge<'partition'>
+  partitions: Gauge
 }
 
 /** Lag of one partition; negative inputs (unknown) give undefined. */
@@ -50,7 +59,7 @@ export class PartitionLagMonitor {
 
   constructor(
     private readonly o: LagMonitorOptions,
-    private readonly metrics: Pick<Metrics, 'consumerLag' | 'assignedPartitions'>,
+    private readonly metrics: LagGauges,
     private readonly log: Logger,
   ) {
     // Same group id to read its committed offsets; it never subscribes, so it never joins the group.
@@ -73,9 +82,9 @@ export class PartitionLagMonitor {
 
   /** Forgets partitions this instance gave away (their lag is the new owner's to report). */
   forget(partitions: readonly number[]): void {
-    for (const partition of partitions) this.metrics.consumerLag.remove({ partition: String(partition) })
+    for (const partition of partitions) this.metrics.lag.remove({ partition: String(partition) })
     // called before the consumer drops them from its assignment
-    this.metrics.assignedPartitions.set(this.o.assigned().filter((p) => !partitions.includes(p)).length)
+    this.metrics.partitions.set(this.o.assigned().filter((p) => !partitions.includes(p)).length)
   }
 
   /** One sample; concurrent calls share it. */
@@ -86,9 +95,9 @@ export class PartitionLagMonitor {
 
   private async measure(): Promise<void> {
     const partitions = [...this.o.assigned()]
-    this.metrics.assignedPartitions.set(partitions.length)
+    this.metrics.partitions.set(partitions.length)
     if (partitions.length === 0) {
-      this.metrics.consumerLag.reset()
+      this.metrics.lag.reset()
       return
     }
     try {
@@ -97,11 +106,11 @@ export class PartitionLagMonitor {
       const low = uncommitted.length > 0 ? await this.offsets(uncommitted, OFFSET_BEGINNING) : new Map<number, number>()
       // ownership may have moved while we asked: report only what is still ours
       const owned = new Set(this.o.assigned())
-      this.metrics.consumerLag.reset()
+      this.metrics.lag.reset()
       for (const p of partitions) {
         if (!owned.has(p)) continue
         const lag = partitionLag(high.get(p) ?? -1, committed.get(p), low.get(p))
-        if (lag !== undefined) this.metrics.consumerLag.set({ partition: String(p) }, lag)
+        if (lag !== undefined) this.metrics.lag.set({ partition: String(p) }, lag)
       }
       if (this.failing) this.log.info({ topic: this.o.topic }, 'consumer lag readable again')
       this.failing = false

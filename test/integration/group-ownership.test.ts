@@ -79,6 +79,23 @@ t.test('one group, 200 concurrent $groupidentify from 200 users: every property 
   const writers = after.map((n, i) => n - before[i]).filter((n) => n > 0)
   t.equal(writers.length, 1, 'one instance alone applied the last run\'s updates of the group')
 
+  // the update topic's lag: each partition reported by its owner alone (a moved partition's series leaves
+  // the previous owner), all at 0 once applied; each instance's readiness names its group-update consumer
+  const lagOwners = await eventually(async () => {
+    const series = await Promise.all([a, b, c].map(async (e) => {
+      const text = await (await fetch(e.adminUrl + '/metrics')).text()
+      return [...text.matchAll(/^sluice_group_updates_lag_messages\{partition="(\d+)"\} (\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2])] as const)
+    }))
+    const all = series.flat()
+    const partitionsReported = all.map(([p]) => p).sort()
+    return partitionsReported.join(',') === '0,1,2,3' && all.every(([, lag]) => lag === 0) ? series : undefined
+  }, 30_000)
+  t.ok(lagOwners, 'group-update lag: one series per update-topic partition across the instances, all at 0')
+  for (const e of [a, b, c]) {
+    const ready = await (await fetch(e.adminUrl + '/readyz')).json() as { ok: boolean; checks: Record<string, { ok: boolean; detail: string }> }
+    t.equal(ready.checks.group_consumer?.ok, true, `readyz: group_consumer ok (${ready.checks.group_consumer?.detail})`)
+  }
+
   // kill -9 the owner of acme's partition in the middle of a burst: half the users sent, some applied;
   // the other half is sent while the partition has no owner (until the killed member's session expires)
   const owner = [a, b, c][after.findIndex((n, i) => n > before[i])]

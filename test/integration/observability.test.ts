@@ -5,6 +5,8 @@
 // partition is and how long inserts took; /readyz follows the ClickHouse
 // server going away and coming back while /healthz stays up; the logs are
 // JSON, one line per notable event, at the level SLUICE_LOG_LEVEL asks.
+// Group updates ($groupidentify, re-keyed to SLUICE_GROUPS_TOPIC) have their
+// own lag gauges and their own consumer in both health checks.
 import t from 'tap'
 import { startStack, type Stack } from '../harness/stack'
 import { eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
@@ -22,6 +24,9 @@ const NO_TOKEN = 25
 const NOT_JSON = 15
 const CAPTURED = 10
 const DURING_OUTAGE = 30
+// of the VALID and DURING_OUTAGE events, how many are $groupidentify (each one group update)
+const GROUP_UPDATES = 20
+const GROUP_UPDATES_DURING_OUTAGE = 6
 
 let stack: Stack
 let engine: EngineProcess
@@ -86,10 +91,17 @@ async function health(path: '/healthz' | '/readyz'): Promise<{ status: number; b
 }
 
 const lagSeries = (samples: Map<string, number>) => byLabel(samples, 'sluice_consumer_lag_messages', 'partition')
+const groupLagSeries = (samples: Map<string, number>) => byLabel(samples, 'sluice_group_updates_lag_messages', 'partition')
+
+/** A `$groupidentify` of company `key` (one group update on SLUICE_GROUPS_TOPIC). */
+const groupIdentify = (key: string, i: number) => capturedMessage({
+  token, distinct_id: `gu-${i}`, event: '$groupidentify', properties: { $group_type: 'company', $group_key: key, $group_set: { i } },
+})
 
 t.test('after a run the metrics add up to the produced messages by outcome', async (t) => {
   const messages: string[] = []
-  for (let i = 0; i < VALID; i++) messages.push(capturedMessage({ token, distinct_id: `u-${i % 40}`, event: 'viewed', properties: { i } }))
+  for (let i = 0; i < VALID - GROUP_UPDATES; i++) messages.push(capturedMessage({ token, distinct_id: `u-${i % 40}`, event: 'viewed', properties: { i } }))
+  for (let i = 0; i < GROUP_UPDATES; i++) messages.push(groupIdentify(`g-${i}`, i))
   for (let i = 0; i < UNKNOWN_TOKEN; i++) messages.push(capturedMessage({ token: 'phc_not_a_known_token_000', distinct_id: 'x' }))
   for (let i = 0; i < NO_TOKEN; i++) messages.push(capturedMessage({ distinct_id: 'nobody' }))
   for (let i = 0; i < NOT_JSON; i++) messages.push(`not json ${i} {`)
@@ -144,18 +156,38 @@ t.test('lag gauges: one per owned partition, back to 0 once caught up; control l
       && m.get('sluice_control_log_lag_messages') === 0 && m.get('sluice_inflight_bytes') === 0 ? m : undefined
   }, 30_000)
   t.ok(caughtUp, 'every partition at lag 0, control log at lag 0, nothing in flight')
-  if (!caughtUp) return
+  if (!caughtUp) {
+    const m = await scrape()
+    t.comment(JSON.stringify({ lag: lagSeries(m), groupLag: groupLagSeries(m), control: m.get('sluice_control_log_lag_messages'), inflight: m.get('sluice_inflight_bytes') }))
+    return
+  }
   t.same(Object.keys(lagSeries(caughtUp)).sort(), PARTITIONS.map(String), 'one series per partition')
   t.equal(caughtUp.get('sluice_consumer_assigned_partitions'), PARTITIONS.length, 'assigned partitions')
   t.ok(caughtUp.get('sluice_control_log_offset')! >= 0, 'control-log offset folded')
+
+  // the update topic: the one instance owns its 4 partitions; every update applied and committed
+  const groupsCaughtUp = await eventually(async () => {
+    const m = await scrape()
+    const lag = groupLagSeries(m)
+    return Object.keys(lag).length === PARTITIONS.length && Object.values(lag).every((v) => v === 0) && m.get('sluice_group_updates_applied_total') === GROUP_UPDATES ? m : undefined
+  }, 30_000)
+  t.ok(groupsCaughtUp, `group-update lag 0 on every update-topic partition once the ${GROUP_UPDATES} updates are applied`)
+  if (!groupsCaughtUp) return
+  t.same(Object.keys(groupLagSeries(groupsCaughtUp)).sort(), PARTITIONS.map(String), 'one group-update lag series per update-topic partition')
+  t.equal(groupsCaughtUp.get('sluice_group_partitions'), PARTITIONS.length, 'update-topic partitions owned')
+  t.equal(groupsCaughtUp.get('sluice_group_updates_produced_total'), GROUP_UPDATES, 'updates produced')
 })
 
 t.test('/readyz follows the ClickHouse server; /healthz stays up; lag grows while it is away and drains after', async (t) => {
   const ready = await health('/readyz')
   t.equal(ready.status, 200, 'ready')
   t.same(ready.body.failing, [], 'no failing check')
-  t.same(Object.keys(ready.body.checks).sort(), ['clickhouse', 'consumer', 'control_log'], 'the checks it makes')
-  t.equal((await health('/healthz')).status, 200, 'live')
+  // group_consumer: the group-update consumer (README "Groups"), added with its lag gauges
+  t.same(Object.keys(ready.body.checks).sort(), ['clickhouse', 'consumer', 'control_log', 'group_consumer'], 'the checks it makes')
+  t.match(ready.body.checks.group_consumer.detail, /update-topic partitions 0,1,2,3/, 'the group-update consumer owns the update topic')
+  const healthy = await health('/healthz')
+  t.equal(healthy.status, 200, 'live')
+  t.same(Object.keys(healthy.body.checks).sort(), ['consume_loop', 'group_update_loop'], 'both consume loops are checked')
   const storedBefore = await engine.metric(`sluice_events_inserted_total{table="${EVENTS_TABLE}"}`)
 
   await stack.ch.stop()
@@ -171,21 +203,31 @@ t.test('/readyz follows the ClickHouse server; /healthz stays up; lag grows whil
   t.equal(live.status, 200, '/healthz stays 200: a restart would not bring ClickHouse back')
   t.equal(live.body.checks.consume_loop.ok, true, 'the consume loop runs')
 
-  // consumed but not storable: nothing is committed, so the partitions' lag shows exactly these messages
-  await stack.producer.send(TOPIC, Array.from({ length: DURING_OUTAGE }, (_, i) => capturedMessage({ token, distinct_id: `o-${i}` })), (i) => `o${i}`)
-  const lagging = await eventually(async () => total(await scrape(), 'sluice_consumer_lag_messages') === DURING_OUTAGE, 30_000)
-  t.ok(lagging, `the lag gauges add up to the ${DURING_OUTAGE} messages produced during the outage`)
+  // consumed but not storable: nothing is committed, so the partitions' lag shows exactly these messages;
+  // their group updates reach the update topic (Kafka is up) but their owner cannot write them
+  const outage = Array.from({ length: DURING_OUTAGE - GROUP_UPDATES_DURING_OUTAGE }, (_, i) => capturedMessage({ token, distinct_id: `o-${i}` }))
+  for (let i = 0; i < GROUP_UPDATES_DURING_OUTAGE; i++) outage.push(groupIdentify(`outage-${i}`, i))
+  await stack.producer.send(TOPIC, outage, (i) => `o${i}`)
+  const lagging = await eventually(async () => {
+    const m = await scrape()
+    return total(m, 'sluice_consumer_lag_messages') === DURING_OUTAGE && total(m, 'sluice_group_updates_lag_messages') === GROUP_UPDATES_DURING_OUTAGE
+  }, 30_000)
+  if (!lagging) { const m = await scrape(); t.comment(JSON.stringify({ lag: lagSeries(m), groupLag: groupLagSeries(m) })) }
+  t.ok(lagging, `the lag gauges add up to the ${DURING_OUTAGE} messages produced during the outage, the group-update lag to their ${GROUP_UPDATES_DURING_OUTAGE} updates`)
   t.equal((await health('/readyz')).status, 503, 'still not ready')
-  t.equal((await health('/healthz')).status, 200, 'still live')
+  const stillLive = await health('/healthz')
+  t.equal(stillLive.status, 200, 'still live')
+  t.equal(stillLive.body.checks.group_update_loop.ok, true, 'the group-update loop, waiting for ClickHouse, is not called stuck')
 
   await stack.ch.start()
   const back = await eventually(async () => (await health('/readyz')).status === 200, 60_000)
   t.ok(back, '/readyz answers 200 again once inserts succeed')
   const drained = await eventually(async () => {
     const m = await scrape()
-    return m.get(`sluice_events_inserted_total{table="${EVENTS_TABLE}"}`) === storedBefore + DURING_OUTAGE && total(m, 'sluice_consumer_lag_messages') === 0 ? m : undefined
+    return m.get(`sluice_events_inserted_total{table="${EVENTS_TABLE}"}`) === storedBefore + DURING_OUTAGE && total(m, 'sluice_consumer_lag_messages') === 0
+      && total(m, 'sluice_group_updates_lag_messages') === 0 && m.get('sluice_group_updates_applied_total') === GROUP_UPDATES + GROUP_UPDATES_DURING_OUTAGE ? m : undefined
   }, 60_000)
-  t.ok(drained, 'the outage messages are stored and the lag is back to 0')
+  t.ok(drained, 'the outage messages are stored, their group updates applied, and both lags are back to 0')
   if (drained) {
     t.ok(total(drained, 'sluice_insert_errors_total') >= 1, 'the failed attempts are counted')
     t.equal(drained.get('sluice_event_lag_seconds_count'), drained.get('sluice_messages_consumed_total'), 'the lag histogram still counts every message once')

@@ -41,3 +41,27 @@ t.test('stop-after-events fires once, when the committed messages reach the limi
   unlimited.acknowledged([{ partition: 0, offset: 1e6 }], 1e6)
   t.equal(fired, 1, 'never without a limit')
 })
+
+t.test('a refused commit is repeated with the last points of the partitions still owned, once per wait', async (t) => {
+  const { port, calls } = recordingPort()
+  const c = new Committer(port)
+  c.acknowledged([{ partition: 0, offset: 10 }, { partition: 1, offset: 5 }], 15)
+  c.acknowledged([{ partition: 0, offset: 20 }], 10)
+  c.forget([1])
+  c.commitFailed(5)
+  c.commitFailed(5)
+  await new Promise((r) => setTimeout(r, 30))
+  t.same(calls.slice(2), [{ kind: 'async', points: [{ partition: 0, offset: 20 }] }], 'one re-commit, newest point, revoked partition left out')
+  t.equal(c.committed, 25, 'a re-commit counts no messages')
+})
+
+t.test('after the final commit a refused commit is not repeated', async (t) => {
+  const { port, calls } = recordingPort()
+  const c = new Committer(port)
+  c.acknowledged([{ partition: 0, offset: 10 }], 10)
+  c.commitFailed(5)
+  c.final()
+  c.commitFailed(5)
+  await new Promise((r) => setTimeout(r, 30))
+  t.same(calls.map((x) => x.kind), ['async', 'sync'])
+})
