@@ -77,7 +77,7 @@ t.test('persons on a clickhouse-server 18.16', async (t) => {
     t.equal(p.id, personIdOf(prod.id, 'anon-a'), 'the anonymous id\'s person survives (its events need no override)')
     t.match(JSON.parse(p.properties), {
       plan: 'pro', email: 'user-a@x.test', first_seen_page: 'b',
-      $initial_$browser: 'Chrome', $initial_$current_url: 'https://x.test/a', $initial_utm_source: 'news',
+      $initial_browser: 'Chrome', $initial_current_url: 'https://x.test/a', $initial_utm_source: 'news',
       // the third event's $set (color) carried its automatic keys with it
       $browser: 'Firefox',
     })
@@ -89,7 +89,7 @@ t.test('persons on a clickhouse-server 18.16', async (t) => {
       `SELECT distinct_id, toString(person_id) AS person_id, person_properties, toString(person_created_at) AS person_created_at FROM ${DB}.events WHERE team_id = ${prod.id} ORDER BY timestamp, _offset`)
     t.ok(stamped.every((e) => e.person_id === p.id), 'every event carries the person id')
     t.ok(stamped.every((e) => e.person_created_at !== '1970-01-01 00:00:00'), 'and its created_at')
-    t.match(JSON.parse(stamped[0].person_properties), { plan: 'free', $initial_$browser: 'Chrome' }, 'person_properties as of the event')
+    t.match(JSON.parse(stamped[0].person_properties), { plan: 'free', $initial_browser: 'Chrome' }, 'person_properties as of the event')
 
     // read API
     const byDistinct = await engine.api('GET', `/api/environments/${prod.id}/persons?distinct_id=user-a`)
@@ -210,7 +210,7 @@ t.test('persons on chDB (JSONEachRow rows): the identify flow through the read A
   t.ok(p)
   t.same(p.distinct_ids, ['anon-e', 'user-e'])
   t.equal(p.id, personIdOf(e.id, 'anon-e'))
-  t.match(p.properties, { plan: 'pro', $initial_$browser: 'Safari' })
+  t.match(p.properties, { plan: 'pro', $initial_browser: 'Safari' })
   t.equal(p.is_identified, true)
   const events = await engine.api('GET', `/api/environments/${e.id}/events?limit=10`)
   t.equal(events.body.results.length, 2, 'both events stored (rows with person columns accepted)')

@@ -43,16 +43,16 @@ t.test('automaticPresence and automaticText: the masks and the values of automat
 t.test('automatic properties: current values into $set, first values into $set_once as $initial_*; $os from $os_name', async (t) => {
   t.same(automaticProperties({ $browser: 'Chrome', $os_name: 'iOS', plan: 'pro', utm_source: 'x' }), {
     set: { $browser: 'Chrome', $os: 'iOS', utm_source: 'x' },
-    setOnce: { $initial_$browser: 'Chrome', $initial_$os: 'iOS', $initial_utm_source: 'x' },
+    setOnce: { $initial_browser: 'Chrome', $initial_os: 'iOS', $initial_utm_source: 'x' },
   })
   t.equal(automaticProperties({ plan: 'pro' }), undefined)
 })
 
 t.test('applyIntent: $set_once fills, $set changes, $unset removes; nothing changed → undefined', async (t) => {
-  const current = { a: 1, $browser: 'Chrome', $initial_$browser: 'Chrome', nested: { x: 1 } }
+  const current = { a: 1, $browser: 'Chrome', $initial_browser: 'Chrome', nested: { x: 1 } }
   t.same(applyIntent(current, { setOnce: { a: 2, b: 3 } }), { ...current, b: 3 }, 'set_once keeps a, adds b')
   t.same(applyIntent(current, { set: { a: 2 } }), { ...current, a: 2 })
-  t.same(applyIntent(current, { unset: ['a', 'missing'] }), { $browser: 'Chrome', $initial_$browser: 'Chrome', nested: { x: 1 } })
+  t.same(applyIntent(current, { unset: ['a', 'missing'] }), { $browser: 'Chrome', $initial_browser: 'Chrome', nested: { x: 1 } })
   t.equal(applyIntent(current, { set: { a: 1, nested: { x: 1 } }, setOnce: { a: 5 }, unset: ['zz'] }), undefined, 'no change, no write')
   t.equal(applyIntent(current, { set: { $browser: 'Firefox' } }), undefined, 'an automatic key changing alone writes nothing')
   t.same(applyIntent(current, { set: { $browser: 'Firefox' }, force: true }), { ...current, $browser: 'Firefox' }, 'unless it is a person event')
@@ -61,7 +61,7 @@ t.test('applyIntent: $set_once fills, $set changes, $unset removes; nothing chan
   const hostile = JSON.parse('{"__proto__": {"polluted": 1}, "ok": 1}') as Record<string, unknown>
   const applied = applyIntent({}, { set: hostile, setOnce: hostile })!
   t.same([Object.getPrototypeOf(applied) === Object.prototype, applied.ok, ({} as Record<string, unknown>).polluted], [true, 1, undefined], '__proto__ in $set is skipped')
-  t.same(current, { a: 1, $browser: 'Chrome', $initial_$browser: 'Chrome', nested: { x: 1 } }, 'the input is never modified')
+  t.same(current, { a: 1, $browser: 'Chrome', $initial_browser: 'Chrome', nested: { x: 1 } }, 'the input is never modified')
 })
 
 t.test('mergeProperties: the surviving person wins, $initial_* of the older one', async (t) => {
