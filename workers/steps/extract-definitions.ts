@@ -1,6 +1,6 @@
 // DESIGN §4 step 9: the project's taxonomy, shared by its environments: one
 // event definition per name; property definitions for top-level keys (type
-// 1), `$set`/`$set_once` keys (type 2, person) and `$group_set` keys of a
+// 1), `$set`/`$set_once` keys and automatic person properties (type 2, person) and `$group_set` keys of a
 // `$groupidentify` (type 3, with the group type index); event→property links.
 // Steady traffic repeats the same observations, so each worker remembers what
 // it has reported and reports only what is new; the sink de-duplicates again
@@ -23,7 +23,8 @@
 import type { StepContext, Step } from '../context'
 import { keyTooLong, REPORTED_EVENT, REPORTED_LINK, REPORTED_PROPERTY, SKIPPED, type DefinitionsMemory, type ProjectSeen } from '../definitions-memory'
 import type { WorkingEvent } from '../event'
-import { detectPropertyType, propertyTypeOf, type PropertyType } from '../property-type'
+import { AUTOMATIC_PERSON_KEYS, INITIAL_KEYS } from '../persons/rules'
+import { detectPropertyType, keyClass, propertyTypeOf, type PropertyType } from '../property-type'
 import { ok } from '../result'
 
 const TYPE_BITS: Record<PropertyType, number> = { String: 2, Numeric: 4, Boolean: 8, DateTime: 16 }
@@ -44,6 +45,38 @@ function objectKeys(ctx: StepContext, p: ProjectSeen | undefined, projectId: num
   const known = p?.props[slot]
   for (const [name, value] of Object.entries(obj as Record<string, unknown>)) {
     if (!keyTooLong(name)) property(ctx, projectId, known, slot, name, value, type, groupIndex)
+  }
+}
+
+// The automatic person properties (workers/persons/rules.ts), as PostHog's
+// personInitialAndUTMProperties adds them to the event's `$set` (current
+// value) and `$set_once` (`$initial_<key>`) before property-defs-rs reads
+// them: person property definitions (type 2) for both names. A key the
+// event's own `$set` / `$set_once` names is described there (its value wins in
+// PostHog). Personless events have no `$set` in PostHog (normalizeProcessPerson),
+// so they report none. Cost: one property lookup per automatic key; the key
+// classes are computed once here, and a type already reported stops at the
+// memory's bit test.
+const AUTOMATIC_CLASSES = AUTOMATIC_PERSON_KEYS.map(keyClass)
+const INITIAL_CLASSES = INITIAL_KEYS.map(keyClass)
+
+function hasKey(obj: unknown, key: string): boolean {
+  return typeof obj === 'object' && obj !== null && !Array.isArray(obj) && (obj as Record<string, unknown>)[key] !== undefined
+}
+
+function automaticKeys(ctx: StepContext, p: ProjectSeen | undefined, projectId: number, props: Record<string, unknown>): void {
+  const known = p?.props[1]
+  const set = props.$set
+  const setOnce = props.$set_once
+  for (let i = 0; i < AUTOMATIC_PERSON_KEYS.length; i++) {
+    const k = AUTOMATIC_PERSON_KEYS[i]
+    let v = props[k]
+    if (v === undefined && k === '$os') v = props.$os_name
+    // as rules.ts: an object or array is not taken as an automatic value
+    if (v === undefined || (typeof v === 'object' && v !== null)) continue
+    if (!hasKey(set, k)) property(ctx, projectId, known, 1, k, v, 2, -1, AUTOMATIC_CLASSES[i])
+    const initial = INITIAL_KEYS[i]
+    if (!hasKey(setOnce, initial)) property(ctx, projectId, known, 1, initial, v, 2, -1, INITIAL_CLASSES[i])
   }
 }
 
@@ -95,5 +128,6 @@ export const extractDefinitions: Step = (event: WorkingEvent, ctx) => {
   }
   objectKeys(ctx, p, projectId, props.$set, 2, -1)
   objectKeys(ctx, p, projectId, props.$set_once, 2, -1)
+  if (props.$process_person_profile !== false) automaticKeys(ctx, p, projectId, props)
   return ok()
 }
