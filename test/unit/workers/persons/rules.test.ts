@@ -117,3 +117,23 @@ t.test('the person step: one intent per stored event, merges checked, personless
   t.equal(header.rowEnds!.length, 6)
   t.notMatch(JSON.parse(lines[4]).properties, /\$set/, 'a personless event keeps no $set')
 })
+
+t.test('top level of the event: $set and $set_once are applied; $unset is not, as in PostHog (it reads $unset only from properties)', async (t) => {
+  const { state } = foldAll([{ type: 'create_project', request_id: 'r1', at: '2025-03-04T05:06:00.000Z', name: 'Shop', api_token: 'phc_persons' }])
+  const snapshot = buildSnapshot(state, 77) // the same state as above: the same version
+  // capture's message with fields added to the top level of the event (`data`)
+  const raw = (top: Record<string, unknown>, properties: Record<string, unknown>) => {
+    const outer = JSON.parse(capturedMessage({ token: 'phc_persons', event: '$set', distinct_id: 'user-1', properties })) as Record<string, unknown>
+    return JSON.stringify({ ...outer, data: JSON.stringify({ ...JSON.parse(outer.data as string), ...top }) })
+  }
+  const task = taskOf([
+    raw({ $set: { plan: 'pro' }, $set_once: { first: 'a' }, $unset: ['plan', 'email'] }, { $unset: ['from_properties'] }),
+    raw({ $unset: ['email'] }, {}),
+  ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
+  const { header, rows } = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true })
+  const [first, second] = header.persons!
+  t.same([first.set, first.setOnce, first.unset], [{ plan: 'pro' }, { first: 'a' }, ['from_properties']], 'top-level $set/$set_once taken; only the properties\' $unset')
+  t.equal(second.unset, null, 'a top-level $unset alone unsets nothing')
+  const stored = Buffer.from(rows.bytes()).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(JSON.parse(l).properties) as Record<string, unknown>)
+  t.notOk('$unset' in stored[1], 'and is not stored with the event')
+})
