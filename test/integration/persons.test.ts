@@ -101,6 +101,16 @@ t.test('persons on a clickhouse-server 18.16', async (t) => {
     t.equal((await engine.api('GET', `/api/environments/${prod.id}/persons?distinct_id=nobody`)).status, 404)
     t.equal((await engine.api('GET', `/api/environments/${prod.id}/persons/not-a-uuid`)).status, 404)
     t.equal((await engine.api('GET', `/api/environments/${staging.id}/persons/${p.id}`)).status, 404, 'another environment does not see it')
+
+    // the taxonomy: automatic properties are person properties, as the $set keys are
+    const personProps = await eventually(async () => {
+      const r = (await engine.api('GET', `/api/projects/${project.id}/property_definitions?type=2&limit=100`)).body.results as { name: string }[]
+      const names = r.map((d) => d.name)
+      return names.includes('$initial_utm_source') ? names : undefined
+    })
+    t.ok(personProps, 'person property definitions written')
+    t.ok(['plan', 'email', '$browser', '$initial_browser', '$current_url', '$initial_current_url', 'utm_source', '$initial_utm_source'].every((n) => personProps!.includes(n)),
+      'the $set keys and the automatic ones with their $initial_*')
   })
 
   t.test('two environments, same distinct_ids: separate persons, never merged', async (t) => {
