@@ -260,7 +260,7 @@ async function startServers(config: Config, s: Storage, control: ControlLog, p: 
   const admin = await startAdminServer({
     host: config.adminHost, port: config.adminPort, token: adminToken, maxBodyBytes: config.maxBodyBytes,
     routes: adminRoutes(control, new TaxonomyReader(s.store, s.schema), {
-      data: new DataReader(s.store, s.schema), persons: new PersonReader(s.store, s.schema), metrics, status: () => status.report(), captureUrl: () => captureUrl,
+      data: new DataReader(s.store, s.schema, config.persons), persons: new PersonReader(s.store, s.schema), metrics, status: () => status.report(), captureUrl: () => captureUrl,
     }),
     registry: metrics.registry,
     notReady: () => {

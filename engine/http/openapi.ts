@@ -103,7 +103,7 @@ export const OPENAPI = {
         type: 'object', required: ['uuid', 'event', 'distinct_id', 'person_id', 'timestamp', 'received_at', 'properties'],
         properties: {
           uuid: { type: 'string', format: 'uuid' }, event: { type: 'string' }, distinct_id: { type: 'string' },
-          person_id: { type: 'string', nullable: true, description: 'null: persons are not processed yet' },
+          person_id: { type: 'string', nullable: true, description: 'the resolved person: the override of its distinct_id if any, else the person stored with the event; null with SLUICE_PERSONS=off' },
           timestamp: { type: 'string', format: 'date-time' }, received_at: { type: 'string', format: 'date-time', description: 'Kafka message time (capture)' },
           properties: { type: 'object' },
         },

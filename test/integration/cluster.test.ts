@@ -23,6 +23,7 @@ import type { ClickHouseStore } from '../../engine/sink/transport/store'
 import { startClickHouseCluster, type ClickHouseCluster, type NodeName } from '../harness/clickhouse-cluster'
 import { baseEnv, eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
 import { capturedMessage } from '../harness/events'
+import { personIdOf } from '../../workers/persons/uuidv5'
 import { testProducer } from '../harness/kafka'
 
 const TOPIC = 'events_plugin_ingestion'
@@ -123,6 +124,9 @@ t.test('two_shards: 20,000 events over 3 environments from two instances land on
     const projects = (await e.api('GET', '/api/projects')).body.results
     t.same(projects.map((p: { name: string }) => p.name).sort(), ['Blog', 'Shop'])
   }
+  // the events API through the Distributed table, with each event's person (no merges here: the deterministic id)
+  const listed = (await b.api('GET', `/api/environments/${staging.id}/events?limit=50`)).body.results as { distinct_id: string; person_id: string }[]
+  t.ok(listed.length === 50 && listed.every((e) => e.person_id === personIdOf(staging.id, e.distinct_id)), 'GET …/events answers each event\'s person')
   const defs = await eventually(async () => {
     const r = (await b.api('GET', `/api/projects/${p1.id}/event_definitions`)).body.results as { name: string }[]
     return r.length === 3 ? r : undefined

@@ -60,7 +60,7 @@ t.test('anonymous events on instance A, $identify and user events on instance B:
   t.equal(person.id, P)
   t.same(person.distinct_ids, ['anon-x', 'user-x'])
   t.equal(person.is_identified, true)
-  t.match(person.properties, { plan: 'pro', color: 'red', email: 'x@x.test', $initial_$browser: 'Chrome' })
+  t.match(person.properties, { plan: 'pro', color: 'red', email: 'x@x.test', $initial_browser: 'Chrome' })
 
   // A, which owns anon-x, writes the person again after B's merge: it must have read it again
   await new Promise((r) => setTimeout(r, 1_000)) // > the poll interval: A has read the override back

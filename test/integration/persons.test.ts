@@ -77,7 +77,7 @@ t.test('persons on a clickhouse-server 18.16', async (t) => {
     t.equal(p.id, personIdOf(prod.id, 'anon-a'), 'the anonymous id\'s person survives (its events need no override)')
     t.match(JSON.parse(p.properties), {
       plan: 'pro', email: 'user-a@x.test', first_seen_page: 'b',
-      $initial_$browser: 'Chrome', $initial_$current_url: 'https://x.test/a', $initial_utm_source: 'news',
+      $initial_browser: 'Chrome', $initial_current_url: 'https://x.test/a', $initial_utm_source: 'news',
       // the third event's $set (color) carried its automatic keys with it
       $browser: 'Firefox',
     })
@@ -89,7 +89,7 @@ t.test('persons on a clickhouse-server 18.16', async (t) => {
       `SELECT distinct_id, toString(person_id) AS person_id, person_properties, toString(person_created_at) AS person_created_at FROM ${DB}.events WHERE team_id = ${prod.id} ORDER BY timestamp, _offset`)
     t.ok(stamped.every((e) => e.person_id === p.id), 'every event carries the person id')
     t.ok(stamped.every((e) => e.person_created_at !== '1970-01-01 00:00:00'), 'and its created_at')
-    t.match(JSON.parse(stamped[0].person_properties), { plan: 'free', $initial_$browser: 'Chrome' }, 'person_properties as of the event')
+    t.match(JSON.parse(stamped[0].person_properties), { plan: 'free', $initial_browser: 'Chrome' }, 'person_properties as of the event')
 
     // read API
     const byDistinct = await engine.api('GET', `/api/environments/${prod.id}/persons?distinct_id=user-a`)
@@ -101,6 +101,16 @@ t.test('persons on a clickhouse-server 18.16', async (t) => {
     t.equal((await engine.api('GET', `/api/environments/${prod.id}/persons?distinct_id=nobody`)).status, 404)
     t.equal((await engine.api('GET', `/api/environments/${prod.id}/persons/not-a-uuid`)).status, 404)
     t.equal((await engine.api('GET', `/api/environments/${staging.id}/persons/${p.id}`)).status, 404, 'another environment does not see it')
+
+    // the taxonomy: automatic properties are person properties, as the $set keys are
+    const personProps = await eventually(async () => {
+      const r = (await engine.api('GET', `/api/projects/${project.id}/property_definitions?type=2&limit=100`)).body.results as { name: string }[]
+      const names = r.map((d) => d.name)
+      return names.includes('$initial_utm_source') ? names : undefined
+    })
+    t.ok(personProps, 'person property definitions written')
+    t.ok(['plan', 'email', '$browser', '$initial_browser', '$current_url', '$initial_current_url', 'utm_source', '$initial_utm_source'].every((n) => personProps!.includes(n)),
+      'the $set keys and the automatic ones with their $initial_*')
   })
 
   t.test('two environments, same distinct_ids: separate persons, never merged', async (t) => {
@@ -151,6 +161,13 @@ t.test('persons on a clickhouse-server 18.16', async (t) => {
     const overrides = await q<{ distinct_id: string }>(`SELECT distinct_id FROM ${DB}.person_distinct_id_overrides FINAL WHERE team_id = ${prod.id} ORDER BY distinct_id`)
     t.ok(['anon-d', 'user-d'].every((id) => overrides.some((o) => o.distinct_id === id)), 'the moved ids have override rows')
     t.equal(await resolvedPersons(prod.id, ['anon-c', 'anon-d', 'user-c', 'user-d']), 1, 'their events resolve to one person')
+    // the events API answers the resolved person: user-d's events were stored with user-d's old person
+    const stored = await q<{ person_id: string }>(`SELECT DISTINCT toString(person_id) AS person_id FROM ${DB}.events WHERE team_id = ${prod.id} AND distinct_id = 'user-d'`)
+    t.notOk(stored.some((r) => r.person_id === merged.id), 'stored with the person it had then')
+    const listed = (await engine.api('GET', `/api/environments/${prod.id}/events?distinct_id=user-d`)).body.results as { person_id: string }[]
+    t.ok(listed.length > 0 && listed.every((e) => e.person_id === merged.id), 'GET …/events: person_id is the override')
+    const own = (await engine.api('GET', `/api/environments/${prod.id}/events?distinct_id=user-c`)).body.results as { person_id: string }[]
+    t.ok(own.length > 0 && own.every((e) => e.person_id === merged.id), 'and events.person_id where there is no override')
   })
 
   t.test('hostile person input: deep nesting, a $set that is not an object, a huge $set: events stored, the person intact', async (t) => {
@@ -190,6 +207,14 @@ t.test('persons on a clickhouse-server 18.16', async (t) => {
     t.equal((await engine.api('GET', `/api/environments/${prod.id}/persons?distinct_id=ghost`)).status, 404, 'no person for ghost')
     t.equal((await engine.api('GET', `/api/environments/${prod.id}/persons?distinct_id=user-a`)).body.properties.plan, 'pro', 'user-a untouched')
   })
+
+  t.test('SLUICE_PERSONS=off: the events API answers person_id null', async (t) => {
+    // the same tables, read by an instance without persons (its own consumer group: last in this block, its re-inserted rows disturb nothing)
+    const off = await stack.start({ SLUICE_PERSONS: 'off', SLUICE_KAFKA_GROUP: 'persons-off' })
+    const r = await off.api('GET', `/api/environments/${prod.id}/events?distinct_id=user-d`)
+    t.equal(r.status, 200)
+    t.ok(r.body.results.length > 0 && r.body.results.every((e: { person_id: unknown }) => e.person_id === null))
+  })
 })
 
 t.test('persons on chDB (JSONEachRow rows): the identify flow through the read API', async (t) => {
@@ -210,9 +235,10 @@ t.test('persons on chDB (JSONEachRow rows): the identify flow through the read A
   t.ok(p)
   t.same(p.distinct_ids, ['anon-e', 'user-e'])
   t.equal(p.id, personIdOf(e.id, 'anon-e'))
-  t.match(p.properties, { plan: 'pro', $initial_$browser: 'Safari' })
+  t.match(p.properties, { plan: 'pro', $initial_browser: 'Safari' })
   t.equal(p.is_identified, true)
   const events = await engine.api('GET', `/api/environments/${e.id}/events?limit=10`)
   t.equal(events.body.results.length, 2, 'both events stored (rows with person columns accepted)')
+  t.same(events.body.results.map((r: { person_id: string }) => r.person_id), [p.id, p.id], 'the events API answers their person')
   t.equal(await engine.metric('sluice_dead_letters_total'), 0)
 })

@@ -16,7 +16,7 @@ export function isIllegalDistinctId(id: string): boolean {
 
 /**
  * Event properties whose current value goes into the person's `$set` and
- * first value into `$set_once` as `$initial_<key>` (PostHog/posthog:
+ * first value into `$set_once` as `$initial_<key>` (`$browser` → `$initial_browser`; PostHog/posthog:
  * plugin-server/src/utils/db/eventToPersonProperties.ts, generated there from
  * posthog-js's campaign and device keys).
  */
@@ -27,7 +27,11 @@ export const AUTOMATIC_PERSON_KEYS: readonly string[] = [
   'gclid', 'gad_source', 'gclsrc', 'dclid', 'gbraid', 'wbraid', 'fbclid', 'msclkid', 'twclid', 'li_fat_id', 'mc_cid', 'igshid', 'ttclid', 'rdt_cid',
 ]
 
-const INITIAL_KEYS: readonly string[] = AUTOMATIC_PERSON_KEYS.map((k) => '$initial_' + k)
+/** `$initial_<key>` without the key's own leading `$`, as PostHog names them (`$initial_browser`, `$initial_utm_source`) */
+export const initialKeyOf = (key: string): string => '$initial_' + (key.charCodeAt(0) === 36 /* $ */ ? key.slice(1) : key)
+
+/** AUTOMATIC_PERSON_KEYS' `$initial_*` names, index for index */
+export const INITIAL_KEYS: readonly string[] = AUTOMATIC_PERSON_KEYS.map(initialKeyOf)
 
 /**
  * Changes to these keys alone (on an existing value, outside person events)
@@ -103,7 +107,7 @@ export function automaticText(props: Record<string, unknown>): string | undefine
 /** The `$set` and `$set_once` ($initial_*) of automatic values. */
 export function expandAutomatic(values: Record<string, unknown>): { set: Record<string, unknown>; setOnce: Record<string, unknown> } {
   const setOnce: Record<string, unknown> = {}
-  for (const k in values) setOnce['$initial_' + k] = values[k]
+  for (const k in values) setOnce[initialKeyOf(k)] = values[k]
   return { set: values, setOnce }
 }
 

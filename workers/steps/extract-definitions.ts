@@ -1,6 +1,6 @@
 // DESIGN §4 step 9: the project's taxonomy, shared by its environments: one
 // event definition per name; property definitions for top-level keys (type
-// 1), `$set`/`$set_once` keys (type 2, person) and `$group_set` keys of a
+// 1), `$set`/`$set_once` keys and automatic person properties (type 2, person) and `$group_set` keys of a
 // `$groupidentify` (type 3, with the group type index); event→property links.
 // Steady traffic repeats the same observations, so each worker remembers what
 // it has reported and reports only what is new; the sink de-duplicates again
@@ -23,7 +23,8 @@
 import type { StepContext, Step } from '../context'
 import { keyTooLong, REPORTED_EVENT, REPORTED_LINK, REPORTED_PROPERTY, SKIPPED, type DefinitionsMemory, type ProjectSeen } from '../definitions-memory'
 import type { WorkingEvent } from '../event'
-import { detectPropertyType, propertyTypeOf, type PropertyType } from '../property-type'
+import { AUTOMATIC_PERSON_KEYS, automaticPresence, INITIAL_KEYS } from '../persons/rules'
+import { detectPropertyType, keyClass, propertyTypeOf, type PropertyType } from '../property-type'
 import { ok } from '../result'
 
 const TYPE_BITS: Record<PropertyType, number> = { String: 2, Numeric: 4, Boolean: 8, DateTime: 16 }
@@ -45,6 +46,64 @@ function objectKeys(ctx: StepContext, p: ProjectSeen | undefined, projectId: num
   for (const [name, value] of Object.entries(obj as Record<string, unknown>)) {
     if (!keyTooLong(name)) property(ctx, projectId, known, slot, name, value, type, groupIndex)
   }
+}
+
+// The automatic person properties (workers/persons/rules.ts), as PostHog's
+// personInitialAndUTMProperties adds them to the event's `$set` (current
+// value) and `$set_once` (`$initial_<key>`) before property-defs-rs reads
+// them: person property definitions (type 2) for both names. A key the
+// event's own `$set` / `$set_once` names is described there (its value wins in
+// PostHog). Personless events have no `$set` in PostHog (normalizeProcessPerson),
+// so they report none.
+//
+// Cost: which automatic keys the event has is the mask the person step has
+// just computed (its intent, the last one pushed); only with persons off is it
+// computed here. Only the keys present are visited, and a value's type is
+// detected once for both names unless their key classes differ (`utm_*` is
+// String by its key, `$initial_utm_*` is not). A bare loop over the 33 keys
+// with a type detection per name cost ~2 µs an event on a whole worker task
+// of ~8 µs (a typical web pageview, everything already reported).
+const AUTOMATIC_CLASSES = AUTOMATIC_PERSON_KEYS.map(keyClass)
+const INITIAL_CLASSES = INITIAL_KEYS.map(keyClass)
+
+function hasKey(obj: unknown, key: string): boolean {
+  return typeof obj === 'object' && obj !== null && !Array.isArray(obj) && (obj as Record<string, unknown>)[key] !== undefined
+}
+
+function report(ctx: StepContext, projectId: number, known: Map<string, number> | undefined, name: string, ptype: PropertyType | null): void {
+  const bit = typeBit(ptype)
+  if (known !== undefined && ((known.get(name) ?? 0) & bit) !== 0) return
+  ctx.reportedKeys.push([REPORTED_PROPERTY, projectId, 1, name, bit])
+  ctx.observations.propertyDefinitions.push([projectId, name, 2, -1, ptype])
+}
+
+function automaticKey(ctx: StepContext, known: Map<string, number> | undefined, projectId: number, props: Record<string, unknown>, i: number): void {
+  const k = AUTOMATIC_PERSON_KEYS[i]
+  let v = props[k]
+  if (v === undefined) v = props.$os_name // only `$os` is ever marked present without its own value
+  const cls = AUTOMATIC_CLASSES[i]
+  const ptype = propertyTypeOf(cls, v, ctx.nowMs)
+  if (!hasKey(props.$set, k)) report(ctx, projectId, known, k, ptype)
+  const initial = INITIAL_KEYS[i]
+  if (!hasKey(props.$set_once, initial)) report(ctx, projectId, known, initial, INITIAL_CLASSES[i] === cls ? ptype : propertyTypeOf(INITIAL_CLASSES[i], v, ctx.nowMs))
+}
+
+function automaticKeys(event: WorkingEvent, ctx: StepContext, p: ProjectSeen | undefined, projectId: number): void {
+  const props = event.properties
+  const intents = ctx.personIntents
+  const intent = intents.length > 0 ? intents[intents.length - 1] : undefined
+  let lo: number
+  let hi: number
+  if (intent !== undefined && intent.distinctId === event.distinctId && intent.timestampMs === event.timestampMs) {
+    lo = intent.autoLo
+    hi = intent.autoHi
+  } else {
+    ({ lo, hi } = automaticPresence(props))
+  }
+  if (lo === 0 && hi === 0) return
+  const known = p?.props[1]
+  for (let m = lo; m !== 0; m &= m - 1) automaticKey(ctx, known, projectId, props, 31 - Math.clz32(m & -m))
+  for (let m = hi; m !== 0; m &= m - 1) automaticKey(ctx, known, projectId, props, 30 + 31 - Math.clz32(m & -m))
 }
 
 // Issue 15 rule 8, as PostHog's rust/property-defs-rs (src/types.rs, the
@@ -95,5 +154,6 @@ export const extractDefinitions: Step = (event: WorkingEvent, ctx) => {
   }
   objectKeys(ctx, p, projectId, props.$set, 2, -1)
   objectKeys(ctx, p, projectId, props.$set_once, 2, -1)
+  if (props.$process_person_profile !== false) automaticKeys(event, ctx, p, projectId)
   return ok()
 }

@@ -17,8 +17,12 @@ export interface StoredEvent {
   uuid: string
   event: string
   distinct_id: string
-  /** persons are not processed yet: always null */
-  person_id: null
+  /**
+   * The event's resolved person (README "Persons"): the override of its
+   * distinct_id if there is one, else `events.person_id`; null with
+   * SLUICE_PERSONS=off or for an event stored without a person.
+   */
+  person_id: string | null
   timestamp: string
   received_at: string
   properties: unknown
@@ -72,8 +76,27 @@ export function decodeCursor(cursor: string): [string, string] {
 const LATEST_MS = Date.UTC(2100, 0, 1)
 const timeBound = (ms: number, flavor: Schema['dateTime']) => quoteDateTime(formatDateTime(Math.max(0, Math.min(LATEST_MS, ms)), flavor), flavor)
 
+const NO_PERSON = '00000000-0000-0000-0000-000000000000'
+
 export class DataReader {
-  constructor(private readonly store: ClickHouseStore, private readonly schema: Schema) {}
+  /** persons: SLUICE_PERSONS=on (events carry person_id; overrides are read) */
+  constructor(private readonly store: ClickHouseStore, private readonly schema: Schema, private readonly persons = false) {}
+
+  /**
+   * distinct_id → its person from person_distinct_id_overrides (newest
+   * version), for one page's distinct_ids: one small query, plain SQL that
+   * 18.16, current servers, chDB and a cluster's Distributed tables all run.
+   */
+  private async overrides(teamId: number, distinctIds: string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>()
+    if (distinctIds.length === 0) return found
+    const rows = await this.store.query<{ distinct_id: string; pid: string }>(
+      `SELECT distinct_id, toString(argMax(person_id, version)) AS pid FROM ${this.schema.persons.overrides}
+       WHERE team_id = ${quoteInteger(teamId)} AND distinct_id IN (${distinctIds.map(quoteString).join(', ')})
+       GROUP BY distinct_id`)
+    for (const r of rows) if (r.pid !== NO_PERSON) found.set(r.distinct_id, r.pid)
+    return found
+  }
 
   /** The newest events, limit + 1 of them (the extra one says another page exists), and the next cursor. */
   async events(teamId: number, f: EventFilter): Promise<{ rows: StoredEvent[]; cursor: string | null }> {
@@ -88,12 +111,20 @@ export class DataReader {
       where.push(`(timestamp < ${t} OR (timestamp = ${t} AND toString(uuid) < ${quoteString(uuid)}))`)
     }
     // a redelivered event may still be stored twice before ReplacingMergeTree merges: one per uuid
-    const rows = await this.store.query<{ id: string; event: string; distinct_id: string; properties: string; ts: string; received: string }>(
-      `SELECT toString(uuid) AS id, event, distinct_id, properties, toString(timestamp) AS ts, toString(_timestamp) AS received
+    const person = this.persons ? ', toString(person_id) AS pid' : ''
+    const rows = await this.store.query<{ id: string; event: string; distinct_id: string; properties: string; ts: string; received: string; pid?: string }>(
+      `SELECT toString(uuid) AS id, event, distinct_id, properties, toString(timestamp) AS ts, toString(_timestamp) AS received${person}
        FROM ${this.schema.tables.events} WHERE ${where.join(' AND ')}
        ORDER BY timestamp DESC, id DESC LIMIT 1 BY id LIMIT ${quoteInteger(f.limit + 1)}`)
-    const out = rows.slice(0, f.limit).map((r) => ({
-      uuid: r.id, event: r.event, distinct_id: r.distinct_id, person_id: null, timestamp: isoTime(r.ts), received_at: isoTime(r.received), properties: parseJson(r.properties),
+    const page = rows.slice(0, f.limit)
+    const moved = this.persons ? await this.overrides(teamId, [...new Set(page.map((r) => r.distinct_id))]) : undefined
+    const personOf = (r: { distinct_id: string; pid?: string }): string | null => {
+      if (moved === undefined) return null
+      const pid = moved.get(r.distinct_id) ?? r.pid
+      return pid === undefined || pid === NO_PERSON ? null : pid
+    }
+    const out = page.map((r) => ({
+      uuid: r.id, event: r.event, distinct_id: r.distinct_id, person_id: personOf(r), timestamp: isoTime(r.ts), received_at: isoTime(r.received), properties: parseJson(r.properties),
     }))
     const last = rows[f.limit - 1]
     return { rows: out, cursor: rows.length > f.limit && last ? encodeCursor(last.ts, last.id) : null }

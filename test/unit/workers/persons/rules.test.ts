@@ -43,16 +43,16 @@ t.test('automaticPresence and automaticText: the masks and the values of automat
 t.test('automatic properties: current values into $set, first values into $set_once as $initial_*; $os from $os_name', async (t) => {
   t.same(automaticProperties({ $browser: 'Chrome', $os_name: 'iOS', plan: 'pro', utm_source: 'x' }), {
     set: { $browser: 'Chrome', $os: 'iOS', utm_source: 'x' },
-    setOnce: { $initial_$browser: 'Chrome', $initial_$os: 'iOS', $initial_utm_source: 'x' },
+    setOnce: { $initial_browser: 'Chrome', $initial_os: 'iOS', $initial_utm_source: 'x' },
   })
   t.equal(automaticProperties({ plan: 'pro' }), undefined)
 })
 
 t.test('applyIntent: $set_once fills, $set changes, $unset removes; nothing changed → undefined', async (t) => {
-  const current = { a: 1, $browser: 'Chrome', $initial_$browser: 'Chrome', nested: { x: 1 } }
+  const current = { a: 1, $browser: 'Chrome', $initial_browser: 'Chrome', nested: { x: 1 } }
   t.same(applyIntent(current, { setOnce: { a: 2, b: 3 } }), { ...current, b: 3 }, 'set_once keeps a, adds b')
   t.same(applyIntent(current, { set: { a: 2 } }), { ...current, a: 2 })
-  t.same(applyIntent(current, { unset: ['a', 'missing'] }), { $browser: 'Chrome', $initial_$browser: 'Chrome', nested: { x: 1 } })
+  t.same(applyIntent(current, { unset: ['a', 'missing'] }), { $browser: 'Chrome', $initial_browser: 'Chrome', nested: { x: 1 } })
   t.equal(applyIntent(current, { set: { a: 1, nested: { x: 1 } }, setOnce: { a: 5 }, unset: ['zz'] }), undefined, 'no change, no write')
   t.equal(applyIntent(current, { set: { $browser: 'Firefox' } }), undefined, 'an automatic key changing alone writes nothing')
   t.same(applyIntent(current, { set: { $browser: 'Firefox' }, force: true }), { ...current, $browser: 'Firefox' }, 'unless it is a person event')
@@ -61,7 +61,7 @@ t.test('applyIntent: $set_once fills, $set changes, $unset removes; nothing chan
   const hostile = JSON.parse('{"__proto__": {"polluted": 1}, "ok": 1}') as Record<string, unknown>
   const applied = applyIntent({}, { set: hostile, setOnce: hostile })!
   t.same([Object.getPrototypeOf(applied) === Object.prototype, applied.ok, ({} as Record<string, unknown>).polluted], [true, 1, undefined], '__proto__ in $set is skipped')
-  t.same(current, { a: 1, $browser: 'Chrome', $initial_$browser: 'Chrome', nested: { x: 1 } }, 'the input is never modified')
+  t.same(current, { a: 1, $browser: 'Chrome', $initial_browser: 'Chrome', nested: { x: 1 } }, 'the input is never modified')
 })
 
 t.test('mergeProperties: the surviving person wins, $initial_* of the older one', async (t) => {
@@ -116,4 +116,24 @@ t.test('the person step: one intent per stored event, merges checked, personless
   const lines = Buffer.from(rows.bytes()).toString('utf8').split('\n')
   t.equal(header.rowEnds!.length, 6)
   t.notMatch(JSON.parse(lines[4]).properties, /\$set/, 'a personless event keeps no $set')
+})
+
+t.test('top level of the event: $set and $set_once are applied; $unset is not, as in PostHog (it reads $unset only from properties)', async (t) => {
+  const { state } = foldAll([{ type: 'create_project', request_id: 'r1', at: '2025-03-04T05:06:00.000Z', name: 'Shop', api_token: 'phc_persons' }])
+  const snapshot = buildSnapshot(state, 77) // the same state as above: the same version
+  // capture's message with fields added to the top level of the event (`data`)
+  const raw = (top: Record<string, unknown>, properties: Record<string, unknown>) => {
+    const outer = JSON.parse(capturedMessage({ token: 'phc_persons', event: '$set', distinct_id: 'user-1', properties })) as Record<string, unknown>
+    return JSON.stringify({ ...outer, data: JSON.stringify({ ...JSON.parse(outer.data as string), ...top }) })
+  }
+  const task = taskOf([
+    raw({ $set: { plan: 'pro' }, $set_once: { first: 'a' }, $unset: ['plan', 'email'] }, { $unset: ['from_properties'] }),
+    raw({ $unset: ['email'] }, {}),
+  ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
+  const { header, rows } = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true })
+  const [first, second] = header.persons!
+  t.same([first.set, first.setOnce, first.unset], [{ plan: 'pro' }, { first: 'a' }, ['from_properties']], 'top-level $set/$set_once taken; only the properties\' $unset')
+  t.equal(second.unset, null, 'a top-level $unset alone unsets nothing')
+  const stored = Buffer.from(rows.bytes()).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(JSON.parse(l).properties) as Record<string, unknown>)
+  t.notOk('$unset' in stored[1], 'and is not stored with the event')
 })

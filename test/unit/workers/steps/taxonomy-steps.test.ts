@@ -254,6 +254,9 @@ t.test('definitions: top-level keys are type 1 with their detected type, each li
       [1, 'coupon', 1, -1, null],
       [1, 'items', 1, -1, null],
       [1, 'address', 1, -1, null],
+      // utm_source is also an automatic person property: String by its key, its $initial_ by the value
+      [1, 'utm_source', 2, -1, 'String'],
+      [1, '$initial_utm_source', 2, -1, 'Numeric'],
     ],
     eventProperties: ['plan', 'amount', 'paid', 'is_trial', 'paid_at', 'utm_source', 'coupon', 'items', 'address'].map((p) => [1, 'purchase', p]),
   })
@@ -293,6 +296,36 @@ t.test('definitions: $set and $set_once keys are person properties (type 2), top
     [1, 'referrer', 2, -1, 'String'],
   ])
   t.same(result.header.observations.eventProperties, [], '$set and $set_once are not event properties')
+})
+
+t.test('definitions: automatic person properties ($browser, utm_*, …) and their $initial_* are person properties (type 2), as PostHog records them', async (t) => {
+  const result = run([message(SHOP_STAGING, {
+    event: '$pageview',
+    properties: { $browser: 'Chrome', $os_name: 'iOS', utm_source: 'news', $device_type: { nested: 1 }, other: 1 },
+  })])
+  const type2 = result.header.observations.propertyDefinitions.filter((d) => d[2] === 2).map((d) => [d[1], d[4]])
+  t.same(type2.sort(), [
+    ['$browser', 'String'], ['$initial_browser', 'String'],
+    ['$initial_os', 'String'], ['$os', 'String'], // $os from $os_name, as the person gets it
+    ['$initial_utm_source', 'String'], ['utm_source', 'String'],
+  ].sort(), 'current and initial names; an object value is no automatic value')
+  t.notOk(result.header.observations.propertyDefinitions.some((d) => d[2] === 2 && d[1] === 'other'), 'other keys are not person properties')
+})
+
+t.test('definitions: an explicit $set / $set_once value of an automatic key is the one described; personless events describe none', async (t) => {
+  const explicit = run([message(SHOP_STAGING, { event: 'e', properties: { utm_medium: 'web', $set: { utm_medium: 7 }, $set_once: { $initial_utm_medium: true } } })])
+  t.same(explicit.header.observations.propertyDefinitions.filter((d) => d[2] === 2).map((d) => [d[1], d[4]]).sort(),
+    [['$initial_utm_medium', 'Boolean'], ['utm_medium', 'String']].sort(), 'utm_* is String whatever the value (key rule); $initial_utm_medium takes the explicit boolean')
+  threadDefinitions.forget()
+  const personless = run([message(SHOP_STAGING, { event: 'e', properties: { $browser: 'Chrome', $process_person_profile: false } })])
+  t.same(personless.header.observations.propertyDefinitions.filter((d) => d[2] === 2), [], 'no person, no person properties')
+})
+
+t.test('definitions: automatic person properties are reported once per thread, like the rest', async (t) => {
+  const first = run([message(SHOP_STAGING, { event: 'e', properties: { $browser: 'Chrome' } })])
+  t.equal(first.header.observations.propertyDefinitions.filter((d) => d[2] === 2).length, 2)
+  const second = run([message(SHOP_STAGING, { event: 'e', properties: { $browser: 'Firefox' } })])
+  t.same(second.header.observations.propertyDefinitions, [], 'nothing new')
 })
 
 t.test('definitions: $group_set keys of a $groupidentify are group properties (type 3) with the group type index', async (t) => {
