@@ -6,7 +6,7 @@
 // thread saturates with persons on; this one shows which part costs what,
 // per event, without the noise of a shared machine's other processes.
 //
-//   npm run bench:persons -- [--messages 30000] [--batch 2000] [--users 1000] [--seconds 5] [--only apply]
+//   npm run bench:persons -- [--messages 30000] [--batch 2000] [--users 1000] [--seconds 5] [--only apply|cold|warm]
 //   node --cpu-prof --cpu-prof-dir=prof dist/bench/persons.bench.js   (then: node dist/bench/profile.js prof)
 //
 // A private clickhouse-server holds the schema (PersonStore reads a miss
@@ -74,10 +74,24 @@ async function main(): Promise<void> {
     const parts = answersOn.map((a) => decodeTaskOutput(a))
     let sink = 0
     // --only apply: the person stage alone (for a profile of it)
-    const decoding = values.only !== 'apply'
+    const decoding = values.only === undefined
     const decodeOff = decoding ? await measure(answersOff, (a) => rowsOff.get(a)!, seconds, (a) => { sink += decodeTaskOutput(a).header.eventRows }) : NaN
     const decodeOn = decoding ? await measure(answersOn, (a) => rowsOf.get(a)!, seconds, (a) => { sink += decodeTaskOutput(a).header.persons!.length }) : NaN
-    const apply = await measure(parts, (p) => p.header.eventRows, seconds, async (p) => {
+    // cold: a fresh store meets every user for the first time (ClickHouse has none of them: each batch's read finds nothing)
+    const coldRuns: number[] = []
+    const events = parts.reduce((n, p) => n + p.header.eventRows, 0)
+    for (let r = 0; r < (values.only === 'warm' ? 0 : 3); r++) {
+      const fresh = new PersonStore(store, schema, { cacheSize: 200_000, overridesPollMs: 0 }, pino({ level: 'silent' }))
+      const start = performance.now()
+      for (const p of parts) {
+        const applied = await fresh.apply(fresh.turn(), [p], format, Date.now())
+        sink += applied.rows.length + applied.tables.length
+      }
+      coldRuns.push(((performance.now() - start) * 1000) / events)
+    }
+    const cold = coldRuns.sort((a, b) => a - b)[coldRuns.length >> 1] ?? NaN
+    const newPersons = new Set(parts.flatMap((p) => (p.header.persons ?? []).map((i) => `${i.team}:${i.distinctId}`))).size
+    const apply = values.only === 'cold' ? NaN : await measure(parts, (p) => p.header.eventRows, seconds, async (p) => {
       const applied = await persons.apply(persons.turn(), [p], format, Date.now())
       sink += applied.rows.length + applied.tables.length
     })
@@ -88,6 +102,7 @@ async function main(): Promise<void> {
       `| decode a worker's answer, persons off | ${decodeOff.toFixed(2)} |`,
       `| decode a worker's answer, persons on (intents) | ${decodeOn.toFixed(2)} |`,
       `| PersonStore.apply (warm) | ${apply.toFixed(2)} |`,
+      `| PersonStore.apply (cold: ${newPersons} users first seen in ${events} events, median of 3 passes) | ${cold.toFixed(2)} |`,
       `| persons' share of the main thread, per event | ${(decodeOn - decodeOff + apply).toFixed(2)} |`,
     ].join('\n') + '\n')
   } finally {

@@ -66,6 +66,16 @@ function requestUrl(req: http.IncomingMessage): URL {
   return new URL(req.url ?? '/', 'http://admin')
 }
 
+/** The named metrics in the exposition format; names the registry lacks are left out. */
+async function metricsNamed(registry: AdminServerOptions['registry'], names: readonly string[]): Promise<string> {
+  let text = ''
+  for (const name of new Set(names)) {
+    if (registry.getSingleMetric(name) === undefined) continue
+    text += (await registry.getSingleMetricAsString(name)) + '\n'
+  }
+  return text
+}
+
 export async function startAdminServer(o: AdminServerOptions): Promise<RunningServer> {
   const assets = new ConsoleAssets()
   const limiter = new AuthLimiter(o.authMaxFailures, o.authBlockMs)
@@ -77,7 +87,9 @@ export async function startAdminServer(o: AdminServerOptions): Promise<RunningSe
     try {
       if (assets.has(method, path)) return assets.serve(path, res)
       if (path === '/metrics' && method === 'GET') {
-        const text = await o.registry.metrics()
+        // `?name=a&name=b`: only those metrics, without collecting the process metrics (a script polling a counter often)
+        const names = url.searchParams.getAll('name')
+        const text = names.length === 0 ? await o.registry.metrics() : await metricsNamed(o.registry, names)
         res.writeHead(200, { 'content-type': o.registry.contentType })
         res.end(text)
         return

@@ -146,6 +146,11 @@ t.test('after a run the metrics add up to the produced messages by outcome', asy
   t.equal(m.get('sluice_worker_threads'), 1, 'worker threads')
   t.ok(m.get('sluice_process_resident_memory_bytes')! > 0, 'default process metrics, prefixed')
   t.ok(m.has('sluice_nodejs_heap_size_used_bytes'), 'heap used')
+
+  // a script polling one counter asks for it alone
+  const named = await (await fetch(engine.adminUrl + '/metrics?name=sluice_messages_consumed_total&name=sluice_no_such_metric')).text()
+  const lines = named.split('\n').filter((l) => l !== '' && !l.startsWith('#'))
+  t.same(lines, [`sluice_messages_consumed_total ${produced}`], '/metrics?name=: only the named metric, unknown names left out')
 })
 
 t.test('lag gauges: one per owned partition, back to 0 once caught up; control log caught up; nothing in flight', async (t) => {

@@ -4,7 +4,7 @@
 // and ids match PostHog's for the same data (PostHog/posthog:
 // nodejs/src/worker/ingestion/person-uuid.ts, uuidFromDistinctId).
 import { createHash } from 'node:crypto'
-import { LRUCache } from 'lru-cache'
+import { RecentMap } from '../recent-map'
 
 export const PERSON_NAMESPACE = '932979b4-65c3-4424-8467-0b66ec27bc22'
 
@@ -34,7 +34,7 @@ export function uuidv5(name: string, namespace: string | Buffer): string {
  * time in bench/ (a hash object per call), and most events are from a user
  * seen moments ago.
  */
-const recentPersonIds = new LRUCache<string, string>({ max: 50_000 })
+const recentPersonIds = new RecentMap<string, string>(50_000)
 
 export function personIdOf(teamId: number, distinctId: string): string {
   return recentPersonId(teamId, distinctId).id

@@ -49,7 +49,7 @@ const MERGES: Readonly<Record<string, PersonIntentKind>> = { $identify: PERSON_I
 function newIntent(team: number, distinctId: string, kind: PersonIntentKind, timestampMs: number, props?: Record<string, unknown>): PersonIntent {
   const { id, fresh } = recentPersonId(team, distinctId)
   const intent: PersonIntent = {
-    team, distinctId, kind, personId: id, set: null, setOnce: null, autoLo: 0, autoHi: 0, autoText: null,
+    team, distinctId, kind, personId: fresh ? id : null, set: null, setOnce: null, autoLo: 0, autoHi: 0, autoText: null,
     unset: null, other: null, force: false, timestampMs, kafkaMs: 0,
   }
   if (props !== undefined) {

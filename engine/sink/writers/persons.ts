@@ -18,7 +18,6 @@
 // SLUICE_PERSON_OVERRIDES_POLL_MS and corrects its cache; events written in
 // between carry the old person id and are resolved through the overrides
 // table at query time (README "Persons").
-import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
 import { formatDateTime } from '../../../workers/clickhouse-types'
 import { personIdOf } from '../../../workers/persons/uuidv5'
@@ -26,6 +25,7 @@ import {
   PERSON_MERGE_DANGEROUSLY, PERSON_PERSONLESS,
   type DateTimeFlavor, type PersonIntent, type TaskOutput, type WarningRecord,
 } from '../../../workers/protocol'
+import { RecentMap } from '../../../workers/recent-map'
 import { RowWriter } from '../../../workers/row-writer'
 import { jsonText } from '../../../workers/well-formed'
 import { automaticMask, automaticValues, expandAutomatic } from '../../../workers/persons/rules'
@@ -136,18 +136,18 @@ class Changes {
 }
 
 export class PersonStore {
-  private readonly mappings: LRUCache<string, Mapping>
-  private readonly persons: LRUCache<string, PersonState>
+  private readonly mappings: RecentMap<string, Mapping>
+  private readonly persons: RecentMap<string, PersonState>
   private tail: Promise<void> = Promise.resolve()
   private timer: NodeJS.Timeout | undefined
   private pollSince = 0
   private readonly flavor: DateTimeFlavor
   /** overrides this process wrote or has read back (key → version): reading them (again) changes nothing */
-  private readonly knownOverrides = new LRUCache<string, number>({ max: 100_000 })
+  private readonly knownOverrides = new RecentMap<string, number>(100_000)
 
   constructor(private readonly store: ClickHouseStore, private readonly schema: Schema, private readonly o: PersonStoreOptions, private readonly log: Logger) {
-    this.mappings = new LRUCache({ max: o.cacheSize })
-    this.persons = new LRUCache({ max: o.cacheSize })
+    this.mappings = new RecentMap(o.cacheSize)
+    this.persons = new RecentMap(o.cacheSize)
     this.flavor = schema.dateTime
   }
 
@@ -177,19 +177,28 @@ export class PersonStore {
   /** Applies the parts' intents after every earlier turn, appends person columns to their rows, returns the person rows. */
   async apply(turn: PersonTurn, parts: readonly PersonPart[], format: InsertFormat, nowMs: number): Promise<AppliedPersons> {
     // read what the cache lacks while earlier batches apply theirs: the turns wait for each other, not for ClickHouse
+    const turnovers = this.turnovers()
     const fetched = this.fetch(parts, true)
     await turn.previous
     try {
       this.install(await fetched)
-      return await this.applyInOrder(parts, format, nowMs)
+      return await this.applyInOrder(parts, format, nowMs, turnovers)
     } finally {
       turn.release()
     }
   }
 
-  private async applyInOrder(parts: readonly PersonPart[], format: InsertFormat, nowMs: number): Promise<AppliedPersons> {
-    // what was evicted since the fetch (only a nearly full cache evicts): read again, now in turn
-    if (this.mappings.size >= this.o.cacheSize * 0.9 || this.persons.size >= this.o.cacheSize * 0.9) this.install(await this.fetch(parts, false))
+  /** The caches' generation turnovers so far: entries looked up before a turnover may be gone. */
+  private turnovers(): number {
+    return this.mappings.turnovers + this.persons.turnovers
+  }
+
+  private async applyInOrder(parts: readonly PersonPart[], format: InsertFormat, nowMs: number, turnoversAtFetch: number): Promise<AppliedPersons> {
+    // what was dropped since the fetch (earlier batches' entries, or this one's own installing, turned a generation over): read again, now in turn
+    for (let seen = turnoversAtFetch, i = 0; i < 3 && this.turnovers() !== seen; i++) {
+      seen = this.turnovers()
+      this.install(await this.fetch(parts, false))
+    }
     const changes = new Changes()
     // one writer for the whole batch (fresh memory per part showed in profiles): its rows go to the insert in one piece
     let size = 0
@@ -266,20 +275,26 @@ export class PersonStore {
       ',"person_created_at":"' + formatDateTime(person?.createdAtMs ?? 0, this.flavor) + '"}\n'
   }
 
+  /** Where the properties String (its length prefix included) ends in `columns`: it starts after the 16 uuid bytes. */
+  private propertiesEnd(columns: Buffer): { text: number; end: number } {
+    let len = 0
+    let shift = 1
+    let pos = 16
+    for (;;) {
+      const b = columns[pos++]
+      len += (b & 0x7f) * shift
+      if (b < 0x80) break
+      shift *= 128
+    }
+    return { text: pos, end: pos + len }
+  }
+
   private textOf(p: PersonState): string {
     if (p.text !== undefined) return p.text
     if (p.columns !== undefined) {
-      // RowBinary keeps one copy: the text is the String after the 16 uuid bytes
-      let len = 0
-      let shift = 1
-      let pos = 16
-      for (;;) {
-        const b = p.columns[pos++]
-        len += (b & 0x7f) * shift
-        if (b < 0x80) break
-        shift *= 128
-      }
-      return p.columns.toString('utf8', pos, pos + len)
+      // RowBinary keeps one copy: the text is read back from the bytes
+      const at = this.propertiesEnd(p.columns)
+      return p.columns.toString('utf8', at.text, at.end)
     }
     // properties come from events parsed at the well-formed boundary (workers/parse.ts) or from our own rows: JSON.stringify is enough
     p.text = JSON.stringify(p.properties)
@@ -287,7 +302,7 @@ export class PersonStore {
   }
 
   /** The cached mapping (loaded before); an id never seen maps to its deterministic person, not stored yet. */
-  private mappingOf(team: number, distinctId: string, deterministic?: string): Mapping {
+  private mappingOf(team: number, distinctId: string, deterministic?: string | null): Mapping {
     const k = keyOf(team, distinctId)
     let m = this.mappings.get(k)
     if (m === undefined) {
@@ -297,7 +312,7 @@ export class PersonStore {
     return m
   }
 
-  private personOf(team: number, distinctId: string, deterministic?: string): PersonState | undefined {
+  private personOf(team: number, distinctId: string, deterministic?: string | null): PersonState | undefined {
     const m = this.mappingOf(team, distinctId, deterministic)
     if (m.version < 0) return undefined
     const p = this.persons.get(m.personId)
@@ -310,7 +325,7 @@ export class PersonStore {
 
   /** Points a distinct_id at a person: a new mapping version, and an override when it is not the id's deterministic person. */
   private assign(team: number, distinctId: string, person: PersonState, intent: PersonIntent, changes: Changes): void {
-    const deterministic = distinctId === intent.distinctId ? intent.personId : personIdOf(team, distinctId)
+    const deterministic = distinctId === intent.distinctId && intent.personId !== null ? intent.personId : personIdOf(team, distinctId)
     const m = this.mappingOf(team, distinctId, deterministic)
     if (m.version >= 0 && m.personId === person.id) return
     const next: Mapping = { personId: person.id, version: this.version(m.version, intent) }
@@ -441,11 +456,11 @@ export class PersonStore {
    */
   private async fetch(parts: readonly PersonPart[], refresh: boolean): Promise<Loaded> {
     const loaded: Loaded = { mappings: new Map(), persons: new Map() }
-    const missing = new Map<string, [number, string, string | undefined]>()
+    const missing = new Map<string, [number, string, string | null]>()
     const reread = new Map<string, number>()
     const now = Date.now()
     const ttl = this.o.sharedTtlMs ?? 5_000
-    const need = (team: number, id: string, deterministic: string | undefined) => {
+    const need = (team: number, id: string, deterministic: string | null) => {
       const k = keyOf(team, id)
       const m = this.mappings.peek(k)
       if (m === undefined) return missing.set(k, [team, id, deterministic])
@@ -458,7 +473,7 @@ export class PersonStore {
     for (const part of parts) {
       for (const intent of part.header.persons ?? []) {
         need(intent.team, intent.distinctId, intent.personId)
-        if (intent.other !== null) need(intent.team, intent.other, undefined)
+        if (intent.other !== null) need(intent.team, intent.other, null)
       }
     }
     if (missing.size === 0 && reread.size === 0) return loaded
@@ -528,11 +543,12 @@ export class PersonStore {
       const w = new RowWriter(changes.persons.size * 512)
       let rows = 0
       for (const p of changes.persons.values()) {
-        let properties: string
-        try { properties = this.textOf(p) } catch { continue } // logged when its event was processed
+        let columns: Buffer
+        try { columns = this.columnsOf(p) } catch { continue } // logged when its event was processed
         w.uuid(p.id)
         w.int64(p.team)
-        w.string(properties)
+        // the properties String as its events carry it: copied, not decoded and encoded again
+        w.append(columns, 16, this.propertiesEnd(columns).end)
         w.uint8(p.isIdentified ? 1 : 0)
         time(w, p.createdAtMs)
         w.int64(p.version)

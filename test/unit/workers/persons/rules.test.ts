@@ -97,7 +97,7 @@ t.test('the person step: one intent per stored event, merges checked, personless
   const { header, rows } = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true })
   t.same(JSON.parse(header.persons![0].autoText!), { $browser: 'Chrome' }, 'a user new to the thread: its automatic values travel with the intent')
   const intents = header.persons!.map(({ timestampMs: _t, team: _team, personId, autoText: _auto, ...rest }) => {
-    t.equal(personId, personIdOf(1, rest.distinctId), 'the deterministic person id, computed in the worker')
+    t.equal(personId, personIdOf(1, rest.distinctId), 'the deterministic person id of a user new to the thread, computed in the worker')
     // every field is present (null / false / 0 when absent); compare what is set, the automatic values parsed
     const set = Object.fromEntries(Object.entries(rest).filter(([k, v]) => v !== null && v !== false && !(v === 0 && (k === 'autoLo' || k === 'autoHi'))))
     return set
@@ -111,6 +111,8 @@ t.test('the person step: one intent per stored event, merges checked, personless
     { distinctId: 'user-4', kind: PERSON_UPDATE, unset: ['old'], force: true, kafkaMs: 1741064761500 },
   ])
   t.equal(header.eventRows, 6)
+  const again = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true }).header.persons!
+  t.same(again.map((i) => [i.personId, i.autoText]), again.map(() => [null, null]), 'users the thread saw lately: neither their id nor their automatic values travel again')
   t.same(header.drops, { invalid_process_person_profile: 1 }, 'a personless merge is dropped')
   t.same(header.warnings.map((w) => w[1]), ['cannot_merge_with_illegal_distinct_id', 'invalid_process_person_profile', 'invalid_person_properties'])
   const lines = Buffer.from(rows.bytes()).toString('utf8').split('\n')
