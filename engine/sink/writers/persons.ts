@@ -112,7 +112,26 @@ export interface AppliedPersons {
 /** Encodes a person's columns before they are copied out at their size (a fresh writer per changed person showed in profiles). */
 const columnsScratch = new RowWriter(64 * 1024)
 
-const keyOf = (team: number, distinctId: string) => `${team}\u0000${distinctId}`
+const keyOfText = (team: number, distinctId: string) => `${team}\u0000${distinctId}`
+
+/**
+ * The cache key of a distinct_id, remembered for the last one asked: an
+ * event asks for its own several times, and each new concatenation is a new
+ * string to flatten and hash on every Map lookup (0.47 µs against 0.11 for a
+ * key built once, in a micro-benchmark of 10^5 keys), which made the cache reads the
+ * main thread's largest person cost after the garbage collector.
+ */
+let lastTeam = -1
+let lastId = ''
+let lastKey = ''
+function keyOf(team: number, distinctId: string): string {
+  if (team !== lastTeam || distinctId !== lastId) {
+    lastTeam = team
+    lastId = distinctId
+    lastKey = keyOfText(team, distinctId)
+  }
+  return lastKey
+}
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /** A UUID literal; throws on anything else (only ids read from ClickHouse or computed here reach it). */
