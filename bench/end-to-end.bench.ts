@@ -129,6 +129,11 @@ const SAMPLE_MS = 25
 /** Sluice's consumed count: one counter asked for (`/metrics?name=`), not every metric: a whole scrape cost its main thread 2–3 ms (default process metrics), 5 % of it at this rate */
 const SCRAPE_MS = 50
 const WARMUP = 2_000
+/** Sluice's CPU by kind of thread is read this often (reading /proc per thread costs its main thread ~0.3 ms) */
+const THREAD_CPU_MS = 250
+
+/** performance.now(), and Sluice's CPU seconds by kind of thread (main, workers, kafka, runtime) */
+interface ThreadCpuReading { t: number; cpu: Record<string, number> }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 // ── configuration ───────────────────────────────────────────────────────────
@@ -213,6 +218,8 @@ interface Running {
   ownedAt(): number | undefined
   /** kcat pipelines commit nothing: the partitions whose pipeline has finished (all rows acknowledged) */
   finishedPartitions?(): number[]
+  /** Sluice: its own CPU by kind of thread (sluice_thread_cpu_seconds), read every THREAD_CPU_MS */
+  threadCpu?(): readonly ThreadCpuReading[]
 }
 
 interface Pipeline {
@@ -300,9 +307,22 @@ function sluicePipeline(env: Env, persons = true): Pipeline {
           await sleep(SCRAPE_MS)
         }
       })()
+      const threadCpu: ThreadCpuReading[] = []
+      void (async () => {
+        while (!exited) {
+          try {
+            const text = await (await fetch(`${engine.adminUrl}/metrics?name=sluice_thread_cpu_seconds`)).text()
+            const cpu: Record<string, number> = {}
+            for (const m of text.matchAll(/^sluice_thread_cpu_seconds\{threads="(\w+)"\} ([\d.e+-]+)$/gm)) cpu[m[1]] = Number(m[2])
+            if (Object.keys(cpu).length > 0) threadCpu.push({ t: performance.now(), cpu })
+          } catch { /* stopping */ }
+          await sleep(THREAD_CPU_MS)
+        }
+      })()
       const pid = engine.child.pid!
       return {
         pids: () => [pid],
+        threadCpu: () => threadCpu,
         consumed: () => consumed,
         ownedAt: () => env.kafka.joinedAt(group),
         failure: () => (exited && engine.child.exitCode !== 0 ? `Sluice exited with ${engine.child.exitCode}:\n${engine.logs().slice(-3000)}` : undefined),
@@ -492,7 +512,28 @@ interface Reading {
 }
 
 /** The figures of a measured window: n events of `bytes` in `seconds`, CPU between the readings `start` and `last`. */
-function windowResult(env: Env, n: number, bytes: number, seconds: number, start: Reading, last: Reading, rows: number | undefined): ThroughputResult {
+/**
+ * The engine's CPU per 1M events by kind of thread: each kind's share of
+ * the CPU between the first and the last thread reading inside the window,
+ * applied to the window's engine CPU (the engine exits right after its last
+ * commit, so the last reading may be up to THREAD_CPU_MS early).
+ */
+function threadShares(readings: readonly ThreadCpuReading[] | undefined, start: Reading, last: Reading, perMillion: number): Record<string, number> | null {
+  if (readings === undefined) return null
+  const inside = readings.filter((r) => r.t >= start.t && r.t <= last.t)
+  if (inside.length < 2) return null
+  const a = inside[0].cpu
+  const b = inside[inside.length - 1].cpu
+  const delta: Record<string, number> = {}
+  let total = 0
+  for (const k of Object.keys(b)) { delta[k] = Math.max(0, b[k] - (a[k] ?? 0)); total += delta[k] }
+  if (total <= 0) return null
+  const out: Record<string, number> = {}
+  for (const k of Object.keys(delta)) out[k] = (delta[k] / total) * perMillion
+  return out
+}
+
+function windowResult(env: Env, n: number, bytes: number, seconds: number, start: Reading, last: Reading, rows: number | undefined, threads?: readonly ThreadCpuReading[]): ThroughputResult {
   const engineCpu = last.engineCpu - start.engineCpu
   const chCpu = env.ch ? last.clickhouseCpu - start.clickhouseCpu : null
   const harness = last.harnessCpu - start.harnessCpu
@@ -505,6 +546,7 @@ function windowResult(env: Env, n: number, bytes: number, seconds: number, start
     megabytesPerSecond: bytes / 1e6 / seconds,
     cpuSeconds: { engine: engineCpu, clickhouse: chCpu, harness, machine, other: Math.max(0, machine - engineCpu - (chCpu ?? 0) - harness) },
     cpuSecondsPerMillion: { engine: (engineCpu / n) * 1e6, clickhouse: chCpu === null ? null : (chCpu / n) * 1e6 },
+    engineThreadsPerMillion: threadShares(threads, start, last, (engineCpu / n) * 1e6),
     peakRssBytes: last.peakRss,
     rows: rows ?? null,
   }
@@ -519,6 +561,8 @@ export interface ThroughputResult {
   /** CPU seconds over the measured window */
   cpuSeconds: { engine: number; clickhouse: number | null; harness: number; machine: number; other: number }
   cpuSecondsPerMillion: { engine: number; clickhouse: number | null }
+  /** Sluice: engine CPU-s per 1M events by kind of thread (main, workers, kafka, runtime: GC and compiler helpers); null for other pipelines */
+  engineThreadsPerMillion: Record<string, number> | null
   peakRssBytes: number
   /** rows found in ClickHouse afterwards (null: not checked) */
   rows: number | null
@@ -632,7 +676,7 @@ async function throughputPhase(env: Env, p: Pipeline, stream: BenchStream, progr
     const seconds = (last.t - start.t) / 1000
     await running.stop()
     const rows = await p.rows('throughput')
-    const result = windowResult(env, n, stream.bytesOf(0, n), seconds, start, last, rows)
+    const result = windowResult(env, n, stream.bytesOf(0, n), seconds, start, last, rows, running.threadCpu?.())
     progress.line(`${label}: ${fmt(result.eventsPerSecond)} events/s, ${result.megabytesPerSecond.toFixed(1)} MB/s over ${seconds.toFixed(2)} s` +
       (rows === undefined ? '' : `, ${rows.toLocaleString('en-US')} rows in ClickHouse${rows === n ? '' : ` (expected ${n.toLocaleString('en-US')}!)`}`))
     return { result, window: [start.mono, last.mono] }
@@ -713,7 +757,7 @@ async function backlogPhase(env: Env, p: Pipeline, stream: BenchStream, progress
     const seconds = (last.t - startAt) / 1000
     await running.stop()
     const rows = await p.rows('backlog')
-    const result = windowResult(env, n, stream.bytesOf(0, n), seconds, start, last, rows)
+    const result = windowResult(env, n, stream.bytesOf(0, n), seconds, start, last, rows, running.threadCpu?.())
     progress.line(`${label}: drained ${fmt(n)} in ${seconds.toFixed(2)} s, ${fmt(result.eventsPerSecond)} events/s, ${result.megabytesPerSecond.toFixed(1)} MB/s` +
       (rows === undefined ? '' : `, ${rows.toLocaleString('en-US')} rows in ClickHouse${rows === n ? '' : ` (expected ${n.toLocaleString('en-US')}!)`}`))
     return { result, window: [start.mono - (start.t - startAt) * 1000, last.mono] }
@@ -887,6 +931,9 @@ function verdicts(results: PipelineResult[]): { text: string[]; ratios: Record<s
     text.push(`${r.label}: the machine was busy ${(c.machine / secs).toFixed(2)} cores on average; ` +
       `pipeline ${(c.engine / secs).toFixed(2)}, ClickHouse ${c.clickhouse === null ? 'in pipeline' : (c.clickhouse / secs).toFixed(2)}, ` +
       `producer + mock broker ${(c.harness / secs).toFixed(2)}, other processes ${(c.other / secs).toFixed(2)}`)
+    const th = r.throughput.engineThreadsPerMillion
+    if (th) text.push(`${r.label}: engine CPU-s/1M by thread: main ${(th.main ?? 0).toFixed(1)}, workers ${(th.workers ?? 0).toFixed(1)}, ` +
+      `runtime (garbage collector, compiler) ${(th.runtime ?? 0).toFixed(1)}, librdkafka ${(th.kafka ?? 0).toFixed(1)}`)
   }
   return { text, ratios }
 }

@@ -15,6 +15,7 @@
 // fails when they ask for a name this file does not define.
 import client from 'prom-client'
 import { CountedHistogram } from './counted-histogram'
+import { threadCpuSeconds, type ThreadKind } from './status/thread-cpu'
 
 /** Seconds, from well under a flush interval to a day behind. */
 const LAG_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600, 21600, 86400]
@@ -23,8 +24,22 @@ export function createMetrics() {
   const registry = new client.Registry()
   client.collectDefaultMetrics({ register: registry, prefix: 'sluice_' })
   const r = [registry]
+  /** the worker threads' OS ids, as their answers report them (engine/dispatch/pool.ts) */
+  const workerThreadIds = new Set<number>()
   return {
     registry,
+    workerThreadIds,
+    threadCpu: new client.Gauge({
+      name: 'sluice_thread_cpu_seconds',
+      help: 'CPU seconds used by the process\'s live threads, by kind: main, workers, kafka (librdkafka), runtime (garbage collector, compiler, libuv pool); Linux only',
+      labelNames: ['threads'] as const,
+      registers: r,
+      collect() {
+        const cpu = threadCpuSeconds(workerThreadIds)
+        if (cpu === undefined) return
+        for (const k of Object.keys(cpu) as ThreadKind[]) this.set({ threads: k }, cpu[k])
+      },
+    }),
     messagesConsumed: new client.Counter({ name: 'sluice_messages_consumed_total', help: 'Kafka messages taken from the input topic', registers: r }),
     consumedBytes: new client.Counter({ name: 'sluice_consumed_bytes_total', help: 'Bytes of consumed message values', registers: r }),
     eventsInserted: new client.Counter({ name: 'sluice_events_inserted_total', help: 'Rows acknowledged by ClickHouse, by table', labelNames: ['table'] as const, registers: r }),

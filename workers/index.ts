@@ -12,6 +12,7 @@ import { environmentsByToken, type ResolvedEnvironment } from './environment'
 import { parseCapturedMessage } from './parse'
 import { PERSONS_PIPELINE, PIPELINE } from './pipeline'
 import { RowWriter } from './row-writer'
+import { currentThreadId } from './thread-id'
 import { DefinitionsMemory } from './definitions-memory'
 import {
   encodeTaskOutput, META_END, META_OFFSET, META_STRIDE, META_TIMESTAMP,
@@ -148,6 +149,7 @@ const encoding: RowEncoding = (workerData as RowEncoding | undefined) ?? { dateT
 // One writer per thread, reused by every task: its memory stays warm, and the
 // answer is copied out of it at its exact size (encodeTaskOutput).
 const MAX_KEPT_WRITER_BYTES = 64 << 20
+const THREAD_ID = currentThreadId()
 let scratch = new RowWriter(4 << 20)
 
 export default function runTask(task: TaskInput): ArrayBuffer {
@@ -156,5 +158,6 @@ export default function runTask(task: TaskInput): ArrayBuffer {
   // an unusually large task does not pin its memory for good
   if (scratch.buf.length > MAX_KEPT_WRITER_BYTES) scratch = new RowWriter(4 << 20)
   header.workerSeconds = Number(process.hrtime.bigint() - started) / 1e9
+  header.threadId = THREAD_ID
   return move(encodeTaskOutput(header, rows)) as ArrayBuffer
 }

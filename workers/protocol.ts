@@ -100,6 +100,8 @@ export interface TaskHeader {
    * workers report figures instead of recording metrics).
    */
   workerSeconds?: number
+  /** the worker's OS thread id (Linux), so the main thread can tell its CPU time apart (engine/status/thread-cpu.ts) */
+  threadId?: number
 }
 
 /** [team_id, type, details JSON, rate-limit key] */

@@ -13,7 +13,11 @@ export class WorkerPool {
   private readonly pool: Piscina
   private closing = false
 
+  /** the workers' OS thread ids (sluice_thread_cpu_seconds) */
+  private readonly threadIds: Set<number> | undefined
+
   constructor(threads: number, encoding: RowEncoding, metrics?: Metrics) {
+    this.threadIds = metrics?.workerThreadIds
     this.pool = new Piscina({ filename: WORKER_FILE, minThreads: threads, maxThreads: threads, workerData: encoding, idleTimeout: 60_000 })
     // min = max threads, so no thread retires while the pool runs: a destroyed one died, and Piscina starts another
     this.pool.on('workerDestroy', () => { if (!this.closing) metrics?.workerThreadsReplaced.inc() })
@@ -25,8 +29,10 @@ export class WorkerPool {
     const task: TaskInput = { values: batch.values, meta: batch.meta, topic, snapshot, nowMs: Date.now(), claimsSettled }
     // shared memory is passed as it is; a copied subset and the metadata are transferred
     const transferList = batch.values instanceof ArrayBuffer ? [batch.values, batch.meta.buffer as ArrayBuffer] : [batch.meta.buffer as ArrayBuffer]
-    const out = (await this.pool.run(task, { transferList })) as ArrayBuffer
-    return decodeTaskOutput(out)
+    const out = decodeTaskOutput((await this.pool.run(task, { transferList })) as ArrayBuffer)
+    const tid = out.header.threadId
+    if (tid !== undefined && this.threadIds !== undefined && !this.threadIds.has(tid) && this.threadIds.size < 1024) this.threadIds.add(tid)
+    return out
   }
 
   get threads(): number {

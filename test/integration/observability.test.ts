@@ -146,6 +146,12 @@ t.test('after a run the metrics add up to the produced messages by outcome', asy
   t.equal(m.get('sluice_worker_threads'), 1, 'worker threads')
   t.ok(m.get('sluice_process_resident_memory_bytes')! > 0, 'default process metrics, prefixed')
   t.ok(m.has('sluice_nodejs_heap_size_used_bytes'), 'heap used')
+  // CPU by kind of thread: the worker's OS thread id came with its answers
+  const threads = byLabel(m, 'sluice_thread_cpu_seconds', 'threads')
+  t.same(Object.keys(threads).sort(), ['kafka', 'main', 'runtime', 'workers'], 'CPU by kind of thread')
+  t.ok(threads.main > 0 && threads.workers > 0, 'the main thread and the worker used CPU')
+  const cpu = Object.values(threads).reduce((a, b) => a + b, 0)
+  t.ok(cpu <= m.get('sluice_process_cpu_seconds_total')! + 0.2, `the kinds add up to at most the process's CPU (${cpu.toFixed(2)} s)`)
 
   // a script polling one counter asks for it alone
   const named = await (await fetch(engine.adminUrl + '/metrics?name=sluice_messages_consumed_total&name=sluice_no_such_metric')).text()
