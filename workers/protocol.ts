@@ -171,11 +171,20 @@ export interface PersonIntent {
   autoLo: number
   autoHi: number
   /**
-   * the automatic values as JSON text, sent only for a user this thread had
-   * not seen lately (likely a new person, who needs them all): the main
-   * thread otherwise reads them from the stored row, in the rare case
+   * for a user this thread had not seen lately (likely a new person): the
+   * properties, as JSON text, of a person this event creates (its automatic
+   * values and their `$initial_*`, its `$set`, `$set_once` and `$unset`,
+   * applied by workers/persons/properties.ts as the main thread would), and
+   * which automatic keys they hold (`newLo`, `newHi`). The main thread takes
+   * them as they are when the person is indeed new, and otherwise applies
+   * the intent itself: creating a person from its first event was the main
+   * thread's largest person cost (parsing, expanding, applying, serializing:
+   * ~6 KB of objects per person, which drove its garbage collection).
+   * null when not computed.
    */
-  autoText: string | null
+  newText: string | null
+  newLo: number
+  newHi: number
   unset: string[] | null
   /** merges: the other distinct_id, moved to this event's person (already checked: legal, a string, not the event's own) */
   other: string | null

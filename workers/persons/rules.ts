@@ -97,13 +97,6 @@ export function automaticPresence(props: Record<string, unknown>): { lo: number;
   return eachAutomatic(props)
 }
 
-/** automaticValues' values as JSON text (keys are ours, plain ASCII; values are scalars of an event parsed at the well-formed boundary). */
-export function automaticText(props: Record<string, unknown>): string | undefined {
-  let text = ''
-  eachAutomatic(props, (k, v) => { text += (text === '' ? '{"' : ',"') + k + '":' + JSON.stringify(v) })
-  return text === '' ? undefined : text + '}'
-}
-
 /** The `$set` and `$set_once` ($initial_*) of automatic values. */
 export function expandAutomatic(values: Record<string, unknown>): { set: Record<string, unknown>; setOnce: Record<string, unknown> } {
   const setOnce: Record<string, unknown> = {}

@@ -4,7 +4,8 @@
 // that need no state happen here: personless events, merges naming an
 // illegal id or themselves, `$set` that is not an object.
 import { warn, type Step } from '../context'
-import { automaticPresence, automaticText, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
+import { automaticMask, automaticPresence, automaticValues, expandAutomatic, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
+import { applyIntent } from '../persons/properties'
 import { recentPersonId } from '../persons/uuidv5'
 import { drop, ok } from '../result'
 import {
@@ -49,17 +50,42 @@ const MERGES: Readonly<Record<string, PersonIntentKind>> = { $identify: PERSON_I
 function newIntent(team: number, distinctId: string, kind: PersonIntentKind, timestampMs: number, props?: Record<string, unknown>): PersonIntent {
   const { id, fresh } = recentPersonId(team, distinctId)
   const intent: PersonIntent = {
-    team, distinctId, kind, personId: fresh ? id : null, set: null, setOnce: null, autoLo: 0, autoHi: 0, autoText: null,
-    unset: null, other: null, force: false, timestampMs, kafkaMs: 0,
+    team, distinctId, kind, personId: fresh ? id : null, set: null, setOnce: null, autoLo: 0, autoHi: 0,
+    newText: null, newLo: 0, newHi: 0, unset: null, other: null, force: false, timestampMs, kafkaMs: 0,
   }
   if (props !== undefined) {
     const auto = automaticPresence(props)
     intent.autoLo = auto.lo
     intent.autoHi = auto.hi
-    // a user new to this thread is likely new to the person cache too, and then needs every value: sent now, not read back from the row
-    if (fresh && (auto.lo !== 0 || auto.hi !== 0)) intent.autoText = automaticText(props) ?? null
   }
   return intent
+}
+
+/**
+ * What a person created by this event holds (PersonIntent.newText): the
+ * main thread's rule for a new person (engine/sink/writers/persons.ts
+ * applyOne), applied here to the event's parsed properties.
+ */
+function newPersonOf(intent: PersonIntent, props: Record<string, unknown>): void {
+  let set = intent.set
+  let setOnce = intent.setOnce
+  if (intent.autoLo !== 0 || intent.autoHi !== 0) {
+    const values = automaticValues(props)?.values
+    if (values !== undefined) {
+      const expanded = expandAutomatic(values)
+      set = set === null ? expanded.set : { ...expanded.set, ...set }
+      setOnce = setOnce === null ? expanded.setOnce : { ...expanded.setOnce, ...setOnce }
+    }
+  }
+  const properties = set === null && setOnce === null && intent.unset === null ? undefined : applyIntent({}, { set, setOnce, unset: intent.unset, force: intent.force })
+  if (properties === undefined) {
+    intent.newText = '{}'
+    return
+  }
+  intent.newText = JSON.stringify(properties)
+  const mask = automaticMask(properties)
+  intent.newLo = mask.lo
+  intent.newHi = mask.hi
 }
 
 export const extractPerson: Step = (event, ctx) => {
@@ -106,6 +132,8 @@ export const extractPerson: Step = (event, ctx) => {
     }
     // a merge naming itself (or nobody) is an ordinary person update
   }
+  // a user new to this thread is likely a new person: what the main thread would compute for one, computed here
+  if (intent.personId !== null && intent.kind === PERSON_UPDATE) newPersonOf(intent, props)
   ctx.personIntents.push(intent)
   return ok()
 }

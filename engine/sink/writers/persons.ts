@@ -31,7 +31,7 @@ import { jsonText } from '../../../workers/well-formed'
 import { automaticMask, automaticValues, expandAutomatic } from '../../../workers/persons/rules'
 import type { TableRows } from './batcher'
 import { quoteDateTime, quoteInteger, quoteString } from '../format/escape'
-import { applyIntent, decideMerge, mergeProperties, type Properties } from './person-properties'
+import { applyIntent, decideMerge, mergeProperties, type Properties } from '../../../workers/persons/properties'
 import { backoffMs } from '../transport/retry'
 import { eventRowProperties, type InsertFormat } from '../format/row-format'
 import type { Schema } from '../format/schema'
@@ -392,15 +392,24 @@ export class PersonStore {
     if (person === undefined) {
       person = this.create(intent, this.mappingOf(team, intent.distinctId, intent.personId).personId, changes)
       this.assign(team, intent.distinctId, person, intent, changes)
+      if (intent.newText !== null && merged === undefined) {
+        // new, as the worker guessed: its properties are the ones the worker computed by the same rule (workers/steps/extract-person.ts)
+        if (intent.newText !== '{}') {
+          person.properties = undefined
+          person.text = intent.newText
+          person.autoLo = intent.newLo
+          person.autoHi = intent.newHi
+          person.version = this.version(person.version, intent)
+        }
+        return person
+      }
     }
     let set = intent.set
     let setOnce = intent.setOnce
     // the automatic keys matter when the person lacks one of them, or when something else is written with them
     if ((intent.autoLo !== 0 || intent.autoHi !== 0) && ((intent.autoLo & ~person.autoLo) !== 0 || (intent.autoHi & ~person.autoHi) !== 0 ||
         intent.force || set !== null || setOnce !== null || intent.unset !== null)) {
-      const values = intent.autoText !== null
-        ? JSON.parse(intent.autoText) as Properties
-        : automaticValues(JSON.parse(eventRowProperties(row.events, row.start, row.end, row.format)) as Properties)?.values
+      const values = automaticValues(JSON.parse(eventRowProperties(row.events, row.start, row.end, row.format)) as Properties)?.values
       if (values !== undefined) {
         const expanded = expandAutomatic(values)
         // the event's own values win over the automatic ones

@@ -3,8 +3,8 @@
 // processBatch, without threads).
 import t from 'tap'
 import { personIdOf, uuidv5 } from '../../../../workers/persons/uuidv5'
-import { automaticPresence, automaticProperties, automaticText, automaticValues, isIllegalDistinctId } from '../../../../workers/persons/rules'
-import { applyIntent, decideMerge, mergeProperties } from '../../../../engine/sink/writers/person-properties'
+import { automaticPresence, automaticProperties, automaticValues, isIllegalDistinctId } from '../../../../workers/persons/rules'
+import { applyIntent, decideMerge, mergeProperties } from '../../../../workers/persons/properties'
 import { processBatch } from '../../../../workers/index'
 import { taskOf } from '../../../harness/tasks'
 import { capturedMessage } from '../../../harness/events'
@@ -27,7 +27,7 @@ t.test('illegal distinct_ids: case-insensitive list, exact list, blank', async (
   for (const id of ['user-1', 'nan', 'NULL0', '00', 'a@b.c']) t.notOk(isIllegalDistinctId(id), id)
 })
 
-t.test('automaticPresence and automaticText: the masks and the values of automaticValues', async (t) => {
+t.test('automaticPresence: the masks of automaticValues', async (t) => {
   for (const props of [
     { $browser: 'Chrome', $os_name: 'iOS', plan: 'pro', utm_source: 'x' },
     { $current_url: 'https://a.example/"quoted"\\path', $browser_version: 120, gclid: null, rdt_cid: 'last', utm_term: { nested: 1 } },
@@ -35,8 +35,6 @@ t.test('automaticPresence and automaticText: the masks and the values of automat
   ]) {
     const values = automaticValues(props)
     t.same(automaticPresence(props), values === undefined ? { lo: 0, hi: 0 } : { lo: values.lo, hi: values.hi })
-    const text = automaticText(props)
-    t.same(text === undefined ? undefined : JSON.parse(text), values?.values, 'automaticText: the same values, as JSON')
   }
 })
 
@@ -95,8 +93,12 @@ t.test('the person step: one intent per stored event, merges checked, personless
     m('$set', 'user-4', { $set: 'not an object', $unset: ['old'] }),
   ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
   const { header, rows } = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true })
-  t.same(JSON.parse(header.persons![0].autoText!), { $browser: 'Chrome' }, 'a user new to the thread: its automatic values travel with the intent')
-  const intents = header.persons!.map(({ timestampMs: _t, team: _team, personId, autoText: _auto, ...rest }) => {
+  const first = header.persons![0]
+  t.same(JSON.parse(first.newText!), { $initial_browser: 'Chrome', $browser: 'Chrome', plan: 'free' },
+    'a user new to the thread: the properties of a person this event creates travel with the intent (as the main thread computes them)')
+  t.same([first.newLo, first.newHi], [1 << 4, 0], 'and which automatic keys they hold')
+  t.equal(header.persons![4].newText, null, 'none for a personless event')
+  const intents = header.persons!.map(({ timestampMs: _t, team: _team, personId, newText: _text, newLo: _lo, newHi: _hi, ...rest }) => {
     t.equal(personId, personIdOf(1, rest.distinctId), 'the deterministic person id of a user new to the thread, computed in the worker')
     // every field is present (null / false / 0 when absent); compare what is set, the automatic values parsed
     const set = Object.fromEntries(Object.entries(rest).filter(([k, v]) => v !== null && v !== false && !(v === 0 && (k === 'autoLo' || k === 'autoHi'))))
@@ -112,12 +114,36 @@ t.test('the person step: one intent per stored event, merges checked, personless
   ])
   t.equal(header.eventRows, 6)
   const again = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true }).header.persons!
-  t.same(again.map((i) => [i.personId, i.autoText]), again.map(() => [null, null]), 'users the thread saw lately: neither their id nor their automatic values travel again')
+  t.same(again.map((i) => [i.personId, i.newText]), again.map(() => [null, null]), 'users the thread saw lately: neither their id nor new-person properties travel again')
   t.same(header.drops, { invalid_process_person_profile: 1 }, 'a personless merge is dropped')
   t.same(header.warnings.map((w) => w[1]), ['cannot_merge_with_illegal_distinct_id', 'invalid_process_person_profile', 'invalid_person_properties'])
   const lines = Buffer.from(rows.bytes()).toString('utf8').split('\n')
   t.equal(header.rowEnds!.length, 6)
   t.notMatch(JSON.parse(lines[4]).properties, /\$set/, 'a personless event keeps no $set')
+})
+
+t.test('the properties of a new person, computed in the worker: $set_once fills first, $set wins, $unset removes, the automatic keys and $initial_* join', async (t) => {
+  const { state } = foldAll([{ type: 'create_project', request_id: 'r1', at: '2025-03-04T05:06:00.000Z', name: 'Shop', api_token: 'phc_newperson' }])
+  const snapshot = buildSnapshot(state, 78)
+  const m = (distinct_id: string, properties: Record<string, unknown>, event = 'viewed') => capturedMessage({ token: 'phc_newperson', event, distinct_id, properties })
+  const task = taskOf([
+    m('np-1', { $browser: 'Firefox', $os_name: 'iOS', $set: { $browser: 'Edge', plan: 'pro' }, $set_once: { plan: 'free', first_seen: 'x' } }),
+    m('np-2', { utm_source: 'ads', $unset: ['utm_source'], $set_once: { a: 1 } }),
+    m('np-3', { plan: 'none of the automatic keys' }),
+    m('np-4', { $set: { nested: { deep: [1, 2] } } }, '$set'),
+  ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
+  const intents = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true }).header.persons!
+  const texts = intents.map((i) => i.newText)
+  t.same(texts, [
+    // setOnce first ($initial_* then the event's own), then $set (the event's own over the automatic ones) in place or after
+    '{"$initial_browser":"Firefox","$initial_os":"iOS","plan":"pro","first_seen":"x","$browser":"Edge","$os":"iOS"}',
+    '{"$initial_utm_source":"ads","a":1}',
+    '{}',
+    '{"nested":{"deep":[1,2]}}',
+  ], 'the same text the main thread would write for each (JSON key order included)')
+  const expected = applyIntent({}, { set: { $browser: 'Edge', $os: 'iOS', plan: 'pro' }, setOnce: { $initial_browser: 'Firefox', $initial_os: 'iOS', plan: 'free', first_seen: 'x' } })
+  t.same(JSON.parse(texts[0]!), expected, 'the main thread\'s rule, applied to an empty person')
+  t.same([intents[0].newLo, intents[1].newLo, intents[2].newLo], [(1 << 4) | (1 << 9), 0, 0], 'automatic keys held with their $initial_* (utm_source was unset)')
 })
 
 t.test('top level of the event: $set and $set_once are applied; $unset is not, as in PostHog (it reads $unset only from properties)', async (t) => {

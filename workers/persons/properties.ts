@@ -1,8 +1,9 @@
 // Pure rules of a person's state (DESIGN §4b): applying one event's `$set`,
 // `$set_once` and `$unset` to a person's properties, and merging two
 // persons' properties. No I/O: engine/sink/writers/persons.ts applies them in Kafka
-// order to its cache; test/unit/person-properties.test.ts tables them.
-import { FILTERED_PERSON_KEYS } from '../../../workers/persons/rules'
+// order to its cache, and a worker to a user new to it (the properties a
+// person created by the event gets); test/unit/workers/persons/rules.test.ts tables them.
+import { FILTERED_PERSON_KEYS } from './rules'
 
 export type Properties = Record<string, unknown>
 
