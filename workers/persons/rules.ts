@@ -97,6 +97,29 @@ export function automaticPresence(props: Record<string, unknown>): { lo: number;
   return eachAutomatic(props)
 }
 
+/**
+ * The properties of a person created by an event that sets nothing else, as
+ * JSON text: its automatic values' `$initial_*` (set once, first), then the
+ * values themselves, which is what applying expandAutomatic's `$set` and
+ * `$set_once` to an empty person gives (test/unit/workers/persons/rules.test.ts
+ * compares them), built without the intermediate objects. '{}' without any.
+ */
+export function automaticPersonText(props: Record<string, unknown>): string {
+  let initial = ''
+  let current = ''
+  for (let i = 0; i < AUTOMATIC_PERSON_KEYS.length; i++) {
+    const k = AUTOMATIC_PERSON_KEYS[i]
+    let v = props[k]
+    if (v === undefined && k === '$os') v = props.$os_name
+    if (v === undefined || (typeof v === 'object' && v !== null)) continue
+    // keys are ours (plain ASCII); values are scalars of an event parsed at the well-formed boundary
+    const json = JSON.stringify(v)
+    initial += ',"' + INITIAL_KEYS[i] + '":' + json
+    current += ',"' + k + '":' + json
+  }
+  return initial === '' ? '{}' : '{' + initial.slice(1) + current + '}'
+}
+
 /** The `$set` and `$set_once` ($initial_*) of automatic values. */
 export function expandAutomatic(values: Record<string, unknown>): { set: Record<string, unknown>; setOnce: Record<string, unknown> } {
   const setOnce: Record<string, unknown> = {}

@@ -4,7 +4,7 @@
 // that need no state happen here: personless events, merges naming an
 // illegal id or themselves, `$set` that is not an object.
 import { warn, type Step } from '../context'
-import { automaticMask, automaticPresence, automaticValues, expandAutomatic, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
+import { automaticMask, automaticPersonText, automaticPresence, automaticValues, expandAutomatic, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
 import { applyIntent } from '../persons/properties'
 import { recentPersonId } from '../persons/uuidv5'
 import { drop, ok } from '../result'
@@ -67,6 +67,13 @@ function newIntent(team: number, distinctId: string, kind: PersonIntentKind, tim
  * applyOne), applied here to the event's parsed properties.
  */
 function newPersonOf(intent: PersonIntent, props: Record<string, unknown>): void {
+  if (intent.set === null && intent.setOnce === null && intent.unset === null) {
+    // most events: the automatic keys alone, every one of them held with its $initial_*
+    intent.newText = automaticPersonText(props)
+    intent.newLo = intent.autoLo
+    intent.newHi = intent.autoHi
+    return
+  }
   let set = intent.set
   let setOnce = intent.setOnce
   if (intent.autoLo !== 0 || intent.autoHi !== 0) {

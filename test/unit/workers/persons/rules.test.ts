@@ -131,6 +131,7 @@ t.test('the properties of a new person, computed in the worker: $set_once fills 
     m('np-2', { utm_source: 'ads', $unset: ['utm_source'], $set_once: { a: 1 } }),
     m('np-3', { plan: 'none of the automatic keys' }),
     m('np-4', { $set: { nested: { deep: [1, 2] } } }, '$set'),
+    m('np-5', { $browser: 'Chrome', $os: 'Linux', $os_name: 'ignored', gclid: null, utm_term: { not: 'scalar' }, $current_url: 'https://a.example/"q"' }),
   ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
   const intents = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true }).header.persons!
   const texts = intents.map((i) => i.newText)
@@ -140,7 +141,9 @@ t.test('the properties of a new person, computed in the worker: $set_once fills 
     '{"$initial_utm_source":"ads","a":1}',
     '{}',
     '{"nested":{"deep":[1,2]}}',
+    JSON.stringify(applyIntent({}, automaticProperties({ $browser: 'Chrome', $os: 'Linux', gclid: null, $current_url: 'https://a.example/"q"' })!)),
   ], 'the same text the main thread would write for each (JSON key order included)')
+  t.same([intents[4].newLo, intents[4].newHi], [intents[4].autoLo, intents[4].autoHi], 'automatic keys alone: every one held')
   const expected = applyIntent({}, { set: { $browser: 'Edge', $os: 'iOS', plan: 'pro' }, setOnce: { $initial_browser: 'Firefox', $initial_os: 'iOS', plan: 'free', first_seen: 'x' } })
   t.same(JSON.parse(texts[0]!), expected, 'the main thread\'s rule, applied to an empty person')
   t.same([intents[0].newLo, intents[1].newLo, intents[2].newLo], [(1 << 4) | (1 << 9), 0, 0], 'automatic keys held with their $initial_* (utm_source was unset)')
