@@ -185,6 +185,15 @@ export interface PersonIntent {
   newText: string | null
   newLo: number
   newHi: number
+  /**
+   * the automatic values as JSON text, sent with events that write something
+   * else too (`$set`, `$set_once`, `$unset`, a person event): their changes
+   * carry the automatic ones along, and the main thread otherwise parsed the
+   * event's whole stored properties to find them (a tenth of the events, and
+   * most of its person allocations). null otherwise: the main thread reads
+   * them from the stored row in the rare case it needs them
+   */
+  autoText: string | null
   unset: string[] | null
   /** merges: the other distinct_id, moved to this event's person (already checked: legal, a string, not the event's own) */
   other: string | null

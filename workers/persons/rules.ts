@@ -97,6 +97,13 @@ export function automaticPresence(props: Record<string, unknown>): { lo: number;
   return eachAutomatic(props)
 }
 
+/** automaticValues' values as JSON text (keys are ours, plain ASCII; values are scalars of an event parsed at the well-formed boundary). */
+export function automaticText(props: Record<string, unknown>): string | undefined {
+  let text = ''
+  eachAutomatic(props, (k, v) => { text += (text === '' ? '{"' : ',"') + k + '":' + JSON.stringify(v) })
+  return text === '' ? undefined : text + '}'
+}
+
 /**
  * The properties of a person created by an event that sets nothing else, as
  * JSON text: its automatic values' `$initial_*` (set once, first), then the

@@ -4,7 +4,7 @@
 // that need no state happen here: personless events, merges naming an
 // illegal id or themselves, `$set` that is not an object.
 import { warn, type Step } from '../context'
-import { automaticMask, automaticPersonText, automaticPresence, automaticValues, expandAutomatic, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
+import { automaticMask, automaticPersonText, automaticPresence, automaticText, automaticValues, expandAutomatic, isIllegalDistinctId, PERSON_EVENTS, unsetKeys } from '../persons/rules'
 import { applyIntent } from '../persons/properties'
 import { recentPersonId } from '../persons/uuidv5'
 import { drop, ok } from '../result'
@@ -51,7 +51,7 @@ function newIntent(team: number, distinctId: string, kind: PersonIntentKind, tim
   const { id, fresh } = recentPersonId(team, distinctId)
   const intent: PersonIntent = {
     team, distinctId, kind, personId: fresh ? id : null, set: null, setOnce: null, autoLo: 0, autoHi: 0,
-    newText: null, newLo: 0, newHi: 0, unset: null, other: null, force: false, timestampMs, kafkaMs: 0,
+    newText: null, newLo: 0, newHi: 0, autoText: null, unset: null, other: null, force: false, timestampMs, kafkaMs: 0,
   }
   if (props !== undefined) {
     const auto = automaticPresence(props)
@@ -141,6 +141,9 @@ export const extractPerson: Step = (event, ctx) => {
   }
   // a user new to this thread is likely a new person: what the main thread would compute for one, computed here
   if (intent.personId !== null && intent.kind === PERSON_UPDATE) newPersonOf(intent, props)
+  if ((intent.autoLo !== 0 || intent.autoHi !== 0) && (intent.set !== null || intent.setOnce !== null || intent.unset !== null || intent.force)) {
+    intent.autoText = automaticText(props) ?? null
+  }
   ctx.personIntents.push(intent)
   return ok()
 }

@@ -409,7 +409,9 @@ export class PersonStore {
     // the automatic keys matter when the person lacks one of them, or when something else is written with them
     if ((intent.autoLo !== 0 || intent.autoHi !== 0) && ((intent.autoLo & ~person.autoLo) !== 0 || (intent.autoHi & ~person.autoHi) !== 0 ||
         intent.force || set !== null || setOnce !== null || intent.unset !== null)) {
-      const values = automaticValues(JSON.parse(eventRowProperties(row.events, row.start, row.end, row.format)) as Properties)?.values
+      const values = intent.autoText !== null
+        ? JSON.parse(intent.autoText) as Properties
+        : automaticValues(JSON.parse(eventRowProperties(row.events, row.start, row.end, row.format)) as Properties)?.values
       if (values !== undefined) {
         const expanded = expandAutomatic(values)
         // the event's own values win over the automatic ones

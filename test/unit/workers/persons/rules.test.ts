@@ -98,7 +98,9 @@ t.test('the person step: one intent per stored event, merges checked, personless
     'a user new to the thread: the properties of a person this event creates travel with the intent (as the main thread computes them)')
   t.same([first.newLo, first.newHi], [1 << 4, 0], 'and which automatic keys they hold')
   t.equal(header.persons![4].newText, null, 'none for a personless event')
-  const intents = header.persons!.map(({ timestampMs: _t, team: _team, personId, newText: _text, newLo: _lo, newHi: _hi, ...rest }) => {
+  t.same(header.persons!.map((i) => i.autoText), ['{"$browser":"Chrome"}', null, null, null, null, null],
+    'the automatic values travel with an event that also writes something else (here a $set); the others have none')
+  const intents = header.persons!.map(({ timestampMs: _t, team: _team, personId, newText: _text, newLo: _lo, newHi: _hi, autoText: _auto, ...rest }) => {
     t.equal(personId, personIdOf(1, rest.distinctId), 'the deterministic person id of a user new to the thread, computed in the worker')
     // every field is present (null / false / 0 when absent); compare what is set, the automatic values parsed
     const set = Object.fromEntries(Object.entries(rest).filter(([k, v]) => v !== null && v !== false && !(v === 0 && (k === 'autoLo' || k === 'autoHi'))))
