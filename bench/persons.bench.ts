@@ -1,8 +1,9 @@
-// Micro-benchmark of what persons add to the main thread, one thread, a warm
-// person cache: decoding a worker's answer with its person intents (against
-// the same answer without persons), and PersonStore.apply (engine/sink/
-// writers/persons.ts: intents applied in order, person columns appended to
-// every row, person rows built). The end-to-end bench shows that the main
+// Micro-benchmark of what persons add to the main thread, one thread:
+// decoding a worker's answer with its person intents (against the same answer
+// without persons), and PersonStore.apply (engine/sink/writers/persons.ts:
+// intents applied in order, person columns appended to every row, person rows
+// built) with a warm person cache, and cold (a fresh store meeting every user
+// for the first time; ClickHouse's lookup round trip included). The end-to-end bench shows that the main
 // thread saturates with persons on; this one shows which part costs what,
 // per event, without the noise of a shared machine's other processes.
 //
