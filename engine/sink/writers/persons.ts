@@ -1,7 +1,7 @@
 // The owner of person state on the main thread (DESIGN §4b). Workers send one
 // PersonIntent per stored event (workers/steps/extract-person.ts); this class
 // applies them in Kafka order to a bounded cache of distinct_id mappings and
-// persons (lru-cache, SLUICE_PERSON_CACHE_SIZE entries each; loaded from
+// persons (workers/recent-map.ts, at most SLUICE_PERSON_CACHE_SIZE entries each; loaded from
 // ClickHouse on a miss, one query per table per batch, written through as
 // rows of the batch), appends each event's person columns to its row, and
 // returns the person, mapping and override rows, which go into the same
