@@ -1,5 +1,5 @@
 // Load on the capture port with autocannon, while ingestion runs: the mock
-// Kafka cluster (in this process), a private clickhouse-server and Sluice as
+// Kafka cluster (a child process), a private clickhouse-server and Sluice as
 // its own process (as an operator runs it). For each scenario it reports the
 // accepted events/s, latency percentiles, and whether ingestion committed
 // every accepted event afterwards (and how long that took).

@@ -35,7 +35,7 @@
 //                       first time); fewer users model a warm person cache
 //
 // What runs (all on this machine):
-//  - librdkafka's mock Kafka cluster, in this process (4 partitions per topic,
+//  - librdkafka's mock Kafka cluster, in a child process (4 partitions per topic,
 //    5 MiB kept per partition), and ClickHouse (see --clickhouse);
 //  - the message stream: bench/generate.ts messages generated once, up front
 //    (bench/stream.ts), for two projects with five environments;
@@ -1067,10 +1067,7 @@ async function main(): Promise<void> {
     await query?.close()
     await ch?.destroy()
     fs.rmSync(tmp, { recursive: true, force: true })
-    // The mock cluster lives in this process and goes with it (process.exit follows). Stopping it
-    // disconnects a node-rdkafka producer, and that disconnect hung the process at 100 % CPU in 2 of
-    // ~35 runs (gdb: uv__async_spin in uv_close, from Dispatcher::Deactivate in ProducerDisconnect),
-    // after the results were written: a native spin no timer can interrupt.
+    // The mock cluster's process leaves with this one (process.exit follows; engine/embedded/mock-kafka.ts).
   }
 }
 

@@ -4,6 +4,7 @@
 import { ConfigError, loadConfig } from '../config/schema'
 import { startEngine } from './engine'
 import { createLogger } from './logger'
+import { startShutdownWatchdog, WATCHDOG_GRACE_MS } from './shutdown-watchdog'
 
 async function main(): Promise<void> {
   let config
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
       process.exit(1)
     }, config.shutdownTimeoutMs)
     deadline.unref()
+    startShutdownWatchdog(config.shutdownTimeoutMs + WATCHDOG_GRACE_MS)
     await engine.stop()
     log.info('stopped')
     process.exit(code)

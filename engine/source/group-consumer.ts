@@ -39,6 +39,8 @@ export class GroupUpdateConsumer {
   private readonly applied = new Map<number, number>()
   private readonly revokedListeners: ((partitions: number[]) => void)[] = []
   private started = false
+  /** a first assignment (maybe empty) came: the join that follows start() is over */
+  private joined = false
   /** when the loop last began an iteration (liveness, engine/health.ts) */
   lastLoopAt = Date.now()
   /** since when the batch in flight is being written (retried until ClickHouse acknowledges), 0 when none */
@@ -78,6 +80,7 @@ export class GroupUpdateConsumer {
     try {
       if (err.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
         this.consumer.incrementalAssign(assignment)
+        this.joined = true
         for (const p of partitions) this.owned.add(p)
         this.metrics.groupPartitions.set(this.owned.size)
         this.o.log.info({ partitions, owned: this.assigned }, 'group-update partitions assigned: this instance writes their groups')
@@ -113,6 +116,8 @@ export class GroupUpdateConsumer {
   }
 
   private async catchUp(deadline: number): Promise<void> {
+    // stopped while still joining (a first join waits seconds): the updates of the drained batches may be on partitions about to be ours
+    while (!this.joined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
     const partitions = this.assigned
     if (partitions.length === 0) return
     const ends = await Promise.all(partitions.map((partition) => new Promise<number>((resolve, reject) => {

@@ -6,6 +6,8 @@ import path from 'node:path'
 
 export const MAIN = path.join(__dirname, '..', '..', 'engine', 'main.js')
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef'
+/** a stopped engine's own deadline (SLUICE_SHUTDOWN_TIMEOUT_MS, 30 s by default) and its watchdog come first; then the harness kills it */
+const STOP_BOUND_MS = 45_000
 
 export interface EngineProcess {
   readonly adminUrl: string
@@ -73,7 +75,9 @@ export async function startEngineProcess(env: NodeJS.ProcessEnv, timeoutMs = 60_
     stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode)
       return new Promise((resolve) => {
-        child.once('exit', (code) => resolve(code))
+        // the engine's own watchdog kills it when its main thread hangs on the way out; this is the harness's bound beyond that
+        const hung = setTimeout(() => child.kill('SIGKILL'), STOP_BOUND_MS)
+        child.once('exit', (code) => { clearTimeout(hung); resolve(code) })
         child.kill(signal)
       })
     },
