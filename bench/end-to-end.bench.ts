@@ -208,6 +208,8 @@ interface Running {
   consumed(): number
   /** why it died, if it did */
   failure(): string | undefined
+  /** the end of its own log, for a run that stops making progress */
+  recentLogs?(): string
   stop(): Promise<void>
   /**
    * performance.now() when it took its partitions: the group became stable
@@ -326,6 +328,7 @@ function sluicePipeline(env: Env, persons = true): Pipeline {
         consumed: () => consumed,
         ownedAt: () => env.kafka.joinedAt(group),
         failure: () => (exited && engine.child.exitCode !== 0 ? `Sluice exited with ${engine.child.exitCode}:\n${engine.logs().slice(-3000)}` : undefined),
+        recentLogs: () => engine.logs().slice(-6000),
         async stop() {
           const code = await engine.stop('SIGTERM')
           if (code !== 0 && code !== null) process.stderr.write(`Sluice exited with ${code}:\n${engine.logs().slice(-3000)}\n`)
@@ -648,7 +651,8 @@ async function untilCommitted(
       lastConsumed = r.consumed
     } else if (r.t - lastProgressAt > 60_000) {
       throw new Error(`${label}: no progress for 60 s at ${r.committed}/${target} committed, ${r.consumed} consumed ` +
-        '(messages lost to the mock broker\'s 5 MiB-per-partition retention would look like this: lower --bound-mib)')
+        '(messages lost to the mock broker\'s 5 MiB-per-partition retention would look like this: lower --bound-mib)' +
+        (running.recentLogs ? `; the pipeline's last log lines:\n${running.recentLogs()}` : ''))
     }
     const rate = first && r.t > first.t ? (r.committed / ((r.t - first.t) / 1000)) : 0
     progress.update(label, r.committed, target, rate > 0 ? `${Math.round(rate).toLocaleString('en-US')} ev/s committed` : 'waiting for the consumer')
