@@ -486,6 +486,12 @@ export class PersonStore {
 
   /** Every distinct_id of a person: the ones this process assigned, and the ones ClickHouse holds (cached first, with their versions). */
   private async distinctIdsOf(p: PersonState): Promise<string[]> {
+    // Created by this process and not read back since (loadedAt 0): every distinct_id it has was assigned here, except one
+    // another instance merged in lately, which the overrides poll reports (and drops it from the cache, so it is read
+    // again) and the shared-person refresh reads back after sharedTtlMs. Asking ClickHouse would not close that window
+    // either (the other instance's rows arrive with its next insert); it was one query per merge: a third of the
+    // bench's SELECTs, and analysing a SELECT was ~7 % of ClickHouse's CPU (perf, persons on).
+    if (p.loadedAt === 0) return this.ownDistinctIds(p)
     // candidates first (a scan of two columns of the environment's rows), then their newest mapping by key: no GROUP BY over the whole environment
     const team = quoteInteger(p.team)
     const t = this.schema.persons.distinctIds
@@ -498,7 +504,11 @@ export class PersonStore {
       if (!this.mappings.has(k)) this.mappings.set(k, { personId: p.id, version: Number(r.v) })
       addDistinctId(p, r.distinct_id)
     }
-    // one this process moved elsewhere since is not the person's any more
+    return this.ownDistinctIds(p)
+  }
+
+  /** The person's distinct_ids as this process knows them: one it moved elsewhere since is not the person's any more. */
+  private ownDistinctIds(p: PersonState): string[] {
     return (p.distinctIds ?? []).filter((id) => this.mappingOf(p.team, id).personId === p.id)
   }
 
