@@ -94,7 +94,12 @@ export interface PersonState {
 /** Where an event's row is, for reading its automatic properties back when they matter (one object reused per batch). */
 interface RowRef { events: Uint8Array; start: number; end: number; format: InsertFormat }
 
-interface Loaded { mappings: Map<string, Mapping>; persons: Map<string, PersonState> }
+interface Loaded {
+  mappings: Map<string, Mapping>
+  persons: Map<string, PersonState>
+  /** cached persons due to be read again whose stored version is the cached one: only their loadedAt moves */
+  current: string[]
+}
 
 /** A batch's place in the order persons are applied in. */
 export interface PersonTurn { readonly previous: Promise<void>; release(): void }
@@ -518,9 +523,11 @@ export class PersonStore {
    * per 1,000 ids. Leaves the cache alone: install() merges the result.
    */
   private async fetch(parts: readonly PersonPart[], refresh: boolean): Promise<Loaded> {
-    const loaded: Loaded = { mappings: new Map(), persons: new Map() }
+    const loaded: Loaded = { mappings: new Map(), persons: new Map(), current: [] }
     const missing = new Map<string, [number, string, string | null]>()
     const reread = new Map<string, number>()
+    /** cached, shared and due: read again only if another instance wrote a newer version */
+    const due = new Map<string, PersonState>()
     const now = Date.now()
     const ttl = this.o.sharedTtlMs ?? 5_000
     const need = (team: number, id: string, deterministic: string | null) => {
@@ -531,7 +538,7 @@ export class PersonStore {
       const p = this.persons.peek(m.personId)
       if (p === undefined) return reread.set(m.personId, team)
       // shared with another partition's owner, and settled here: read it again
-      if (refresh && (p.isIdentified || (p.distinctIds?.length ?? 0) > 1) && now - p.loadedAt > ttl && now - p.changedAt > ttl) reread.set(m.personId, team)
+      if (refresh && (p.isIdentified || (p.distinctIds?.length ?? 0) > 1) && now - p.loadedAt > ttl && now - p.changedAt > ttl) due.set(m.personId, p)
     }
     for (const part of parts) {
       for (const intent of part.header.persons ?? []) {
@@ -539,7 +546,7 @@ export class PersonStore {
         if (intent.other !== null) need(intent.team, intent.other, null)
       }
     }
-    if (missing.size === 0 && reread.size === 0) return loaded
+    if (missing.size === 0 && reread.size === 0 && due.size === 0) return loaded
     const list = [...missing.values()]
     for (let i = 0; i < list.length; i += 1000) {
       const slice = list.slice(i, i + 1000)
@@ -562,9 +569,31 @@ export class PersonStore {
         if (!loaded.mappings.has(k)) loaded.mappings.set(k, { personId: deterministic ?? personIdOf(team, id), version: -1 })
       }
     }
+    const dueIds = [...due.values()].filter((p) => !reread.has(p.id))
+    for (let i = 0; i < dueIds.length; i += 1000) await this.checkVersions(dueIds.slice(i, i + 1000), reread, loaded.current)
     const ids = [...reread]
     for (let i = 0; i < ids.length; i += 1000) await this.loadPersons(ids.slice(i, i + 1000), loaded.persons)
     return loaded
+  }
+
+  /**
+   * Which due persons another instance changed: their stored version only
+   * (two narrow columns), the whole row only where it is newer. Reading every
+   * due person's properties again was the bench's largest person SELECT (6,700
+   * rows with their properties per query, to learn that nothing had changed).
+   */
+  private async checkVersions(persons: PersonState[], reread: Map<string, number>, current: string[]): Promise<void> {
+    const teams = [...new Set(persons.map((p) => p.team))].map(quoteInteger).join(', ')
+    const rows = await this.retrying(() => this.store.query<{ pid: string; v: string | number }>(
+      `SELECT toString(id) AS pid, max(version) AS v FROM ${this.schema.persons.person}
+       WHERE team_id IN (${teams}) AND id IN (${persons.map((p) => quoteUuid(p.id)).join(', ')}) GROUP BY id`))
+    const stored = new Map(rows.map((r) => [r.pid, Number(r.v)]))
+    for (const p of persons) {
+      const v = stored.get(p.id)
+      // newer elsewhere: read it; not stored yet or older (this process's changes are on their way): keep the cached one
+      if (v !== undefined && v > p.version) reread.set(p.id, p.team)
+      else current.push(p.id)
+    }
   }
 
   /** Takes what was read where it is newer than the cache (a higher version): this process's own unacknowledged changes stay. */
@@ -577,6 +606,11 @@ export class PersonStore {
       const cur = this.persons.peek(id)
       if (cur === undefined || cur.version < p.version) this.persons.set(id, p)
       else cur.loadedAt = p.loadedAt
+    }
+    const now = Date.now()
+    for (const id of loaded.current) {
+      const cur = this.persons.peek(id)
+      if (cur !== undefined) cur.loadedAt = now
     }
   }
 
