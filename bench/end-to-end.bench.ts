@@ -33,6 +33,9 @@
 //   --users N           distinct users per environment in the stream (default 10000: with
 //                       300,000 events about a sixth of the events meet a person for the
 //                       first time); fewer users model a warm person cache
+//   --engine-env K=V    an environment variable for Sluice's engine, over the bench's
+//                       defaults (repeatable): measure a setting, e.g.
+//                       --engine-env SLUICE_INSERT_INTERVAL_MS=1000
 //
 // What runs (all on this machine):
 //  - librdkafka's mock Kafka cluster, in a child process (4 partitions per topic,
@@ -152,6 +155,8 @@ interface Options {
   mode: 'closed-loop' | 'backlog'
   /** distinct users per environment in the stream: fewer users, more events per person (a warm person cache) */
   users: number
+  /** --engine-env: set last, over the bench's own engine variables */
+  engineEnv: Record<string, string>
 }
 
 function options(): Options {
@@ -168,6 +173,7 @@ function options(): Options {
     persons: { type: 'string', default: 'both' },
     mode: { type: 'string', default: 'closed-loop' },
     users: { type: 'string', default: '10000' },
+    'engine-env': { type: 'string', multiple: true, default: [] },
   } })
   const int = (name: string, v: string | undefined, min: number): number => {
     const n = Number(v)
@@ -180,9 +186,16 @@ function options(): Options {
   if (persons !== 'both' && persons !== 'on' && persons !== 'off') throw new Error('--persons must be both, on or off')
   const mode = values.mode!
   if (mode !== 'closed-loop' && mode !== 'backlog') throw new Error('--mode must be closed-loop or backlog')
+  const engineEnv: Record<string, string> = {}
+  for (const kv of values['engine-env']!) {
+    const at = kv.indexOf('=')
+    if (at < 1 || !/^[A-Z][A-Z0-9_]*$/.test(kv.slice(0, at))) throw new Error(`--engine-env must be NAME=VALUE, got ${kv}`)
+    engineEnv[kv.slice(0, at)] = kv.slice(at + 1)
+  }
   return {
     persons,
     mode,
+    engineEnv,
     users: int('users', values.users, 1),
     events: int('events', values.events, 1000),
     clickhouse,
@@ -278,6 +291,7 @@ function sluicePipeline(env: Env, persons = true): Pipeline {
       delete vars.SLUICE_INSERT_INTERVAL_MS
       if (env.o.workers === undefined) delete vars.SLUICE_WORKERS
       else vars.SLUICE_WORKERS = String(env.o.workers)
+      Object.assign(vars, env.o.engineEnv)
       const profiling = phase !== 'latency' && env.o.cpuProf
       const nodeArgs = profiling ? ['--cpu-prof', `--cpu-prof-dir=${env.o.cpuProf}`] : []
       if (!projectsMade && phase === 'backlog') {
@@ -1058,7 +1072,7 @@ async function main(): Promise<void> {
       label: o.label ?? null,
       git: gitDescribe(),
       machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model, memoryBytes: os.totalmem(), node: process.version, loadAverageAtStart: load0 },
-      options: { mode: o.mode, events: o.events, clickhouse: o.clickhouse, clickhouseVersion: ch ? await version(query!) : 'chdb', workers: o.workers ?? null, latencySeconds: o.latencySeconds, boundBytes: o.boundBytes },
+      options: { mode: o.mode, events: o.events, clickhouse: o.clickhouse, clickhouseVersion: ch ? await version(query!) : 'chdb', workers: o.workers ?? null, latencySeconds: o.latencySeconds, boundBytes: o.boundBytes, engineEnv: o.engineEnv },
       stream: { averageMessageBytes: stream.averageBytes, projects: PROJECTS.length, environments: TOKENS.length },
       results,
       ratios,
