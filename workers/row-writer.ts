@@ -23,8 +23,14 @@ export class RowWriter {
   buf: Utf8Writable
   pos = 0
 
-  constructor(capacity: number) {
-    this.buf = Buffer.allocUnsafeSlow(Math.max(256, capacity)) as Utf8Writable
+  /** `memory`: write into it (a reused buffer) while the rows fit; a larger one is allocated past it. */
+  constructor(capacity: number, memory?: ArrayBuffer) {
+    this.buf = (memory !== undefined && memory.byteLength >= capacity ? Buffer.from(memory) : Buffer.allocUnsafeSlow(Math.max(256, capacity))) as Utf8Writable
+  }
+
+  /** The memory written into (for reuse once nothing reads the rows; after growth, the larger one). */
+  get memory(): ArrayBuffer {
+    return this.buf.buffer as ArrayBuffer
   }
 
   /** The rows written so far (a view of the writer's memory). */

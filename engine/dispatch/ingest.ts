@@ -27,9 +27,17 @@ import type { OffsetTracker, Segment } from '../source/offsets'
 import { contributionTimes } from './lag'
 import { deadLetterOf, type DeadLetter, type OutcomeRecorder } from './outcomes'
 import { BatchBuffers, compactValues, packMessages } from './pack'
+import { BufferPool } from './buffer-pool'
 import type { WorkerPool } from './pool'
 import { afterRecheck, MAX_ROUNDS, planRound, UNSETTLED, type RoundState } from './rounds'
 import { BatchTally, splitOversize, type RanPart } from './tally'
+
+/**
+ * Row buffers kept for reuse: about the batches between consumption and
+ * acknowledgement at full speed (a flush every SLUICE_INSERT_INTERVAL_MS
+ * holds a few, the next one fills meanwhile); more in flight get new ones.
+ */
+const ROW_BUFFERS_KEPT = 6
 
 export interface IngestSinks {
   warnings: WarningsWriter
@@ -58,6 +66,8 @@ export class Ingestion {
   private idleWaiters: (() => void)[] = []
   private slotWaiters: (() => void)[] = []
   private readonly batchBuffers: BatchBuffers
+  /** persons on: the memory of each batch's `events` rows with their person columns, back once acknowledged */
+  private readonly rowBuffers: BufferPool<ArrayBuffer>
 
   constructor(
     private readonly o: IngestOptions,
@@ -71,6 +81,7 @@ export class Ingestion {
   ) {
     // at most maxOutstandingBatches batches are between the consumer and the batcher
     this.batchBuffers = new BatchBuffers(o.maxOutstandingBatches + 1)
+    this.rowBuffers = new BufferPool(ROW_BUFFERS_KEPT, (bytes) => new ArrayBuffer(bytes))
   }
 
   attach(batcher: InsertBatcher): void {
@@ -163,7 +174,8 @@ export class Ingestion {
     this.outcomes.drops(tally.drops)
     this.outcomes.keyRows(tally.keyRows)
     await this.outcomes.deadLetters(tally.letters)
-    this.batcher.add({ tables: await this.tables(tally, segments, turn), segments, consumedBytes: bytes, messages: messages.length, times: contributionTimes(messages, consumedAt) })
+    const { tables, release } = await this.tables(tally, segments, turn)
+    this.batcher.add({ tables, release, segments, consumedBytes: bytes, messages: messages.length, times: contributionTimes(messages, consumedAt) })
   }
 
   /** Counts a consumed batch and holds its bytes against the in-flight bound. */
@@ -179,12 +191,14 @@ export class Ingestion {
   }
 
   /** The batch's rows per table: events from the workers, the rest from the side-output writers. */
-  private async tables(tally: BatchTally, segments: readonly Segment[], turn: PersonTurn | undefined): Promise<TableRows[]> {
+  private async tables(tally: BatchTally, segments: readonly Segment[], turn: PersonTurn | undefined): Promise<{ tables: TableRows[]; release?: () => void }> {
     const nowMs = Date.now()
     let personTables: TableRows[] = []
+    let release: (() => void) | undefined
     if (turn) {
       // the parts' rows in the same order, in one piece: the rows' coordinates stay valid, and nothing is concatenated again
-      const applied = await this.sinks.persons!.apply(turn, tally.rowParts, this.o.eventsFormat, nowMs)
+      const applied = await this.sinks.persons!.apply(turn, tally.rowParts, this.o.eventsFormat, nowMs, this.rowBuffers)
+      release = () => this.rowBuffers.give(applied.memory)
       tally.chunks.splice(0, tally.chunks.length, applied.rows)
       for (const w of applied.warnings) tally.warnings.push(w)
       personTables = applied.tables
@@ -207,7 +221,7 @@ export class Ingestion {
       ...this.sinks.heatmaps.rows(tally.heatmaps, nowMs),
       ...personTables,
     ]) tables.push({ ...t, sourceOf: batchSource })
-    return tables
+    return { tables, release }
   }
 
   /** Claims group types through the control log; resolves once each claim is folded here (retried while Kafka is unreachable). */

@@ -11,6 +11,7 @@
 // A subset (a retry round, a batch with a dropped oversized message) is
 // copied into a transferable buffer instead.
 import type Kafka from 'node-rdkafka'
+import { BufferPool } from './buffer-pool'
 import { META_END, META_OFFSET, META_PARTITION, META_STRIDE, META_TIMESTAMP } from '../../workers/protocol'
 
 export interface PackedBatch {
@@ -19,31 +20,9 @@ export interface PackedBatch {
   bytes: number
 }
 
-/**
- * Shared buffers for consumed batches, reused once a batch is settled: a
- * fresh multi-megabyte buffer per batch, freed by whichever thread collects
- * it last, fragmented the allocator's heap (bench/: peak RSS 505–522 MiB
- * before, 329 MiB with reuse).
- */
-export class BatchBuffers {
-  private readonly free: SharedArrayBuffer[] = []
-
-  constructor(private readonly keep: number) {}
-
-  /** A buffer of at least `bytes` (a power of two from 1 MiB, so batches of similar size share buffers). */
-  take(bytes: number): SharedArrayBuffer {
-    for (let i = 0; i < this.free.length; i++) {
-      if (this.free[i].byteLength >= bytes) return this.free.splice(i, 1)[0]
-    }
-    let size = 1 << 20
-    while (size < bytes) size *= 2
-    return new SharedArrayBuffer(size)
-  }
-
-  /** Back for reuse: nothing may read the batch's views any more. */
-  give(buffer: SharedArrayBuffer): void {
-    if (this.free.length < this.keep) this.free.push(buffer)
-  }
+/** Shared buffers for consumed batches, reused once a batch is settled (buffer-pool.ts says why). */
+export class BatchBuffers extends BufferPool<SharedArrayBuffer> {
+  constructor(keep: number) { super(keep, (bytes) => new SharedArrayBuffer(bytes)) }
 }
 
 /** Moves the batch's values into one shared buffer; `m.value` becomes a view of it. Returns the buffer (for BatchBuffers.give). */

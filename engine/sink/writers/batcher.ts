@@ -54,6 +54,8 @@ export interface Contribution {
   messages: number
   /** consumption time and Kafka timestamps, for the lag histograms at acknowledgement (engine/dispatch/lag.ts) */
   times?: ContributionTimes
+  /** called once its rows are acknowledged and nothing reads them any more (their memory is reused) */
+  release?: () => void
 }
 
 export interface AckedFlush {
@@ -74,6 +76,7 @@ interface FlushUnit {
   bytes: number
   firstAt: number
   times: ContributionTimes[]
+  releases: (() => void)[]
 }
 
 export interface BatcherOptions {
@@ -114,7 +117,7 @@ export function dedupToken(table: string, chunks: readonly Uint8Array[]): string
   return h.digest('base64url')
 }
 
-const emptyUnit = (): FlushUnit => ({ tables: new Map(), segments: [], consumedBytes: 0, messages: 0, rows: 0, bytes: 0, firstAt: 0, times: [] })
+const emptyUnit = (): FlushUnit => ({ tables: new Map(), segments: [], consumedBytes: 0, messages: 0, rows: 0, bytes: 0, firstAt: 0, times: [], releases: [] })
 
 export class InsertBatcher {
   private current = emptyUnit()
@@ -152,6 +155,7 @@ export class InsertBatcher {
     u.consumedBytes += c.consumedBytes
     u.messages += c.messages
     if (c.times) u.times.push(c.times)
+    if (c.release) u.releases.push(c.release)
     this.schedule()
   }
 
@@ -181,6 +185,7 @@ export class InsertBatcher {
   private async flush(unit: FlushUnit): Promise<void> {
     await Promise.all([...unit.tables].map(([table, p]) => this.insertShaped(table, p)))
     this.onAcked({ segments: unit.segments, consumedBytes: unit.consumedBytes, messages: unit.messages, times: unit.times })
+    for (const release of unit.releases) release()
   }
 
   /** One insert per table, or one per block of partitions when the flush spans more than the server takes in one insert. */

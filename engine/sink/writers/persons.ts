@@ -37,6 +37,7 @@ import { eventRowProperties, type InsertFormat } from '../format/row-format'
 import type { Schema } from '../format/schema'
 import type { ClickHouseStore } from '../transport/store'
 import { mappingColumns, personColumns } from '../format/person-schema'
+import type { BufferPool } from '../../dispatch/buffer-pool'
 
 export interface PersonStoreOptions {
   /** entries in each cache (mappings, persons) */
@@ -110,6 +111,8 @@ export type PersonPart = Pick<TaskOutput, 'events' | 'header'>
 export interface AppliedPersons {
   /** the parts' `events` rows with the person columns appended, in part order, in one piece (no concatenation after) */
   rows: Uint8Array
+  /** the memory `rows` is a view of: back to the pool once the rows are acknowledged */
+  memory: ArrayBuffer
   tables: TableRows[]
   warnings: WarningRecord[]
 }
@@ -211,14 +214,14 @@ export class PersonStore {
   }
 
   /** Applies the parts' intents after every earlier turn, appends person columns to their rows, returns the person rows. */
-  async apply(turn: PersonTurn, parts: readonly PersonPart[], format: InsertFormat, nowMs: number): Promise<AppliedPersons> {
+  async apply(turn: PersonTurn, parts: readonly PersonPart[], format: InsertFormat, nowMs: number, buffers?: BufferPool<ArrayBuffer>): Promise<AppliedPersons> {
     // read what the cache lacks while earlier batches apply theirs: the turns wait for each other, not for ClickHouse
     const turnovers = this.turnovers()
     const fetched = this.fetch(parts, true)
     await turn.previous
     try {
       this.install(await fetched)
-      return await this.applyInOrder(parts, format, nowMs, turnovers)
+      return await this.applyInOrder(parts, format, nowMs, turnovers, buffers)
     } finally {
       turn.release()
     }
@@ -229,17 +232,17 @@ export class PersonStore {
     return this.mappings.turnovers + this.persons.turnovers
   }
 
-  private async applyInOrder(parts: readonly PersonPart[], format: InsertFormat, nowMs: number, turnoversAtFetch: number): Promise<AppliedPersons> {
+  private async applyInOrder(parts: readonly PersonPart[], format: InsertFormat, nowMs: number, turnoversAtFetch: number, buffers: BufferPool<ArrayBuffer> | undefined): Promise<AppliedPersons> {
     // what was dropped since the fetch (earlier batches' entries, or this one's own installing, turned a generation over): read again, now in turn
     for (let seen = turnoversAtFetch, i = 0; i < 3 && this.turnovers() !== seen; i++) {
       seen = this.turnovers()
       this.install(await this.fetch(parts, false))
     }
     const changes = new Changes()
-    // one writer for the whole batch (fresh memory per part showed in profiles): its rows go to the insert in one piece
+    // one writer for the whole batch, in reused memory (engine/dispatch/buffer-pool.ts): its rows go to the insert in one piece
     let size = 0
     for (const part of parts) size += part.events.length + (part.header.persons?.length ?? 0) * 1024
-    const out = new RowWriter(size)
+    const out = new RowWriter(size, buffers?.take(size))
     const row: RowRef = { events: out.buf, start: 0, end: 0, format }
     for (const part of parts) {
       const intents = part.header.persons ?? []
@@ -274,7 +277,7 @@ export class PersonStore {
     const tables = format.kind === 'RowBinary' ? this.binaryRows(changes, nowMs) : this.rows(changes, nowMs)
     // encoded now (the rows above): keep the bytes, let the objects go
     for (const p of changes.persons.values()) if (p.columns !== undefined || p.text !== undefined) p.properties = undefined
-    return { rows: out.bytes(), tables, warnings: changes.warnings }
+    return { rows: out.bytes(), memory: out.memory, tables, warnings: changes.warnings }
   }
 
   private binaryColumns(out: RowWriter, intent: PersonIntent, person: PersonState | undefined): void {
