@@ -68,13 +68,14 @@ export async function startStackOn(mode: 'server' | 'chdb', o: StackOptions): Pr
       await kafka.stop()
     },
     async close(signal: NodeJS.Signals = 'SIGTERM') {
-      // clients before the broker that holds them
-      if (!kafkaStopped) await producer.close()
+      // the engines first: a test producer's disconnect that hangs (in-process rdkafka) must not leave them running after the test
       const how = kafkaStopped ? 'SIGKILL' : signal
       await Promise.all(engines.map(async (e) => {
         const code = await e.stop(how)
         if (how === 'SIGTERM' && code !== 0) console.error(e.logs())
       }))
+      // clients before the broker that holds them
+      if (!kafkaStopped) await producer.close()
       await ch?.destroy()
       if (chdbDir) fs.rmSync(chdbDir, { recursive: true, force: true })
       if (!kafkaStopped) await kafka.stop()
