@@ -63,22 +63,33 @@ export interface Engine {
   /** resolves when the engine stopped by itself (SLUICE_STOP_AFTER_EVENTS) */
   readonly finished: Promise<void>
   stop(): Promise<void>
+  /** the shutdown step running now, if any (main.ts names it when the deadline passes) */
+  stoppingStep(): string | undefined
 }
+
+/** a step slower than this is logged with its name: an unclean exit (the deadline passed) then says where the time went */
+const SLOW_STOP_STEP_MS = 1_000
 
 /** Shutdown steps, run last-registered first; a failing step is logged and the next one runs. */
 class Lifecycle {
-  private readonly steps: (() => Promise<void>)[] = []
+  private readonly steps: { name: string; run: () => Promise<void> }[] = []
   stopping = false
+  current: string | undefined
   constructor(private readonly log: Logger) {}
 
-  onStop(step: () => Promise<void>): void {
-    this.steps.push(step)
+  onStop(name: string, run: () => Promise<void>): void {
+    this.steps.push({ name, run })
   }
 
   readonly stop = async (): Promise<void> => {
-    for (const step of this.steps.splice(0).reverse()) {
-      try { await step() } catch (err) { this.log.warn({ err: (err as Error).message }, 'error while stopping') }
+    for (const { name, run } of this.steps.splice(0).reverse()) {
+      const started = Date.now()
+      this.current = name
+      try { await run() } catch (err) { this.log.warn({ step: name, err: (err as Error).message }, 'error while stopping') }
+      const ms = Date.now() - started
+      if (ms >= SLOW_STOP_STEP_MS) this.log.info({ step: name, ms }, 'slow shutdown step')
     }
+    this.current = undefined
   }
 }
 
@@ -96,7 +107,7 @@ async function startStorage(config: Config, metrics: Metrics, life: Lifecycle, l
   if (!brokers) {
     mock = await startMockKafkaCluster()
     brokers = mock.bootstrapServers
-    life.onStop(() => mock!.stop())
+    life.onStop('embedded Kafka', () => mock!.stop())
     log.info({ brokers }, 'embedded mock Kafka cluster started (in memory: dev/demo only)')
   }
   const store: ClickHouseStore = config.clickhouseUrl
@@ -104,15 +115,15 @@ async function startStorage(config: Config, metrics: Metrics, life: Lifecycle, l
       url: config.clickhouseUrl, user: config.clickhouseUser, password: config.clickhousePassword, settings: config.clickhouseCluster ? CLUSTER_SETTINGS : undefined,
     })
     : await openChdb(config.dataDir)
-  life.onStop(() => store.close())
+  life.onStop('ClickHouse client', () => store.close())
   const schema = await createSchema(store, config.clickhouseDatabase, config.clickhouseCluster)
   log.info({ clickhouse: store.kind, version: store.version, dateTime: schema.dateTime, database: schema.database }, 'ClickHouse schema ready')
   const cluster = startClusterProbe(config, store, schema, metrics, life, log)
   await ensureTopics(config, brokers, mock !== undefined, log)
   const producer = await connectProducer(brokers, 'sluice-producer')
-  life.onStop(() => producer.disconnect())
+  life.onStop('producer', () => producer.disconnect())
   const groupProducer = await connectProducer(brokers, 'sluice-group-updates', GROUP_UPDATE_PRODUCER)
-  life.onStop(() => groupProducer.disconnect())
+  life.onStop('group-update producer', () => groupProducer.disconnect())
   return { brokers, mock, store, schema, producer, groupProducer, cluster }
 }
 
@@ -125,7 +136,7 @@ function startClusterProbe(config: Config, store: ClickHouseStore, schema: Schem
   if (schema.cluster.migrated.length > 0) log.warn({ statements: schema.cluster.migrated }, 'ClickHouse cluster schema migrated from an older release')
   log.info({ cluster: schema.cluster.name, hosts: schema.cluster.hosts.map((h) => `${h.shard}/${h.replica} ${h.host}:${h.port}`) }, 'ClickHouse cluster mode')
   probe.start()
-  life.onStop(async () => probe.stop())
+  life.onStop('cluster probe', async () => probe.stop())
   return probe
 }
 
@@ -156,8 +167,8 @@ async function startControl(config: Config, s: Storage, metrics: Metrics, life: 
   })
   const materializer = new ControlMaterializer(control.state, s.store, s.schema, log)
   control.onFold(materializer.onFold)
-  life.onStop(() => control.stop())
-  life.onStop(() => materializer.stop())
+  life.onStop('control log', () => control.stop())
+  life.onStop('control materializer', () => materializer.stop())
   await control.start()
   // Only a topic that never held anything is seeded from ClickHouse; a truncated one waits for a snapshot (DESIGN §2).
   if (control.genesis) await reseedIfEmpty(control, s.store, s.schema, log)
@@ -166,7 +177,7 @@ async function startControl(config: Config, s: Storage, metrics: Metrics, life: 
   const grace = new GraceExpiry(control, log)
   control.onFold(grace.onFold)
   void control.whenComplete().then(() => grace.schedule())
-  life.onStop(async () => grace.stop())
+  life.onStop('grace timer', async () => grace.stop())
   return control
 }
 
@@ -183,7 +194,7 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
     ? new PersonStore(s.store, s.schema, { cacheSize: config.personCacheSize, overridesPollMs: config.personOverridesPollMs }, log)
     : undefined
   const pool = new WorkerPool(config.workers, encoding, metrics)
-  life.onStop(() => pool.close())
+  life.onStop('worker pool', () => pool.close())
   const tracker = new OffsetTracker()
   const outcomes = new OutcomeRecorder(s.producer, config.dlqTopic, metrics, log)
   const ingestion = new Ingestion({
@@ -202,7 +213,7 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
   }, metrics, log)
   if (persons) {
     persons.start()
-    life.onStop(async () => persons.stop())
+    life.onStop('persons', async () => persons.stop())
   }
   const consumer = new IngestionConsumer({
     brokers: s.brokers, topic: config.kafkaTopic, group: config.kafkaGroup, batchSize: config.consumeBatch, maxMessageBytes: config.maxMessageBytes, log,
@@ -277,28 +288,28 @@ async function startServers(config: Config, s: Storage, control: ControlLog, p: 
     readiness: () => readiness(health),
     log,
   })
-  life.onStop(() => admin.close())
+  life.onStop('admin server', () => admin.close())
   // Capture port (PostHog SDKs → input topic) with its own producer, so that
   // intake traffic never queues behind or ahead of control-log commands.
   const captureProducer = await connectProducer(s.brokers, 'sluice-capture', CAPTURE_PRODUCER)
-  life.onStop(() => captureProducer.disconnect())
+  life.onStop('capture producer', () => captureProducer.disconnect())
   const capture = await startCaptureServer({
     host: config.captureHost, port: config.capturePort, maxBodyBytes: config.maxBodyBytes, maxMessageBytes: config.maxMessageBytes,
     trustProxy: config.trustProxy, topic: config.kafkaTopic, producer: captureProducer, metrics, log,
   })
-  life.onStop(() => capture.close())
+  life.onStop('capture server', () => capture.close())
   captureUrl = capture.url
   status.start()
-  life.onStop(async () => status.stop())
+  life.onStop('status', async () => status.stop())
   return { admin, capture, adminToken }
 }
 
 /** Starts consuming once the control state is complete (a partial one would call live tokens unknown); registers the drain. */
 async function startConsuming(config: Config, control: ControlLog, p: Pipeline, metrics: Metrics, life: Lifecycle, log: Logger): Promise<void> {
   await p.lagMonitor.start()
-  life.onStop(() => p.lagMonitor.stop())
+  life.onStop('lag monitor', () => p.lagMonitor.stop())
   await p.groupsLagMonitor.start()
-  life.onStop(() => p.groupsLagMonitor.stop())
+  life.onStop('group-update lag monitor', () => p.groupsLagMonitor.stop())
   metrics.workerThreads.set(p.pool.threads)
   let consuming = false
   if (!control.complete) log.warn('ingestion waits until the control state is complete')
@@ -311,22 +322,24 @@ async function startConsuming(config: Config, control: ControlLog, p: Pipeline, 
   })
   if (control.complete) await started
   else started.catch((err: Error) => log.error({ err: err.message }, 'the ingestion consumer could not start'))
-  // Shutdown order: stop fetching, finish batches in flight, flush, final commit, close.
-  life.onStop(async () => {
+  // Shutdown order (steps run last-registered first): stop fetching, finish
+  // batches in flight, flush, final commit; leave the group; then the group
+  // updates: after the drain every update of the drained batches is on the
+  // update topic, and the batch being written finishes.
+  life.onStop('group-update consumer leave', async () => { if (consuming) await p.groups.close(config.shutdownTimeoutMs / 2) })
+  life.onStop('ingestion consumer leave', async () => { if (consuming) await p.consumer.close() })
+  life.onStop('ingestion drain', async () => {
     if (!consuming) return
     await p.consumer.stopFetching()
     await p.ingestion.whenIdle()
     await p.batcher.drain()
     p.batcher.stop()
     p.committer.final()
-    await p.consumer.close()
-    // after the drain: every update of the drained batches is on the update topic; the batch being written finishes
-    await p.groups.close(config.shutdownTimeoutMs / 2)
   })
   // a last snapshot while everything still runs (engine/control/log.ts says why)
-  life.onStop(() => control.snapshotBeforeLeaving())
+  life.onStop('control snapshot', () => control.snapshotBeforeLeaving())
   // runs first: readiness says "shutting down" while the steps above drain
-  life.onStop(async () => { life.stopping = true })
+  life.onStop('readiness', async () => { life.stopping = true })
 }
 
 export async function startEngine(config: Config, log: Logger): Promise<Engine> {
@@ -352,6 +365,7 @@ export async function startEngine(config: Config, log: Logger): Promise<Engine> 
       schema: storage.schema,
       finished,
       stop: life.stop,
+      stoppingStep: () => life.current,
     }
   } catch (err) {
     await life.stop()

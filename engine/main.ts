@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     stopping = true
     log.info({ why }, 'stopping')
     const deadline = setTimeout(() => {
-      log.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown deadline passed; exiting without a clean drain')
+      log.error({ timeoutMs: config.shutdownTimeoutMs, step: engine.stoppingStep() }, 'shutdown deadline passed; exiting without a clean drain')
       process.exit(1)
     }, config.shutdownTimeoutMs)
     deadline.unref()

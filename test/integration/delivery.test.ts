@@ -3,7 +3,7 @@
 // database, and the count oracle: produced uuids vs count() vs
 // uniqExact(uuid). Streams stay well under the mock broker's 5 MiB per
 // partition retention (../shared/INFRA.md).
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import { eventually, startEngineProcess, type EngineProcess } from '../harness/engine-process'
 import { startStack, type Stack } from '../harness/stack'
@@ -45,6 +45,12 @@ async function produce(s: Scenario, n: number): Promise<void> {
 }
 
 const consumed = (e: EngineProcess) => e.metric('sluice_messages_consumed_total')
+
+/** SIGTERM and assert a clean exit; on anything else the engine's last log lines go into the failure */
+async function leavesCleanly(t: Test, e: EngineProcess, what: string): Promise<void> {
+  const code = await e.stop('SIGTERM')
+  t.equal(code, 0, what, code === 0 ? {} : { exitCode: code, signal: e.child.signalCode, logs: e.logs().split('\n').slice(-40).join('\n') })
+}
 
 async function allStored(s: Scenario, timeoutMs = 90_000) {
   await eventually(async () => complete(await oracle(stack.store, `${s.db}.events`, s.produced)), timeoutMs, 500)
@@ -123,7 +129,7 @@ t.test('SIGTERM mid-stream, restart: nothing lost and nothing inserted twice', a
   const N = 20_000
   await produce(s, N)
   t.ok(await eventually(async () => (await consumed(s.first)) >= N / 2, 60_000, 10), 'half-way')
-  t.equal(await s.first.stop('SIGTERM'), 0, 'a clean exit')
+  await leavesCleanly(t, s.first, 'a clean exit')
   t.match(s.first.logs(), /"msg":"stopped"/)
   const second = await startEngineProcess(s.env)
   stack.engines.push(second)
@@ -140,7 +146,7 @@ t.test('a second instance joins mid-stream and later leaves: nothing lost', asyn
   stack.engines.push(second)
   await produce(s, 6000)
   t.ok(await eventually(async () => (await consumed(second)) > 0, 60_000), 'the second instance took partitions and consumed')
-  t.equal(await second.stop('SIGTERM'), 0, 'the second instance leaves cleanly')
+  await leavesCleanly(t, second, 'the second instance leaves cleanly')
   await produce(s, 6000)
   const r = await allStored(s)
   t.equal(r.missing, 0, 'every uuid is present')
