@@ -120,6 +120,7 @@ import { baseEnv, startEngineProcess, type EngineProcess } from '../test/harness
 import { BenchProducer, CommitWatcher, PARTITIONS } from './kafka-load'
 import { startBenchMockCluster, type BenchMockCluster } from './mock-cluster'
 import { ensureNativeTools, KAFKA_ENGINE_CONFIG, kafkaEngineDropSql, kafkaEngineSql, nativeTableSql, startKcatPipeline, type KafkaEngineTables, type KcatPipeline } from './native-pipeline'
+import { clickhouseWork, CLICKHOUSE_WORK_CONFIG, CLICKHOUSE_WORK_USERS, formatClickHouseWork, type ClickHouseWork } from './clickhouse-work'
 import { cpuSeconds, peakRssBytes, sumOf, systemCpu } from './proc'
 import { formatThread, monotonicMicros, profileFiles, summarizeProfiles } from './profile'
 import { Progress } from './progress'
@@ -601,6 +602,8 @@ export interface PipelineResult {
   inClickHouse: boolean
   throughput: ThroughputResult
   latency: LatencyResult | null
+  /** a ClickHouse server: its CPU in the throughput window by table, from its query and part logs */
+  clickhouseWork: ClickHouseWork | null
 }
 
 class Sampler {
@@ -1013,7 +1016,7 @@ async function main(): Promise<void> {
   const results: PipelineResult[] = []
   try {
     if (o.clickhouse === 'server') {
-      ch = await startClickHouseServer({ extraConfig: KAFKA_ENGINE_CONFIG })
+      ch = await startClickHouseServer({ extraConfig: KAFKA_ENGINE_CONFIG.replace('</yandex>', CLICKHOUSE_WORK_CONFIG + '</yandex>'), extraUsers: CLICKHOUSE_WORK_USERS })
       query = createClient({ url: ch.url, compression: { request: false, response: false } })
     }
     const env: Env = { o, kafka, ch, query, tmp }
@@ -1031,6 +1034,9 @@ async function main(): Promise<void> {
       const { result: throughput, window } = o.mode === 'backlog'
         ? await backlogPhase(env, p, stream, progress, run)
         : await throughputPhase(env, p, stream, progress, run)
+      // the window in wall-clock time, as the server's logs have it
+      const wall = (mono: number) => Date.now() - (monotonicMicros() - mono) / 1000
+      const work = query ? await clickhouseWork(query, wall(window[0]), wall(window[1])) : null
       if (p.id === 'sluice' && o.cpuProf) {
         profiles = profileFiles([o.cpuProf])
         profiled = window
@@ -1040,7 +1046,7 @@ async function main(): Promise<void> {
         await quiesce(env)
         latency = await latencyPhase(env, p, stream, progress, run, Math.max(100, Math.round(throughput.eventsPerSecond / 2)))
       }
-      results.push({ pipeline: p.id, label: p.label, inClickHouse: p.inClickHouse === true, throughput, latency })
+      results.push({ pipeline: p.id, label: p.label, inClickHouse: p.inClickHouse === true, throughput, latency, clickhouseWork: work })
     }
 
     const { text, ratios } = verdicts(results)
@@ -1050,6 +1056,7 @@ async function main(): Promise<void> {
       '',
       ...text,
       '',
+      ...results.flatMap((r) => (r.clickhouseWork ? [...formatClickHouseWork(r.label, r.clickhouseWork, r.throughput.events), ''] : [])),
       o.mode === 'backlog'
         ? `Backlog: ${fmt(o.events)} messages produced first (gzip), then drained; timed from the group join (the mock broker's log: all members synced) or, without a group, from assignment (raw, straightforward) or spawn (kcat), to the last commit (kcat: its pipelines exited).`
         : 'Closed loop: the producer keeps each pipeline within the mock broker\'s retention; timed from the first message consumed to the last commit.',

@@ -52,6 +52,8 @@ export interface ClickHouseServerOptions {
   interserverPort?: number
   /** written as config.d/extra.xml: <zookeeper>, <macros>, <remote_servers> */
   extraConfig?: string
+  /** written as users.d/extra.xml: profile settings (the bench's log_queries) */
+  extraUsers?: string
 }
 
 function writeConfig(dir: string, httpPort: number, tcpPort: number, opts: ClickHouseServerOptions = {}): string {
@@ -72,6 +74,10 @@ function writeConfig(dir: string, httpPort: number, tcpPort: number, opts: Click
   if (opts.extraConfig) {
     fs.mkdirSync(path.join(dir, 'config.d'), { recursive: true })
     fs.writeFileSync(path.join(dir, 'config.d', 'extra.xml'), opts.extraConfig)
+  }
+  if (opts.extraUsers) {
+    fs.mkdirSync(path.join(dir, 'users.d'), { recursive: true })
+    fs.writeFileSync(path.join(dir, 'users.d', 'extra.xml'), opts.extraUsers)
   }
   return file
 }
