@@ -99,6 +99,11 @@
 //    offsets that covers it (an upper bound on produce→queryable: committed
 //    implies acknowledged by ClickHouse); p50/p99/max;
 //  - row counts in ClickHouse after each throughput phase (server mode);
+//  - where the server's CPU went in that window (server mode,
+//    bench/clickhouse-work.ts): each query's thread CPU by kind and table
+//    (system.query_log: the server logs every query), each merge's duration
+//    by table (system.part_log), rows per insert, and the largest table's
+//    columns by size;
 //  - the ratios the targets of issue 18 use: Sluice's engine CPU per event ÷
 //    the straightforward consumer's, Sluice's events/s ÷ the best native
 //    pipeline's and ÷ the Kafka engine's, and ClickHouse CPU per event on
