@@ -21,6 +21,7 @@ import { buildSnapshot } from '../engine/control/snapshot'
 import { createSchema } from '../engine/sink/format/schema'
 import { connectClickHouseServer } from '../engine/sink/transport/clickhouse'
 import { PersonStore } from '../engine/sink/writers/persons'
+import { BufferPool } from '../engine/dispatch/buffer-pool'
 import { startClickHouseServer } from '../test/harness/clickhouse-server'
 import { eventColumns } from '../workers/clickhouse-types'
 import { processBatch } from '../workers/index'
@@ -80,21 +81,25 @@ async function main(): Promise<void> {
     const decodeOn = decoding ? await measure(answersOn, (a) => rowsOf.get(a)!, seconds, (a) => { sink += decodeTaskOutput(a).header.persons!.length }) : NaN
     // cold: a fresh store meets every user for the first time (ClickHouse has none of them: each batch's read finds nothing)
     const coldRuns: number[] = []
+    // the rows' memory reused, as the engine does once a flush is acknowledged (engine/dispatch/ingest.ts)
+    const rowBuffers = new BufferPool<ArrayBuffer>(2, (bytes) => new ArrayBuffer(bytes))
     const events = parts.reduce((n, p) => n + p.header.eventRows, 0)
     for (let r = 0; r < (values.only === 'warm' ? 0 : 3); r++) {
       const fresh = new PersonStore(store, schema, { cacheSize: 200_000, overridesPollMs: 0 }, pino({ level: 'silent' }))
       const start = performance.now()
       for (const p of parts) {
-        const applied = await fresh.apply(fresh.turn(), [p], format, Date.now())
+        const applied = await fresh.apply(fresh.turn(), [p], format, Date.now(), rowBuffers)
         sink += applied.rows.length + applied.tables.length
+        rowBuffers.give(applied.memory)
       }
       coldRuns.push(((performance.now() - start) * 1000) / events)
     }
     const cold = coldRuns.sort((a, b) => a - b)[coldRuns.length >> 1] ?? NaN
     const newPersons = new Set(parts.flatMap((p) => (p.header.persons ?? []).map((i) => `${i.team}:${i.distinctId}`))).size
     const apply = values.only === 'cold' ? NaN : await measure(parts, (p) => p.header.eventRows, seconds, async (p) => {
-      const applied = await persons.apply(persons.turn(), [p], format, Date.now())
+      const applied = await persons.apply(persons.turn(), [p], format, Date.now(), rowBuffers)
       sink += applied.rows.length + applied.tables.length
+      rowBuffers.give(applied.memory)
     })
     process.stdout.write(`persons bench: ${messages.length} messages, ${values.users} users per environment, tasks of ${values.batch}, ${seconds} s each, one thread, warm cache (${sink > 0 ? 'ok' : '?'})\n\n`)
     process.stdout.write([
