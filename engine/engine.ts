@@ -238,6 +238,7 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
   })
   const batcher = new InsertBatcher(s.store, {
     maxRows: config.insertMaxRows, maxBytes: config.insertMaxBytes, intervalMs: config.insertIntervalMs, dedupTokens: s.schema.dedupTokens,
+    catchUpMs: config.insertCatchUpMs, behind: () => consumer.behind,
     maxPartitionsPerInsert: config.maxPartitionsPerInsert ?? s.schema.maxPartitionsPerInsert,
   }, (flush) => {
     observeAcknowledged(metrics, flush.times, Date.now())

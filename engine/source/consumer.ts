@@ -19,6 +19,9 @@ import type { Logger } from 'pino'
 import { baseKafkaConfig } from '../kafka'
 import type { CommitPoint } from './offsets'
 
+/** full batches in a row after which the consumer counts as behind: one can be a burst */
+const BEHIND_AFTER_FULL_BATCHES = 2
+
 export interface ConsumerOptions {
   brokers: string
   topic: string
@@ -37,6 +40,8 @@ export class IngestionConsumer {
   private readonly consumer: Kafka.KafkaConsumer
   private running = false
   private paused = false
+  /** consume calls in a row that returned a whole batch */
+  private fullBatches = 0
   private loopDone: Promise<void> | undefined
   /** ms timestamp of the last loop iteration (liveness) */
   lastLoopAt = Date.now()
@@ -94,7 +99,10 @@ export class IngestionConsumer {
 
   private rebalance(err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]): void {
     const partitions = assignment.map((a) => a.partition)
-    const cooperative = this.consumer.rebalanceProtocol() === 'COOPERATIVE'
+    // cooperative-sticky is configured above; while the consumer closes, node-rdkafka can report the
+    // protocol as NONE, and unassign() then fails inside librdkafka and the disconnect never completes
+    // (Blizzard/node-rdkafka#1144): only a group that settled on EAGER gets the eager calls
+    const cooperative = this.consumer.rebalanceProtocol() !== 'EAGER'
     try {
       if (err.code === Kafka.CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
         if (cooperative) this.consumer.incrementalAssign(assignment)
@@ -173,8 +181,15 @@ export class IngestionConsumer {
         await new Promise((r) => setTimeout(r, 500))
         continue
       }
+      // full batches in a row: more was waiting (engine/sink/writers/batcher.ts writes larger inserts then)
+      if (!this.paused) this.fullBatches = messages.length >= this.o.batchSize ? this.fullBatches + 1 : 0
       if (messages.length > 0 && this.running) this.o.onBatch(messages)
     }
+  }
+
+  /** Behind the topic: the last consume calls all came back full, or consumption is paused at the in-flight bound. */
+  get behind(): boolean {
+    return this.paused || this.fullBatches >= BEHIND_AFTER_FULL_BATCHES
   }
 
   commit(points: readonly CommitPoint[]): void {

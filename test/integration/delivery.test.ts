@@ -154,3 +154,25 @@ t.test('a second instance joins mid-stream and later leaves: nothing lost', asyn
   t.same({ count: merged.count, unique: merged.unique }, { count: 18_000, unique: 18_000 })
   await s.first.stop('SIGTERM')
 })
+
+t.test('a backlog is written in fewer, larger inserts while the consumer is behind (SLUICE_INSERT_CATCH_UP_MS)', async (t) => {
+  const N = 12_000
+  /** a backlog of N produced while no engine runs, then drained by a fresh one: its `events` inserts */
+  const drain = async (name: string, catchUpMs: string) => {
+    const extra = { SLUICE_INSERT_MAX_ROWS: '50000', SLUICE_INSERT_CATCH_UP_MS: catchUpMs }
+    const s = await scenario(name, extra)
+    await leavesCleanly(t, s.first, `${name}: the first engine (it made the project) leaves`)
+    await produce(s, N)
+    const engine = await startEngineProcess(s.env)
+    stack.engines.push(engine)
+    const r = await allStored(s)
+    t.same({ missing: r.missing, unique: r.unique }, { missing: 0, unique: N }, `${name}: every event stored`)
+    const inserts = await engine.metric(`sluice_insert_duration_seconds_count{table="${s.db}.events"}`)
+    await leavesCleanly(t, engine, `${name}: the engine leaves`)
+    return inserts
+  }
+  // the scenario's 100-message consume calls come back full while the backlog lasts
+  const off = await drain('catchup_off', '0')
+  const on = await drain('catchup_on', '5000')
+  t.ok(on >= 1 && on * 3 <= off, `${on} inserts into events while catching up, against ${off} at SLUICE_INSERT_INTERVAL_MS (100 ms)`)
+})

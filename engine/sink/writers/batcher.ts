@@ -83,6 +83,10 @@ export interface BatcherOptions {
   maxRows: number
   maxBytes: number
   intervalMs: number
+  /** while `behind()`: how long an insert may wait to fill up instead of `intervalMs` (SLUICE_INSERT_CATCH_UP_MS) */
+  catchUpMs?: number
+  /** the consumer is behind: latency is lost anyway, and larger inserts drain the backlog for less */
+  behind?: () => boolean
   /** send insert_deduplication_token (the server understands it) */
   dedupTokens?: boolean
   /** most partitions one insert may touch (the server's max_partitions_per_insert_block); 0: no limit */
@@ -165,10 +169,14 @@ export class InsertBatcher {
     if (u.segments.length === 0 && u.rows === 0) return
     const full = u.rows >= this.opts.maxRows || u.bytes >= this.opts.maxBytes
     const age = Date.now() - u.firstAt
-    if (full || age >= this.opts.intervalMs) {
+    const interval = this.opts.intervalMs
+    // behind: wait longer to fill the insert, checking again every interval (once caught up, the next check flushes)
+    const wait = this.opts.catchUpMs !== undefined && this.opts.catchUpMs > interval && age >= interval && this.opts.behind?.() === true ? this.opts.catchUpMs : interval
+    if (full || age >= wait) {
       this.startFlush()
     } else if (!this.timer) {
-      this.timer = setTimeout(() => { this.timer = undefined; this.schedule() }, this.opts.intervalMs - age)
+      const next = age < interval ? interval - age : Math.min(wait - age, interval)
+      this.timer = setTimeout(() => { this.timer = undefined; this.schedule() }, next)
     }
   }
 
