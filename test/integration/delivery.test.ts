@@ -159,7 +159,8 @@ t.test('a backlog is written in fewer, larger inserts while the consumer is behi
   const N = 12_000
   /** a backlog of N produced while no engine runs, then drained by a fresh one: its `events` inserts */
   const drain = async (name: string, catchUpMs: string) => {
-    const extra = { SLUICE_INSERT_MAX_ROWS: '50000', SLUICE_INSERT_CATCH_UP_MS: catchUpMs }
+    // behind means 25 consume batches waiting: 500 messages at 20 per call, so all but the backlog's tail is caught up in large inserts
+    const extra = { SLUICE_CONSUME_BATCH: '20', SLUICE_INSERT_MAX_ROWS: '50000', SLUICE_INSERT_CATCH_UP_MS: catchUpMs }
     const s = await scenario(name, extra)
     await leavesCleanly(t, s.first, `${name}: the first engine (it made the project) leaves`)
     await produce(s, N)
@@ -171,7 +172,6 @@ t.test('a backlog is written in fewer, larger inserts while the consumer is behi
     await leavesCleanly(t, engine, `${name}: the engine leaves`)
     return inserts
   }
-  // the scenario's 100-message consume calls come back full while the backlog lasts
   const off = await drain('catchup_off', '0')
   const on = await drain('catchup_on', '5000')
   t.ok(on >= 1 && on * 3 <= off, `${on} inserts into events while catching up, against ${off} at SLUICE_INSERT_INTERVAL_MS (100 ms)`)
