@@ -85,7 +85,7 @@ async function rows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
 export function formatClickHouseWork(label: string, w: ClickHouseWork, events: number): string[] {
   const per = 1e6 / events
   const out = [`${label}: ClickHouse work in the measured window, per 1M events`]
-  for (const q of w.queries.filter((q) => q.cpuSeconds * per >= 0.05 || q.queries > 0).slice(0, 10)) {
+  for (const q of w.queries.slice(0, 10)) {
     out.push(`  ${q.kind.padEnd(6)} ${q.table.padEnd(40)} ${(q.cpuSeconds * per).toFixed(1).padStart(6)} CPU-s  ${Math.round(q.queries * per).toLocaleString('en-US').padStart(7)} queries  ` +
       `${Math.round(q.rows / Math.max(1, q.queries)).toLocaleString('en-US').padStart(7)} rows each`)
   }
