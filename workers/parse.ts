@@ -5,7 +5,7 @@
 import type { WorkingEvent } from './event'
 import { findPropertiesText } from './properties-text'
 import { deadLetter, type DeadLetter } from './result'
-import { wellFormedJson } from './well-formed'
+import { wellFormedJson, wellFormedJsonText } from './well-formed'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -29,7 +29,7 @@ function optionalString(v: unknown): string | undefined {
 
 export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
   // lone surrogates (`"\ud800x"`) become U+FFFD here, at the boundary, so every step and format sees well-formed text
-  const text = wellFormedJson(raw)
+  const { text, nested } = wellFormedJsonText(raw)
   let outer: unknown
   try {
     outer = JSON.parse(text)
@@ -40,7 +40,8 @@ export function parseCapturedMessage(raw: string): WorkingEvent | DeadLetter {
   const rawData = outer.data
   if (typeof rawData !== 'string') return deadLetter('invalid_data', '`data` must be a JSON string of the event')
   let data: unknown
-  const dataText = wellFormedJson(rawData)
+  // the common message spells no escape that could make a lone surrogate in `data` (well-formed.ts wellFormedJsonText)
+  const dataText = nested ? wellFormedJson(rawData) : rawData
   try {
     data = JSON.parse(dataText)
   } catch (err) {

@@ -93,3 +93,22 @@ t.test('properties that are not an object become an empty object', async (t) => 
   const parsed = parseCapturedMessage(message({ uuid: UUID }, { event: 'e', properties: ['a'] }))
   t.same(parsed, working({ rawEvent: 'e', properties: {} }))
 })
+
+// `data` is checked for lone surrogates only when the message spells an escape that could make one there (well-formed.ts wellFormedJsonText)
+const NESTED_SURROGATES: [string, string, string][] = [
+  // [name, the value of `data` as the raw message spells it, the property's expected value]
+  ['an escape one level down', '\\\\ud800x', '\ufffdx'],
+  ['a backslash spelled \\u005c before ud800', '\\u005cud800x', '\ufffdx'],
+  ['a backslash spelled \\u005C (upper case)', '\\u005Cudfffx', '\ufffdx'],
+  ['an escaped pair one level down (kept)', '\\\\ud83d\\\\ude00', '😀'],
+  ['an escaped backslash, then text', '\\\\\\\\ud800', '\\ud800'],
+]
+for (const [name, spelled, expected] of NESTED_SURROGATES) {
+  t.test(`a lone surrogate inside data becomes U+FFFD: ${name}`, async (t) => {
+    const raw = `{"uuid":"${UUID}","data":"{\\"event\\":\\"e\\",\\"properties\\":{\\"p\\":\\"${spelled}\\"}}"}`
+    const parsed = parseCapturedMessage(raw)
+    if ('kind' in parsed) return t.fail(`dead letter: ${JSON.stringify(parsed)}`)
+    t.equal(parsed.properties.p, expected)
+    t.ok(parsed.propertiesText!.isWellFormed() && JSON.parse(parsed.propertiesText!).p === expected, 'the kept text says the same')
+  })
+}

@@ -2,7 +2,7 @@
 // edge cases: lone surrogates raw and escaped become U+FFFD, pairs (raw or two
 // escapes) are kept, escaped backslashes are never taken for escapes.
 import t from 'tap'
-import { jsonText, wellFormed, wellFormedJson } from '../../../workers/well-formed'
+import { jsonText, wellFormed, wellFormedJson, wellFormedJsonText } from '../../../workers/well-formed'
 
 const FFFD = '\\ufffd'
 
@@ -68,4 +68,12 @@ t.test('the encoder agrees with Buffer (the RowBinary path) on raw text', async 
   for (const s of ['\ud800', 'a\udc00b', '😀', '\ud83d', '\ude00\ud83d']) {
     t.equal(Buffer.from(s).toString('utf8'), wellFormed(s), JSON.stringify(s))
   }
+})
+
+t.test('wellFormedJsonText: says when a string nested in the text may still spell a lone surrogate', async (t) => {
+  t.same(wellFormedJsonText('{"data":"{\\"d\\":\\"x\\"}"}'), { text: '{"data":"{\\"d\\":\\"x\\"}"}', nested: false })
+  t.same(wellFormedJsonText('"\\u00e9\\u0000"'), { text: '"\\u00e9\\u0000"', nested: false }, 'other escapes are no reason')
+  t.equal(wellFormedJsonText('{"data":"\\\\ud800"}').nested, true, 'an escape one level down')
+  t.equal(wellFormedJsonText('{"data":"\\u005cud800"}').nested, true, 'a backslash spelled as an escape')
+  t.same(wellFormedJsonText('"\\ud800x"'), { text: `"${FFFD}x"`, nested: true }, 'this level is fixed as wellFormedJson does')
 })
