@@ -23,7 +23,7 @@ import { formatDateTime } from '../../../workers/clickhouse-types'
 import { personIdOf } from '../../../workers/persons/uuidv5'
 import {
   PERSON_MERGE_DANGEROUSLY, PERSON_PERSONLESS,
-  type DateTimeFlavor, type PersonIntent, type TaskOutput, type WarningRecord,
+  type DateTimeFlavor, type PersonIntent, type TaskOutput, type WarningRecord, unpackIntents,
 } from '../../../workers/protocol'
 import { RecentMap } from '../../../workers/recent-map'
 import { RowWriter } from '../../../workers/row-writer'
@@ -241,11 +241,11 @@ export class PersonStore {
     const changes = new Changes()
     // one writer for the whole batch, in reused memory (engine/dispatch/buffer-pool.ts): its rows go to the insert in one piece
     let size = 0
-    for (const part of parts) size += part.events.length + (part.header.persons?.length ?? 0) * 1024
+    for (const part of parts) size += part.events.length + (part.header.rowEnds?.length ?? 0) * 1024
     const out = new RowWriter(size, buffers?.take(size))
     const row: RowRef = { events: out.buf, start: 0, end: 0, format }
     for (const part of parts) {
-      const intents = part.header.persons ?? []
+      const intents = unpackIntents(part.header.intents)
       const ends = part.header.rowEnds ?? []
       let start = 0
       for (let i = 0; i < intents.length; i++) {
@@ -544,7 +544,7 @@ export class PersonStore {
       if (refresh && (p.isIdentified || (p.distinctIds?.length ?? 0) > 1) && now - p.loadedAt > ttl && now - p.changedAt > ttl) due.set(m.personId, p)
     }
     for (const part of parts) {
-      for (const intent of part.header.persons ?? []) {
+      for (const intent of unpackIntents(part.header.intents)) {
         need(intent.team, intent.distinctId, intent.personId)
         if (intent.other !== null) need(intent.team, intent.other, null)
       }

@@ -10,7 +10,7 @@ import { taskOf } from '../../../harness/tasks'
 import { capturedMessage } from '../../../harness/events'
 import { foldAll } from '../../../../engine/control/fold'
 import { buildSnapshot } from '../../../../engine/control/snapshot'
-import { PERSON_IDENTIFY, PERSON_PERSONLESS, PERSON_UPDATE } from '../../../../workers/protocol'
+import { PERSON_IDENTIFY, PERSON_PERSONLESS, PERSON_UPDATE, unpackIntents } from '../../../../workers/protocol'
 
 t.test('uuidv5 matches RFC 4122 and Python uuid.uuid5 in the person namespace', async (t) => {
   // RFC 4122's DNS example (also python: uuid.uuid5(uuid.NAMESPACE_DNS, 'www.example.com'))
@@ -93,14 +93,14 @@ t.test('the person step: one intent per stored event, merges checked, personless
     m('$set', 'user-4', { $set: 'not an object', $unset: ['old'] }),
   ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
   const { header, rows } = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true })
-  const first = header.persons![0]
+  const first = unpackIntents(header.intents)[0]
   t.same(JSON.parse(first.newText!), { $initial_browser: 'Chrome', $browser: 'Chrome', plan: 'free' },
     'a user new to the thread: the properties of a person this event creates travel with the intent (as the main thread computes them)')
   t.same([first.newLo, first.newHi], [1 << 4, 0], 'and which automatic keys they hold')
-  t.equal(header.persons![4].newText, null, 'none for a personless event')
-  t.same(header.persons!.map((i) => i.autoText), ['{"$browser":"Chrome"}', null, null, null, null, null],
+  t.equal(unpackIntents(header.intents)[4].newText, null, 'none for a personless event')
+  t.same(unpackIntents(header.intents).map((i) => i.autoText), ['{"$browser":"Chrome"}', null, null, null, null, null],
     'the automatic values travel with an event that also writes something else (here a $set); the others have none')
-  const intents = header.persons!.map(({ timestampMs: _t, team: _team, personId, newText: _text, newLo: _lo, newHi: _hi, autoText: _auto, ...rest }) => {
+  const intents = unpackIntents(header.intents).map(({ timestampMs: _t, team: _team, personId, newText: _text, newLo: _lo, newHi: _hi, autoText: _auto, ...rest }) => {
     t.equal(personId, personIdOf(1, rest.distinctId), 'the deterministic person id of a user new to the thread, computed in the worker')
     // every field is present (null / false / 0 when absent); compare what is set, the automatic values parsed
     const set = Object.fromEntries(Object.entries(rest).filter(([k, v]) => v !== null && v !== false && !(v === 0 && (k === 'autoLo' || k === 'autoHi'))))
@@ -115,7 +115,7 @@ t.test('the person step: one intent per stored event, merges checked, personless
     { distinctId: 'user-4', kind: PERSON_UPDATE, unset: ['old'], force: true, kafkaMs: 1741064761500 },
   ])
   t.equal(header.eventRows, 6)
-  const again = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true }).header.persons!
+  const again = unpackIntents(processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true }).header.intents)
   t.same(again.map((i) => [i.personId, i.newText]), again.map(() => [null, null]), 'users the thread saw lately: neither their id nor new-person properties travel again')
   t.same(header.drops, { invalid_process_person_profile: 1 }, 'a personless merge is dropped')
   t.same(header.warnings.map((w) => w[1]), ['cannot_merge_with_illegal_distinct_id', 'invalid_process_person_profile', 'invalid_person_properties'])
@@ -135,7 +135,7 @@ t.test('the properties of a new person, computed in the worker: $set_once fills 
     m('np-4', { $set: { nested: { deep: [1, 2] } } }, '$set'),
     m('np-5', { $browser: 'Chrome', $os: 'Linux', $os_name: 'ignored', gclid: null, utm_term: { not: 'scalar' }, $current_url: 'https://a.example/"q"' }),
   ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
-  const intents = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true }).header.persons!
+  const intents = unpackIntents(processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true }).header.intents)
   const texts = intents.map((i) => i.newText)
   t.same(texts, [
     // setOnce first ($initial_* then the event's own), then $set (the event's own over the automatic ones) in place or after
@@ -164,7 +164,7 @@ t.test('top level of the event: $set and $set_once are applied; $unset is not, a
     raw({ $unset: ['email'] }, {}),
   ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
   const { header, rows } = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true })
-  const [first, second] = header.persons!
+  const [first, second] = unpackIntents(header.intents)
   t.same([first.set, first.setOnce, first.unset], [{ plan: 'pro' }, { first: 'a' }, ['from_properties']], 'top-level $set/$set_once taken; only the properties\' $unset')
   t.equal(second.unset, null, 'a top-level $unset alone unsets nothing')
   const stored = Buffer.from(rows.bytes()).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(JSON.parse(l).properties) as Record<string, unknown>)
