@@ -27,6 +27,9 @@
 //   --cpu-prof DIR      run Sluice's throughput phase under `node --cpu-prof`
 //                       (main thread and every worker) and print the top
 //                       self-time functions (bench/profile.ts)
+//   --gc                run Sluice's engine under `node --trace-gc-nvp` and print its
+//                       garbage collection per thread (bench/gc-trace.ts): scavenges, their
+//                       pauses and helper-thread time, bytes they copied, mark-compacts
 //   --label TEXT        stored with the JSON results (what was measured, e.g. a commit)
 //   --persons M         `both` (default): Sluice with persons on (its default) and
 //                       again with SLUICE_PERSONS=off, on the same stream; `on`, `off`: one of them
@@ -122,6 +125,7 @@ import { ensureTopic } from '../engine/kafka'
 import { DEFAULT_WORKERS } from '../config/schema'
 import { CLICKHOUSE_BINARY, startClickHouseServer, type ClickHouseServer } from '../test/harness/clickhouse-server'
 import { baseEnv, startEngineProcess, type EngineProcess } from '../test/harness/engine-process'
+import { formatGcSummary, summarizeGcTrace } from './gc-trace'
 import { BenchProducer, CommitWatcher, PARTITIONS } from './kafka-load'
 import { startBenchMockCluster, type BenchMockCluster } from './mock-cluster'
 import { ensureNativeTools, KAFKA_ENGINE_CONFIG, kafkaEngineDropSql, kafkaEngineSql, nativeTableSql, startKcatPipeline, type KafkaEngineTables, type KcatPipeline } from './native-pipeline'
@@ -156,6 +160,8 @@ interface Options {
   boundBytes: number
   json: string
   cpuProf: string | undefined
+  /** --gc: Sluice's engine under --trace-gc-nvp, its collections summed per thread (bench/gc-trace.ts) */
+  gc: boolean
   label: string | undefined
   persons: 'both' | 'on' | 'off'
   mode: 'closed-loop' | 'backlog'
@@ -175,6 +181,7 @@ function options(): Options {
     'bound-mib': { type: 'string', default: '12' },
     json: { type: 'string', default: path.join(ROOT, 'bench', 'results', 'latest.json') },
     'cpu-prof': { type: 'string' },
+    gc: { type: 'boolean', default: false },
     label: { type: 'string' },
     persons: { type: 'string', default: 'both' },
     mode: { type: 'string', default: 'closed-loop' },
@@ -211,6 +218,7 @@ function options(): Options {
     boundBytes: int('bound-mib', values['bound-mib'], 1) * 1024 * 1024,
     json: path.resolve(values.json!),
     cpuProf: values['cpu-prof'] === undefined ? undefined : path.resolve(values['cpu-prof']),
+    gc: values.gc === true,
     label: values.label,
   }
 }
@@ -276,9 +284,10 @@ function sluicePipeline(env: Env, persons = true): Pipeline {
   let projectsMade = false
   const workers = env.o.workers ?? DEFAULT_WORKERS
   const db = persons ? SLUICE_DB : `${SLUICE_DB}_persons_off`
+  const label = `Sluice (${workers} worker${workers > 1 ? 's' : ''}${persons ? '' : ', SLUICE_PERSONS=off'})`
   return {
     id: persons ? 'sluice' : 'sluice-persons-off',
-    label: `Sluice (${workers} worker${workers > 1 ? 's' : ''}${persons ? '' : ', SLUICE_PERSONS=off'})`,
+    label,
     closedLoop: true,
     async start(phase, topic, group, stopAfter) {
       const vars = baseEnv({
@@ -300,6 +309,8 @@ function sluicePipeline(env: Env, persons = true): Pipeline {
       Object.assign(vars, env.o.engineEnv)
       const profiling = phase !== 'latency' && env.o.cpuProf
       const nodeArgs = profiling ? ['--cpu-prof', `--cpu-prof-dir=${env.o.cpuProf}`] : []
+      const tracingGc = env.o.gc && phase !== 'latency'
+      if (tracingGc) nodeArgs.push('--trace-gc-nvp')
       if (!projectsMade && phase === 'backlog') {
         // the backlog is already there: projects are made first, by an engine on an empty topic, or early events would meet unknown tokens
         const setup = await startEngineProcess({ ...vars, SLUICE_KAFKA_TOPIC: `${topic}_setup`, SLUICE_KAFKA_GROUP: `${group}-setup` }, 120_000)
@@ -352,6 +363,10 @@ function sluicePipeline(env: Env, persons = true): Pipeline {
         async stop() {
           const code = await engine.stop('SIGTERM')
           if (code !== 0 && code !== null) process.stderr.write(`Sluice exited with ${code}:\n${engine.logs().slice(-3000)}\n`)
+          if (tracingGc) {
+            process.stdout.write(`${label}: garbage collection over the engine's whole ${phase} run (--gc), per 1M consumed events:\n` +
+              formatGcSummary(summarizeGcTrace(engine.logs()), consumed).join('\n') + '\n')
+          }
         },
       }
     },
