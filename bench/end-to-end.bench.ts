@@ -310,6 +310,7 @@ function sluicePipeline(env: Env, persons = true): Pipeline {
       const profiling = phase !== 'latency' && env.o.cpuProf
       const nodeArgs = profiling ? ['--cpu-prof', `--cpu-prof-dir=${env.o.cpuProf}`] : []
       const tracingGc = env.o.gc && phase !== 'latency'
+      let gcReported = false
       if (tracingGc) nodeArgs.push('--trace-gc-nvp')
       if (!projectsMade && phase === 'backlog') {
         // the backlog is already there: projects are made first, by an engine on an empty topic, or early events would meet unknown tokens
@@ -363,7 +364,8 @@ function sluicePipeline(env: Env, persons = true): Pipeline {
         async stop() {
           const code = await engine.stop('SIGTERM')
           if (code !== 0 && code !== null) process.stderr.write(`Sluice exited with ${code}:\n${engine.logs().slice(-3000)}\n`)
-          if (tracingGc) {
+          if (tracingGc && !gcReported) {
+            gcReported = true // stop() may be called again on the way out
             process.stdout.write(`${label}: garbage collection over the engine's whole ${phase} run (--gc), per 1M consumed events:\n` +
               formatGcSummary(summarizeGcTrace(engine.logs()), consumed).join('\n') + '\n')
           }

@@ -51,11 +51,11 @@ export function summarizeGcTrace(log: string): GcThread[] {
   return [...threads.values()]
 }
 
-/** One line per thread, per 1M events. */
+/** One line per thread, every figure per 1M events. */
 export function formatGcSummary(threads: readonly GcThread[], events: number): string[] {
   const per = 1e6 / Math.max(1, events)
   return threads.filter((t) => t.scavenges + t.markCompacts > 0).map((t) =>
-    `  ${t.thread.padEnd(9)} ${t.scavenges} scavenges: ${(t.scavengePauseMs * per / 1000).toFixed(1)} s paused, ` +
+    `  ${t.thread.padEnd(9)} ${(t.scavenges * per).toFixed(0)} scavenges: ${(t.scavengePauseMs * per / 1000).toFixed(1)} s paused, ` +
     `${(t.scavengeBackgroundMs * per / 1000).toFixed(1)} s on helper threads, ${(t.copiedBytes * per / 2 ** 20).toFixed(0)} MiB copied, ` +
-    `${(t.allocatedBytes * per / 2 ** 20).toFixed(0)} MiB allocated; ${t.markCompacts} mark-compacts: ${(t.markCompactPauseMs * per / 1000).toFixed(1)} s paused`)
+    `${(t.allocatedBytes * per / 2 ** 20).toFixed(0)} MiB allocated; ${(t.markCompacts * per).toFixed(0)} mark-compacts: ${(t.markCompactPauseMs * per / 1000).toFixed(1)} s paused`)
 }
