@@ -297,7 +297,8 @@ function sluicePipeline(env: Env, persons = true): Pipeline {
         // persons off: its own database and control log, so each variant counts its own rows and makes its own projects
         SLUICE_CLICKHOUSE_DATABASE: db,
         ...(persons ? {} : { SLUICE_CONTROL_TOPIC: 'sluice_control_persons_off' }),
-        SLUICE_LOG_LEVEL: 'warn',
+        // info: a stall's last log lines show the rebalances and pauses before it (a handful per run)
+        SLUICE_LOG_LEVEL: 'info',
         SLUICE_PERSONS: persons ? 'on' : 'off',
         ...(env.ch ? { SLUICE_CLICKHOUSE_URL: env.ch.url } : { SLUICE_DATA_DIR: path.join(env.tmp, persons ? 'sluice-chdb' : 'sluice-chdb-persons-off') }),
         ...(stopAfter ? { SLUICE_STOP_AFTER_EVENTS: String(stopAfter) } : {}),
@@ -360,7 +361,8 @@ function sluicePipeline(env: Env, persons = true): Pipeline {
         consumed: () => consumed,
         ownedAt: () => env.kafka.joinedAt(group),
         failure: () => (exited && engine.child.exitCode !== 0 ? `Sluice exited with ${engine.child.exitCode}:\n${engine.logs().slice(-3000)}` : undefined),
-        recentLogs: () => engine.logs().slice(-6000),
+        // without --gc's collection lines, which would fill it
+        recentLogs: () => engine.logs().split('\n').filter((l) => !/^\[\d+:0x[0-9a-f]+\]/.test(l)).join('\n').slice(-6000),
         async stop() {
           const code = await engine.stop('SIGTERM')
           if (code !== 0 && code !== null) process.stderr.write(`Sluice exited with ${code}:\n${engine.logs().slice(-3000)}\n`)
