@@ -224,14 +224,6 @@ export interface RowEncoding {
 // The task codec: both sides of the boundary in one place.
 
 /**
- * The task's answer as one exact-size ArrayBuffer, so Piscina transfers it
- * (only a top-level movable is transferred) and the main thread, which keeps
- * the rows until ClickHouse acknowledged them, holds no spare capacity. The
- * last 8 bytes give both lengths.
- *
- *   [events rows][msgpack TaskHeader][u32 rows length][u32 header length]
- */
-/**
  * Person intents travel as bytes: each is packed as soon as its event is
  * processed (sequential records: their shape is written once per task), and
  * the main thread unpacks a task's intents only while it uses them (its
@@ -260,7 +252,15 @@ export function unpackIntents(bytes: Uint8Array | undefined): PersonIntent[] {
   return new Unpackr({ useRecords: true, sequential: true }).unpackMultiple(bytes) as PersonIntent[]
 }
 
-/** Records: the header's many same-shaped objects (person intents, dead letters) carry their keys once per answer. */
+/**
+ * The task's answer as one exact-size ArrayBuffer, so Piscina transfers it
+ * (only a top-level movable is transferred) and the main thread, which keeps
+ * the rows until ClickHouse acknowledged them, holds no spare capacity. The
+ * last 8 bytes give both lengths.
+ *
+ *   [events rows][msgpack TaskHeader][u32 rows length][u32 header length]
+ */
+/** Records: the header's same-shaped objects (dead letters, taxonomy observations) carry their keys once per answer. */
 const headerCodec = new Packr({ useRecords: true })
 
 export function encodeTaskOutput(header: TaskHeader, rows: RowWriter): ArrayBuffer {
