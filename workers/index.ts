@@ -146,7 +146,10 @@ export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter,
     }
     start = end
   }
-  if (intents !== undefined) header.intents = intents.bytes()
+  if (intents !== undefined) {
+    header.intents = intents.intents()
+    header.intentKeys = intents.intentKeys()
+  }
   header.pendingClaims.claims = [...ctx.claims.values()]
   if (ctx.heatmaps.length > 0) header.heatmaps = ctx.heatmaps
   return { header, rows: out }

@@ -88,6 +88,8 @@ export interface TaskHeader {
   observations: Observations
   /** persons on (RowEncoding.persons): one intent per `events` row, in row order, packed (IntentPacker; unpackIntents reads them) */
   intents?: Uint8Array
+  /** persons on: each intent's IntentKey, packed the same way (unpackIntentKeys): what the cache fetch needs */
+  intentKeys?: Uint8Array
   /** persons on: per `events` row, the end of its bytes in the rows; the main thread appends the person columns there */
   rowEnds?: number[]
   /** rows of `heatmaps` (issue 15 rule 2); absent when the task has none */
@@ -235,21 +237,44 @@ export interface RowEncoding {
 export class IntentPacker {
   private readonly packr = new Packr({ useRecords: true, sequential: true })
   private readonly out = new RowWriter(64 << 10)
+  private readonly keys = new RowWriter(16 << 10)
 
   add(intent: PersonIntent): void {
     // pack() answers a view of its own buffer, reused by the next call: copied at once
     this.out.append(this.packr.pack(intent))
+    this.keys.append(keyCodec.pack([intent.team, intent.distinctId, intent.personId, intent.other] satisfies IntentKey))
   }
 
-  bytes(): Uint8Array {
+  intents(): Uint8Array {
     return this.out.bytes()
   }
+
+  intentKeys(): Uint8Array {
+    return this.keys.bytes()
+  }
 }
+
+/**
+ * What the main thread's cache fetch reads of an intent before the batch's
+ * turn: [team, distinct_id, its person id (PersonIntent.personId), the other
+ * distinct_id of a merge]. Unpacking whole intents there too cost a second
+ * intent object and its strings per event (the new persons' properties text
+ * above all): the main thread's scavenges follow what it allocates.
+ */
+export type IntentKey = [number, string, string | null, string | null]
+
+const keyCodec = new Packr({ useRecords: false })
 
 /** A task's intents, in row order: new objects each call, for the caller to drop when done. */
 export function unpackIntents(bytes: Uint8Array | undefined): PersonIntent[] {
   if (bytes === undefined || bytes.length === 0) return []
   return new Unpackr({ useRecords: true, sequential: true }).unpackMultiple(bytes) as PersonIntent[]
+}
+
+/** A task's intent keys, in row order. */
+export function unpackIntentKeys(bytes: Uint8Array | undefined): IntentKey[] {
+  if (bytes === undefined || bytes.length === 0) return []
+  return keyCodec.unpackMultiple(bytes) as IntentKey[]
 }
 
 /**

@@ -23,7 +23,7 @@ import { formatDateTime } from '../../../workers/clickhouse-types'
 import { personIdOf } from '../../../workers/persons/uuidv5'
 import {
   PERSON_MERGE_DANGEROUSLY, PERSON_PERSONLESS,
-  type DateTimeFlavor, type PersonIntent, type TaskOutput, type WarningRecord, unpackIntents,
+  type DateTimeFlavor, type PersonIntent, type TaskOutput, type WarningRecord, unpackIntentKeys, unpackIntents,
 } from '../../../workers/protocol'
 import { RecentMap } from '../../../workers/recent-map'
 import { RowWriter } from '../../../workers/row-writer'
@@ -544,9 +544,9 @@ export class PersonStore {
       if (refresh && (p.isIdentified || (p.distinctIds?.length ?? 0) > 1) && now - p.loadedAt > ttl && now - p.changedAt > ttl) due.set(m.personId, p)
     }
     for (const part of parts) {
-      for (const intent of unpackIntents(part.header.intents)) {
-        need(intent.team, intent.distinctId, intent.personId)
-        if (intent.other !== null) need(intent.team, intent.other, null)
+      for (const [team, distinctId, personId, other] of unpackIntentKeys(part.header.intentKeys)) {
+        need(team, distinctId, personId)
+        if (other !== null) need(team, other, null)
       }
     }
     if (missing.size === 0 && reread.size === 0 && due.size === 0) return loaded

@@ -10,7 +10,7 @@ import { taskOf } from '../../../harness/tasks'
 import { capturedMessage } from '../../../harness/events'
 import { foldAll } from '../../../../engine/control/fold'
 import { buildSnapshot } from '../../../../engine/control/snapshot'
-import { PERSON_IDENTIFY, PERSON_PERSONLESS, PERSON_UPDATE, unpackIntents } from '../../../../workers/protocol'
+import { PERSON_IDENTIFY, PERSON_PERSONLESS, PERSON_UPDATE, unpackIntentKeys, unpackIntents } from '../../../../workers/protocol'
 
 t.test('uuidv5 matches RFC 4122 and Python uuid.uuid5 in the person namespace', async (t) => {
   // RFC 4122's DNS example (also python: uuid.uuid5(uuid.NAMESPACE_DNS, 'www.example.com'))
@@ -98,6 +98,9 @@ t.test('the person step: one intent per stored event, merges checked, personless
     'a user new to the thread: the properties of a person this event creates travel with the intent (as the main thread computes them)')
   t.same([first.newLo, first.newHi], [1 << 4, 0], 'and which automatic keys they hold')
   t.equal(unpackIntents(header.intents)[4].newText, null, 'none for a personless event')
+  t.same(unpackIntentKeys(header.intentKeys), unpackIntents(header.intents).map((i) => [i.team, i.distinctId, i.personId, i.other]),
+    'each intent\'s key (what the cache fetch reads) travels beside it, in the same order')
+  t.same(unpackIntentKeys(header.intentKeys)[1].slice(1), ['user-1', unpackIntents(header.intents)[1].personId, 'anon-1'], 'a merge\'s key names the other distinct_id')
   t.same(unpackIntents(header.intents).map((i) => i.autoText), ['{"$browser":"Chrome"}', null, null, null, null, null],
     'the automatic values travel with an event that also writes something else (here a $set); the others have none')
   const intents = unpackIntents(header.intents).map(({ timestampMs: _t, team: _team, personId, newText: _text, newLo: _lo, newHi: _hi, autoText: _auto, ...rest }) => {
