@@ -174,17 +174,20 @@ export interface PersonIntent {
   autoHi: number
   /**
    * for a user this thread had not seen lately (likely a new person): the
-   * properties, as JSON text, of a person this event creates (its automatic
-   * values and their `$initial_*`, its `$set`, `$set_once` and `$unset`,
-   * applied by workers/persons/properties.ts as the main thread would), and
-   * which automatic keys they hold (`newLo`, `newHi`). The main thread takes
-   * them as they are when the person is indeed new, and otherwise applies
-   * the intent itself: creating a person from its first event was the main
-   * thread's largest person cost (parsing, expanding, applying, serializing:
-   * ~6 KB of objects per person, which drove its garbage collection).
+   * properties of a person this event creates (its automatic values and
+   * their `$initial_*`, its `$set`, `$set_once` and `$unset`, applied by
+   * workers/persons/properties.ts as the main thread would), as UTF-8 JSON
+   * bytes, and which automatic keys they hold (`newLo`, `newHi`). The main
+   * thread takes them as they are when the person is indeed new, and
+   * otherwise applies the intent itself: creating a person from its first
+   * event was the main thread's largest person cost (parsing, expanding,
+   * applying, serializing: ~6 KB of objects per person, which drove its
+   * garbage collection). Bytes, not a string: the main thread copies them
+   * into the person's RowBinary columns, where a string was decoded from the
+   * intent and encoded again (a third of the bench's events carry one).
    * null when not computed.
    */
-  newText: string | null
+  newProperties: Uint8Array | null
   newLo: number
   newHi: number
   /**

@@ -141,6 +141,13 @@ export class RowWriter {
     this.pos += 8
   }
 
+  /** RowBinary String of text already encoded as UTF-8 (a worker's bytes): copied, not decoded and encoded again. */
+  stringBytes(utf8: Uint8Array): void {
+    this.ensure(utf8.length + 5)
+    this.varint(utf8.length)
+    this.append(utf8)
+  }
+
   /** Bytes as they are (rows encoded elsewhere). */
   append(src: Uint8Array, from = 0, to = src.length): void {
     this.ensure(to - from)

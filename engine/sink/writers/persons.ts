@@ -120,6 +120,9 @@ export interface AppliedPersons {
 /** Encodes a person's columns before they are copied out at their size (a fresh writer per changed person showed in profiles). */
 const columnsScratch = new RowWriter(64 * 1024)
 
+/** UTF-8 bytes as text (an unpacked intent's bytes are a Uint8Array view, not always a Buffer). */
+const utf8Text = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')
+
 const keyOfText = (team: number, distinctId: string) => `${team}\u0000${distinctId}`
 
 /**
@@ -299,15 +302,20 @@ export class PersonStore {
   /** The person's RowBinary columns, encoded once per change. */
   private columnsOf(p: PersonState): Buffer {
     if (p.columns !== undefined) return p.columns
-    const text = this.textOf(p)
+    p.columns = this.encodeColumns(p, this.textOf(p))
+    p.text = undefined // one copy kept: textOf reads it back from the bytes
+    return p.columns
+  }
+
+  /** id, properties (text, or a worker's UTF-8 bytes of it), created_at: at their size, off the scratch writer. */
+  private encodeColumns(p: PersonState, properties: string | Uint8Array): Buffer {
     const w = columnsScratch
     w.pos = 0
     w.uuid(p.id)
-    w.string(text)
+    if (typeof properties === 'string') w.string(properties)
+    else w.stringBytes(properties)
     this.createdAt(w, p.createdAtMs)
-    p.columns = Buffer.from(w.bytes())
-    p.text = undefined // one copy kept: textOf reads it back from the bytes
-    return p.columns
+    return Buffer.from(w.bytes())
   }
 
   private jsonColumns(intent: PersonIntent, person: PersonState | undefined): string {
@@ -400,11 +408,13 @@ export class PersonStore {
     if (person === undefined) {
       person = this.create(intent, this.mappingOf(team, intent.distinctId, intent.personId).personId, changes)
       this.assign(team, intent.distinctId, person, intent, changes)
-      if (intent.newText !== null && merged === undefined) {
+      const computed = intent.newProperties
+      if (computed !== null && merged === undefined) {
         // new, as the worker guessed: its properties are the ones the worker computed by the same rule (workers/steps/extract-person.ts)
-        if (intent.newText !== '{}') {
+        if (computed.length !== 2) { // not `{}`, the only two-byte object
           person.properties = undefined
-          person.text = intent.newText
+          if (row.format.kind === 'RowBinary') person.columns = this.encodeColumns(person, computed)
+          else person.text = utf8Text(computed)
           person.autoLo = intent.newLo
           person.autoHi = intent.newHi
           person.version = this.version(person.version, intent)

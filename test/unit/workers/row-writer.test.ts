@@ -31,6 +31,13 @@ t.test('strings: LEB128 byte length, then UTF-8, across the 1-, 2- and 3-byte le
   }
 })
 
+t.test('a String from UTF-8 bytes is the same String as from their text (a worker\'s new-person properties), growing the writer as needed', async (t) => {
+  for (const text of ['{}', '{"$browser":"Chrome","é":"☕"}', 'x'.repeat(127), 'x'.repeat(128), '🦆'.repeat(40_000)]) {
+    const utf8 = new Uint8Array(Buffer.from(text)) // a plain Uint8Array, as an unpacked intent gives
+    t.same(bytesOf((w) => { w.uint8(7); w.stringBytes(utf8); w.string('end') }, 4), bytesOf((w) => { w.uint8(7); w.string(text); w.string('end') }), `${Buffer.byteLength(text)} bytes`)
+  }
+})
+
 t.test('integers are little-endian; negative Int64 is two\'s complement', async (t) => {
   t.same(bytesOf((w) => w.uint32(0x01020304)), Buffer.from([4, 3, 2, 1]))
   const int64 = (n: number) => { const b = Buffer.alloc(8); b.writeBigInt64LE(BigInt(n)); return b }

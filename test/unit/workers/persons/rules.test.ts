@@ -12,6 +12,10 @@ import { foldAll } from '../../../../engine/control/fold'
 import { buildSnapshot } from '../../../../engine/control/snapshot'
 import { PERSON_IDENTIFY, PERSON_PERSONLESS, PERSON_UPDATE, unpackIntentKeys, unpackIntents } from '../../../../workers/protocol'
 
+
+/** a new person's properties as they travel (UTF-8 bytes), as text */
+const textOf = (bytes: Uint8Array | null): string | null => bytes === null ? null : Buffer.from(bytes).toString('utf8')
+
 t.test('uuidv5 matches RFC 4122 and Python uuid.uuid5 in the person namespace', async (t) => {
   // RFC 4122's DNS example (also python: uuid.uuid5(uuid.NAMESPACE_DNS, 'www.example.com'))
   t.equal(uuidv5('www.example.com', '6ba7b810-9dad-11d1-80b4-00c04fd430c8'), '2ed6657d-e927-568b-95e1-2665a8aea6a2')
@@ -94,16 +98,16 @@ t.test('the person step: one intent per stored event, merges checked, personless
   ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
   const { header, rows } = processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true })
   const first = unpackIntents(header.intents)[0]
-  t.same(JSON.parse(first.newText!), { $initial_browser: 'Chrome', $browser: 'Chrome', plan: 'free' },
+  t.same(JSON.parse(textOf(first.newProperties)!), { $initial_browser: 'Chrome', $browser: 'Chrome', plan: 'free' },
     'a user new to the thread: the properties of a person this event creates travel with the intent (as the main thread computes them)')
   t.same([first.newLo, first.newHi], [1 << 4, 0], 'and which automatic keys they hold')
-  t.equal(unpackIntents(header.intents)[4].newText, null, 'none for a personless event')
+  t.equal(unpackIntents(header.intents)[4].newProperties, null, 'none for a personless event')
   t.same(unpackIntentKeys(header.intentKeys), unpackIntents(header.intents).map((i) => [i.team, i.distinctId, i.personId, i.other]),
     'each intent\'s key (what the cache fetch reads) travels beside it, in the same order')
   t.same(unpackIntentKeys(header.intentKeys)[1].slice(1), ['user-1', unpackIntents(header.intents)[1].personId, 'anon-1'], 'a merge\'s key names the other distinct_id')
   t.same(unpackIntents(header.intents).map((i) => i.autoText), ['{"$browser":"Chrome"}', null, null, null, null, null],
     'the automatic values travel with an event that also writes something else (here a $set); the others have none')
-  const intents = unpackIntents(header.intents).map(({ timestampMs: _t, team: _team, personId, newText: _text, newLo: _lo, newHi: _hi, autoText: _auto, ...rest }) => {
+  const intents = unpackIntents(header.intents).map(({ timestampMs: _t, team: _team, personId, newProperties: _text, newLo: _lo, newHi: _hi, autoText: _auto, ...rest }) => {
     t.equal(personId, personIdOf(1, rest.distinctId), 'the deterministic person id of a user new to the thread, computed in the worker')
     // every field is present (null / false / 0 when absent); compare what is set, the automatic values parsed
     const set = Object.fromEntries(Object.entries(rest).filter(([k, v]) => v !== null && v !== false && !(v === 0 && (k === 'autoLo' || k === 'autoHi'))))
@@ -119,7 +123,7 @@ t.test('the person step: one intent per stored event, merges checked, personless
   ])
   t.equal(header.eventRows, 6)
   const again = unpackIntents(processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true }).header.intents)
-  t.same(again.map((i) => [i.personId, i.newText]), again.map(() => [null, null]), 'users the thread saw lately: neither their id nor new-person properties travel again')
+  t.same(again.map((i) => [i.personId, i.newProperties]), again.map(() => [null, null]), 'users the thread saw lately: neither their id nor new-person properties travel again')
   t.same(header.drops, { invalid_process_person_profile: 1 }, 'a personless merge is dropped')
   t.same(header.warnings.map((w) => w[1]), ['cannot_merge_with_illegal_distinct_id', 'invalid_process_person_profile', 'invalid_person_properties'])
   const lines = Buffer.from(rows.bytes()).toString('utf8').split('\n')
@@ -139,7 +143,7 @@ t.test('the properties of a new person, computed in the worker: $set_once fills 
     m('np-5', { $browser: 'Chrome', $os: 'Linux', $os_name: 'ignored', gclid: null, utm_term: { not: 'scalar' }, $current_url: 'https://a.example/"q"' }),
   ], { snapshot, nowMs: Date.parse('2025-03-04T05:10:00Z'), kafkaTimestamp: 1741064761500 })
   const intents = unpackIntents(processBatch(task, { dateTime: 'DateTime64', format: 'JSONEachRow', persons: true }).header.intents)
-  const texts = intents.map((i) => i.newText)
+  const texts = intents.map((i) => textOf(i.newProperties))
   t.same(texts, [
     // setOnce first ($initial_* then the event's own), then $set (the event's own over the automatic ones) in place or after
     '{"$initial_browser":"Firefox","$initial_os":"iOS","plan":"pro","first_seen":"x","$browser":"Edge","$os":"iOS"}',
