@@ -25,7 +25,8 @@ import { BufferPool } from '../engine/dispatch/buffer-pool'
 import { startClickHouseServer } from '../test/harness/clickhouse-server'
 import { eventColumns } from '../workers/clickhouse-types'
 import { processBatch } from '../workers/index'
-import { decodeTaskOutput, encodeTaskOutput, unpackIntents, type RowEncoding } from '../workers/protocol'
+import { decodeTaskOutput, encodeTaskOutput, type RowEncoding } from '../workers/protocol'
+import { IntentReader, readIntents } from '../workers/intent-codec'
 import { messageGenerator } from './generate'
 import { benchTasks } from './tasks'
 import { benchCommands, BENCH_TOKENS } from './projects'
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     // --only apply: the person stage alone (for a profile of it)
     const decoding = values.only === undefined
     const decodeOff = decoding ? await measure(answersOff, (a) => rowsOff.get(a)!, seconds, (a) => { sink += decodeTaskOutput(a).header.eventRows }) : NaN
-    const decodeOn = decoding ? await measure(answersOn, (a) => rowsOf.get(a)!, seconds, (a) => { sink += unpackIntents(decodeTaskOutput(a).header.intents).length }) : NaN
+    const decodeOn = decoding ? await measure(answersOn, (a) => rowsOf.get(a)!, seconds, (a) => { for (const r = new IntentReader(decodeTaskOutput(a).header.intents); r.next();) sink++ }) : NaN
     // cold: a fresh store meets every user for the first time (ClickHouse has none of them: each batch's read finds nothing)
     const coldRuns: number[] = []
     // the rows' memory reused, as the engine does once a flush is acknowledged (engine/dispatch/ingest.ts)
@@ -95,7 +96,7 @@ async function main(): Promise<void> {
       coldRuns.push(((performance.now() - start) * 1000) / events)
     }
     const cold = coldRuns.sort((a, b) => a - b)[coldRuns.length >> 1] ?? NaN
-    const newPersons = new Set(parts.flatMap((p) => unpackIntents(p.header.intents).map((i) => `${i.team}:${i.distinctId}`))).size
+    const newPersons = new Set(parts.flatMap((p) => readIntents(p.header.intents).map((i) => `${i.team}:${i.distinctId}`))).size
     const apply = values.only === 'cold' ? NaN : await measure(parts, (p) => p.header.eventRows, seconds, async (p) => {
       const applied = await persons.apply(persons.turn(), [p], format, Date.now(), rowBuffers)
       sink += applied.rows.length + applied.tables.length

@@ -14,8 +14,8 @@ import { PERSONS_PIPELINE, PIPELINE } from './pipeline'
 import { RowWriter } from './row-writer'
 import { currentThreadId } from './thread-id'
 import { DefinitionsMemory } from './definitions-memory'
+import { IntentWriter } from './intent-codec'
 import {
-  IntentPacker,
   encodeTaskOutput, META_END, META_OFFSET, META_STRIDE, META_TIMESTAMP,
   type ControlSnapshot, type RowEncoding, type SnapshotRef, type TaskHeader, type TaskInput,
 } from './protocol'
@@ -100,7 +100,7 @@ export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter,
     pendingClaims: { indexes: [], claims: [] }, warnings: ctx.warnings, groupUpdates: ctx.groupUpdates, observations: ctx.observations,
   }
   const persons = enc.persons === true
-  const intents = persons ? new IntentPacker() : undefined
+  const intents = persons ? new IntentWriter(count * 128) : undefined
   if (persons) header.rowEnds = []
   // rows are shorter than the messages they come from (about 70 % in bench/)
   if (out === undefined) out = new RowWriter(values.length + count * 64)
@@ -140,15 +140,14 @@ export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter,
       header.deadLetters.push({ index: i, reason: 'processing_error', error: `${(err as Error)?.name}: ${(err as Error)?.message}`.slice(0, 500) })
     }
     if (intents !== undefined && ctx.personIntents.length > 0) {
-      // packed now, so that no intent object outlives its event (protocol.ts IntentPacker)
+      // written now, so that no intent object outlives its event (intent-codec.ts)
       for (const intent of ctx.personIntents) intents.add(intent)
       ctx.personIntents.length = 0
     }
     start = end
   }
   if (intents !== undefined) {
-    header.intents = intents.intents()
-    header.intentKeys = intents.intentKeys()
+    header.intents = intents.bytes()
   }
   header.pendingClaims.claims = [...ctx.claims.values()]
   if (ctx.heatmaps.length > 0) header.heatmaps = ctx.heatmaps

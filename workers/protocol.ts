@@ -86,10 +86,8 @@ export interface TaskHeader {
   warnings: WarningRecord[]
   groupUpdates: GroupUpdate[]
   observations: Observations
-  /** persons on (RowEncoding.persons): one intent per `events` row, in row order, packed (IntentPacker; unpackIntents reads them) */
+  /** persons on (RowEncoding.persons): one intent per `events` row, in row order (workers/intent-codec.ts) */
   intents?: Uint8Array
-  /** persons on: each intent's IntentKey, packed the same way (unpackIntentKeys): what the cache fetch needs */
-  intentKeys?: Uint8Array
   /** persons on: per `events` row, the end of its bytes in the rows; the main thread appends the person columns there */
   rowEnds?: number[]
   /** rows of `heatmaps` (issue 15 rule 2); absent when the task has none */
@@ -174,20 +172,18 @@ export interface PersonIntent {
   autoHi: number
   /**
    * for a user this thread had not seen lately (likely a new person): the
-   * properties of a person this event creates (its automatic values and
-   * their `$initial_*`, its `$set`, `$set_once` and `$unset`, applied by
-   * workers/persons/properties.ts as the main thread would), as UTF-8 JSON
-   * bytes, and which automatic keys they hold (`newLo`, `newHi`). The main
-   * thread takes them as they are when the person is indeed new, and
-   * otherwise applies the intent itself: creating a person from its first
-   * event was the main thread's largest person cost (parsing, expanding,
-   * applying, serializing: ~6 KB of objects per person, which drove its
-   * garbage collection). Bytes, not a string: the main thread copies them
-   * into the person's RowBinary columns, where a string was decoded from the
-   * intent and encoded again (a third of the bench's events carry one).
+   * properties, as JSON text, of a person this event creates (its automatic
+   * values and their `$initial_*`, its `$set`, `$set_once` and `$unset`,
+   * applied by workers/persons/properties.ts as the main thread would), and
+   * which automatic keys they hold (`newLo`, `newHi`). The main thread takes
+   * them as they are when the person is indeed new, and otherwise applies
+   * the intent itself: creating a person from its first event was the main
+   * thread's largest person cost (parsing, expanding, applying, serializing:
+   * ~6 KB of objects per person, which drove its garbage collection). They
+   * reach the main thread as UTF-8 bytes (ReadIntent.newProperties).
    * null when not computed.
    */
-  newProperties: Uint8Array | null
+  newText: string | null
   newLo: number
   newHi: number
   /**
@@ -227,58 +223,6 @@ export interface RowEncoding {
 }
 
 // The task codec: both sides of the boundary in one place.
-
-/**
- * Person intents travel as bytes: each is packed as soon as its event is
- * processed (sequential records: their shape is written once per task), and
- * the main thread unpacks a task's intents only while it uses them (its
- * cache fetch, then its turn to apply them). As objects they lived from a
- * task's first event until the batch's turn came on the main thread, and
- * every scavenge in between copied them (--trace-gc, bench with persons on:
- * 10 µs of scavenges per event on the main thread, 2 without persons).
- */
-export class IntentPacker {
-  private readonly packr = new Packr({ useRecords: true, sequential: true })
-  private readonly out = new RowWriter(64 << 10)
-  private readonly keys = new RowWriter(16 << 10)
-
-  add(intent: PersonIntent): void {
-    // pack() answers a view of its own buffer, reused by the next call: copied at once
-    this.out.append(this.packr.pack(intent))
-    this.keys.append(keyCodec.pack([intent.team, intent.distinctId, intent.personId, intent.other] satisfies IntentKey))
-  }
-
-  intents(): Uint8Array {
-    return this.out.bytes()
-  }
-
-  intentKeys(): Uint8Array {
-    return this.keys.bytes()
-  }
-}
-
-/**
- * What the main thread's cache fetch reads of an intent before the batch's
- * turn: [team, distinct_id, its person id (PersonIntent.personId), the other
- * distinct_id of a merge]. Unpacking whole intents there too cost a second
- * intent object and its strings per event (the new persons' properties text
- * above all): the main thread's scavenges follow what it allocates.
- */
-export type IntentKey = [number, string, string | null, string | null]
-
-const keyCodec = new Packr({ useRecords: false })
-
-/** A task's intents, in row order: new objects each call, for the caller to drop when done. */
-export function unpackIntents(bytes: Uint8Array | undefined): PersonIntent[] {
-  if (bytes === undefined || bytes.length === 0) return []
-  return new Unpackr({ useRecords: true, sequential: true }).unpackMultiple(bytes) as PersonIntent[]
-}
-
-/** A task's intent keys, in row order. */
-export function unpackIntentKeys(bytes: Uint8Array | undefined): IntentKey[] {
-  if (bytes === undefined || bytes.length === 0) return []
-  return keyCodec.unpackMultiple(bytes) as IntentKey[]
-}
 
 /**
  * The task's answer as one exact-size ArrayBuffer, so Piscina transfers it

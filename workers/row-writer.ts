@@ -141,6 +141,13 @@ export class RowWriter {
     this.pos += 8
   }
 
+  /** RowBinary Float64 (little-endian IEEE 754). */
+  float64(n: number): void {
+    this.ensure(8)
+    this.buf.writeDoubleLE(n, this.pos)
+    this.pos += 8
+  }
+
   /** RowBinary String of text already encoded as UTF-8 (a worker's bytes): copied, not decoded and encoded again. */
   stringBytes(utf8: Uint8Array): void {
     this.ensure(utf8.length + 5)

@@ -51,7 +51,7 @@ function newIntent(team: number, distinctId: string, kind: PersonIntentKind, tim
   const { id, fresh } = recentPersonId(team, distinctId)
   const intent: PersonIntent = {
     team, distinctId, kind, personId: fresh ? id : null, set: null, setOnce: null, autoLo: 0, autoHi: 0,
-    newProperties: null, newLo: 0, newHi: 0, autoText: null, unset: null, other: null, force: false, timestampMs, kafkaMs: 0,
+    newText: null, newLo: 0, newHi: 0, autoText: null, unset: null, other: null, force: false, timestampMs, kafkaMs: 0,
   }
   if (props !== undefined) {
     const auto = automaticPresence(props)
@@ -61,18 +61,15 @@ function newIntent(team: number, distinctId: string, kind: PersonIntentKind, tim
   return intent
 }
 
-/** `{}`: a new person with no properties (the main thread reads it by its length, 2) */
-const NO_PROPERTIES = Buffer.from('{}')
-
 /**
- * What a person created by this event holds (PersonIntent.newProperties): the
+ * What a person created by this event holds (PersonIntent.newText): the
  * main thread's rule for a new person (engine/sink/writers/persons.ts
  * applyOne), applied here to the event's parsed properties.
  */
 function newPersonOf(intent: PersonIntent, props: Record<string, unknown>): void {
   if (intent.set === null && intent.setOnce === null && intent.unset === null) {
     // most events: the automatic keys alone, every one of them held with its $initial_*
-    intent.newProperties = Buffer.from(automaticPersonText(props))
+    intent.newText = automaticPersonText(props)
     intent.newLo = intent.autoLo
     intent.newHi = intent.autoHi
     return
@@ -89,10 +86,10 @@ function newPersonOf(intent: PersonIntent, props: Record<string, unknown>): void
   }
   const properties = set === null && setOnce === null && intent.unset === null ? undefined : applyIntent({}, { set, setOnce, unset: intent.unset, force: intent.force })
   if (properties === undefined) {
-    intent.newProperties = NO_PROPERTIES
+    intent.newText = '{}'
     return
   }
-  intent.newProperties = Buffer.from(JSON.stringify(properties))
+  intent.newText = JSON.stringify(properties)
   const mask = automaticMask(properties)
   intent.newLo = mask.lo
   intent.newHi = mask.hi

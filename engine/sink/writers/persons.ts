@@ -23,8 +23,9 @@ import { formatDateTime } from '../../../workers/clickhouse-types'
 import { personIdOf } from '../../../workers/persons/uuidv5'
 import {
   PERSON_MERGE_DANGEROUSLY, PERSON_PERSONLESS,
-  type DateTimeFlavor, type PersonIntent, type TaskOutput, type WarningRecord, unpackIntentKeys, unpackIntents,
+  type DateTimeFlavor, type TaskOutput, type WarningRecord,
 } from '../../../workers/protocol'
+import { IntentReader, type ReadIntent } from '../../../workers/intent-codec'
 import { RecentMap } from '../../../workers/recent-map'
 import { RowWriter } from '../../../workers/row-writer'
 import { jsonText } from '../../../workers/well-formed'
@@ -248,11 +249,11 @@ export class PersonStore {
     const out = new RowWriter(size, buffers?.take(size))
     const row: RowRef = { events: out.buf, start: 0, end: 0, format }
     for (const part of parts) {
-      const intents = unpackIntents(part.header.intents)
+      // read in place: one object for the part's intents, its fields the current one's
+      const intent = new IntentReader(part.header.intents)
       const ends = part.header.rowEnds ?? []
       let start = 0
-      for (let i = 0; i < intents.length; i++) {
-        const intent = intents[i]
+      for (let i = 0; intent.next(); i++) {
         let person: PersonState | undefined
         try {
           // no promise per event: only merges may wait for ClickHouse
@@ -283,7 +284,7 @@ export class PersonStore {
     return { rows: out.bytes(), memory: out.memory, tables, warnings: changes.warnings }
   }
 
-  private binaryColumns(out: RowWriter, intent: PersonIntent, person: PersonState | undefined): void {
+  private binaryColumns(out: RowWriter, intent: ReadIntent, person: PersonState | undefined): void {
     if (person !== undefined && intent.kind !== PERSON_PERSONLESS) {
       const columns = this.columnsOf(person)
       out.append(columns)
@@ -318,7 +319,7 @@ export class PersonStore {
     return Buffer.from(w.bytes())
   }
 
-  private jsonColumns(intent: PersonIntent, person: PersonState | undefined): string {
+  private jsonColumns(intent: ReadIntent, person: PersonState | undefined): string {
     const personless = person === undefined || intent.kind === PERSON_PERSONLESS
     const id = person?.id ?? this.mappingOf(intent.team, intent.distinctId, intent.personId).personId
     return ',"person_id":"' + id + '","person_properties":' + JSON.stringify(personless ? '{}' : this.textOf(person)) +
@@ -375,12 +376,12 @@ export class PersonStore {
     return p === undefined || p.deleted ? undefined : p
   }
 
-  private version(previous: number, intent: PersonIntent): number {
+  private version(previous: number, intent: ReadIntent): number {
     return Math.max(previous + 1, Math.floor(intent.kafkaMs))
   }
 
   /** Points a distinct_id at a person: a new mapping version, and an override when it is not the id's deterministic person. */
-  private assign(team: number, distinctId: string, person: PersonState, intent: PersonIntent, changes: Changes): void {
+  private assign(team: number, distinctId: string, person: PersonState, intent: ReadIntent, changes: Changes): void {
     const deterministic = distinctId === intent.distinctId && intent.personId !== null ? intent.personId : personIdOf(team, distinctId)
     const m = this.mappingOf(team, distinctId, deterministic)
     if (m.version >= 0 && m.personId === person.id) return
@@ -390,7 +391,7 @@ export class PersonStore {
     changes.mapping(team, distinctId, next, person.id !== deterministic)
   }
 
-  private create(intent: PersonIntent, id: string, changes: Changes): PersonState {
+  private create(intent: ReadIntent, id: string, changes: Changes): PersonState {
     const p: PersonState = {
       id, team: intent.team, properties: {}, text: undefined, columns: undefined, isIdentified: false, createdAtMs: intent.timestampMs,
       version: this.version(-1, intent), deleted: false, distinctIds: undefined, autoLo: 0, autoHi: 0, loadedAt: 0, changedAt: 0,
@@ -401,7 +402,7 @@ export class PersonStore {
   }
 
   /** One event, after its merge (`merged`: the person the merge left this id with): its properties. */
-  private applyOne(intent: PersonIntent, merged: PersonState | undefined, changes: Changes, row: RowRef): PersonState | undefined {
+  private applyOne(intent: ReadIntent, merged: PersonState | undefined, changes: Changes, row: RowRef): PersonState | undefined {
     const team = intent.team
     if (intent.kind === PERSON_PERSONLESS) return this.personOf(team, intent.distinctId, intent.personId)
     let person = merged ?? this.personOf(team, intent.distinctId, intent.personId)
@@ -447,7 +448,7 @@ export class PersonStore {
     return person
   }
 
-  private identify(person: PersonState, intent: PersonIntent, changes: Changes): void {
+  private identify(person: PersonState, intent: ReadIntent, changes: Changes): void {
     if (person.isIdentified) return
     this.propertiesOf(person) // a change re-encodes them
     person.isIdentified = true
@@ -456,7 +457,7 @@ export class PersonStore {
   }
 
   /** `$identify`, `$create_alias`, `$merge_dangerously`: the other id (and its person) joins this event's person. */
-  private async merge(intent: PersonIntent, other: string, changes: Changes): Promise<PersonState | undefined> {
+  private async merge(intent: ReadIntent, other: string, changes: Changes): Promise<PersonState | undefined> {
     const team = intent.team
     const mine = this.personOf(team, intent.distinctId)
     const theirs = this.personOf(team, other)
@@ -554,9 +555,10 @@ export class PersonStore {
       if (refresh && (p.isIdentified || (p.distinctIds?.length ?? 0) > 1) && now - p.loadedAt > ttl && now - p.changedAt > ttl) due.set(m.personId, p)
     }
     for (const part of parts) {
-      for (const [team, distinctId, personId, other] of unpackIntentKeys(part.header.intentKeys)) {
-        need(team, distinctId, personId)
-        if (other !== null) need(team, other, null)
+      const intent = new IntentReader(part.header.intents)
+      while (intent.next(true)) {
+        need(intent.team, intent.distinctId, intent.personId)
+        if (intent.other !== null) need(intent.team, intent.other, null)
       }
     }
     if (missing.size === 0 && reread.size === 0 && due.size === 0) return loaded
