@@ -3,7 +3,7 @@
 // person namespace, so any instance (or thread) computes it without a lookup
 // and ids match PostHog's for the same data (PostHog/posthog:
 // nodejs/src/worker/ingestion/person-uuid.ts, uuidFromDistinctId).
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { RecentMap } from '../recent-map'
 
 export const PERSON_NAMESPACE = '932979b4-65c3-4424-8467-0b66ec27bc22'
@@ -16,9 +16,17 @@ function uuidBytes(uuid: string): Buffer {
 
 const PERSON_NS_BYTES = uuidBytes(PERSON_NAMESPACE)
 
+type Utf8Writable = Buffer & { utf8Write(text: string, offset: number): number }
+
+/** namespace then name, hashed in one call: a hash object per call (createHash, update, digest) cost 2.5–3 µs, crypto.hash 1.4–1.9 (100,000 names) */
+let scratch = Buffer.allocUnsafeSlow(1024) as Utf8Writable
+
 export function uuidv5(name: string, namespace: string | Buffer): string {
   const ns = typeof namespace === 'string' ? uuidBytes(namespace) : namespace
-  const b = createHash('sha1').update(ns).update(name, 'utf8').digest()
+  if (scratch.length < 16 + name.length * 3) scratch = Buffer.allocUnsafeSlow(16 + name.length * 3) as Utf8Writable
+  ns.copy(scratch, 0, 0, 16)
+  const n = scratch.utf8Write(name, 16)
+  const b = hash('sha1', scratch.subarray(0, 16 + n), 'buffer') as unknown as Buffer
   b[6] = (b[6] & 0x0f) | 0x50
   b[8] = (b[8] & 0x3f) | 0x80
   let s = ''

@@ -1,6 +1,7 @@
 // The pure parts of persons (DESIGN §4b): uuidv5 person ids, property
 // application, merge decisions, and the worker step's intents (through
 // processBatch, without threads).
+import { createHash } from 'node:crypto'
 import t from 'tap'
 import { personIdOf, uuidv5 } from '../../../../workers/persons/uuidv5'
 import { automaticPresence, automaticProperties, automaticValues, isIllegalDistinctId } from '../../../../workers/persons/rules'
@@ -10,7 +11,8 @@ import { taskOf } from '../../../harness/tasks'
 import { capturedMessage } from '../../../harness/events'
 import { foldAll } from '../../../../engine/control/fold'
 import { buildSnapshot } from '../../../../engine/control/snapshot'
-import { PERSON_IDENTIFY, PERSON_PERSONLESS, PERSON_UPDATE, unpackIntentKeys, unpackIntents } from '../../../../workers/protocol'
+import { PERSON_IDENTIFY, PERSON_PERSONLESS, PERSON_UPDATE } from '../../../../workers/protocol'
+import { IntentReader, readIntents as unpackIntents } from '../../../../workers/intent-codec'
 
 
 /** a new person's properties as they travel (UTF-8 bytes), as text */
@@ -24,6 +26,14 @@ t.test('uuidv5 matches RFC 4122 and Python uuid.uuid5 in the person namespace', 
   t.equal(personIdOf(42, 'user-1'), '450a3186-cebb-5d4f-94b3-155369e68dfb')
   t.equal(personIdOf(1, 'anon-ü'), '06bfe547-0531-577a-a4a9-06e30b09dd8b', 'UTF-8 names')
   t.not(personIdOf(1, 'x'), personIdOf(2, 'x'), 'environments never share a person id')
+  // the hash input is written into a reused buffer: a long name (grown past it), then a short one (nothing of the long one left in it)
+  const reference = (name: string) => {
+    const b = createHash('sha1').update(Buffer.from('932979b465c3442484670b66ec27bc22', 'hex')).update(name).digest('hex')
+    return [b.slice(0, 8), b.slice(8, 12), '5' + b.slice(13, 16), ((parseInt(b[16], 16) & 3) | 8).toString(16) + b.slice(17, 20), b.slice(20, 32)].join('-')
+  }
+  const long = '9:' + 'ü☕'.repeat(700)
+  t.equal(uuidv5(long, '932979b4-65c3-4424-8467-0b66ec27bc22'), reference(long), 'a name longer than the scratch buffer')
+  t.equal(uuidv5('1:x', '932979b4-65c3-4424-8467-0b66ec27bc22'), reference('1:x'), 'a short name after it')
 })
 
 t.test('illegal distinct_ids: case-insensitive list, exact list, blank', async (t) => {
@@ -102,9 +112,11 @@ t.test('the person step: one intent per stored event, merges checked, personless
     'a user new to the thread: the properties of a person this event creates travel with the intent (as the main thread computes them)')
   t.same([first.newLo, first.newHi], [1 << 4, 0], 'and which automatic keys they hold')
   t.equal(unpackIntents(header.intents)[4].newProperties, null, 'none for a personless event')
-  t.same(unpackIntentKeys(header.intentKeys), unpackIntents(header.intents).map((i) => [i.team, i.distinctId, i.personId, i.other]),
-    'each intent\'s key (what the cache fetch reads) travels beside it, in the same order')
-  t.same(unpackIntentKeys(header.intentKeys)[1].slice(1), ['user-1', unpackIntents(header.intents)[1].personId, 'anon-1'], 'a merge\'s key names the other distinct_id')
+  const keys: unknown[][] = []
+  for (const r = new IntentReader(header.intents); r.next(true);) keys.push([r.team, r.distinctId, r.personId, r.other, r.set, r.newProperties, r.autoText])
+  t.same(keys, unpackIntents(header.intents).map((i) => [i.team, i.distinctId, i.personId, i.other, null, null, null]),
+    'the cache fetch reads each intent\'s key in place (team, distinct_id, person id, the other distinct_id), the rest skipped, in the same order')
+  t.same(keys[1].slice(1, 4), ['user-1', unpackIntents(header.intents)[1].personId, 'anon-1'], 'a merge\'s key names the other distinct_id')
   t.same(unpackIntents(header.intents).map((i) => i.autoText), ['{"$browser":"Chrome"}', null, null, null, null, null],
     'the automatic values travel with an event that also writes something else (here a $set); the others have none')
   const intents = unpackIntents(header.intents).map(({ timestampMs: _t, team: _team, personId, newProperties: _text, newLo: _lo, newHi: _hi, autoText: _auto, ...rest }) => {
