@@ -3,7 +3,7 @@
 // the main thread hands a consumed batch over as one buffer (shared or
 // transferred), the worker answers with one transferred buffer, so neither
 // side clones per-message objects.
-import { Packr, Unpackr } from 'msgpackr'
+import { Packr } from 'msgpackr'
 import type { DeadLetterReason, DropReason } from './result'
 import { RowWriter } from './row-writer'
 
@@ -143,10 +143,10 @@ export const PERSON_MERGE_DANGEROUSLY = 4
 export type PersonIntentKind = typeof PERSON_UPDATE | typeof PERSON_PERSONLESS | typeof PERSON_IDENTIFY | typeof PERSON_ALIAS | typeof PERSON_MERGE_DANGEROUSLY
 
 /**
- * Every field is always present (null when absent): one shape for every
- * intent, so the task codec packs them as msgpack records (a key list once
- * per answer, not per intent) and the main thread decodes them without a map
- * per event.
+ * What an event asks of its person, as a worker extracts it. Every field is
+ * always present (null when absent): one shape for every intent. It travels
+ * to the main thread in workers/intent-codec.ts's layout, written as soon as
+ * its event is processed, and is read there as a ReadIntent.
  */
 export interface PersonIntent {
   team: number
