@@ -21,7 +21,8 @@ import { parseArgs } from 'node:util'
 import { foldAll } from '../engine/control/fold'
 import { buildSnapshot } from '../engine/control/snapshot'
 import { RowWriter } from '../workers/row-writer'
-import { processBatch } from '../workers/index'
+import { processBatch, threadDefinitions } from '../workers/index'
+import { IntentWriter } from '../workers/intent-codec'
 import { encodeTaskOutput, META_END, META_STRIDE, type DateTimeFlavor, type RowEncoding, type RowFormat, type TaskInput } from '../workers/protocol'
 import { messageGenerator } from './generate'
 import { benchTasks as tasks } from './tasks'
@@ -71,6 +72,7 @@ function main(): void {
   const seconds = Number(values.seconds)
 
   const scratch = new RowWriter(4 << 20)
+  const intentScratch = new IntentWriter(1 << 20) // the thread's reused writers, as runTask has them
   // the result must be used, or the optimizer may drop the work
   let sink = 0
   const scenarios: Scenario[] = [
@@ -101,7 +103,7 @@ function main(): void {
       name: 'task: processBatch + encodeTaskOutput',
       run(task) {
         // as workers/index.ts runTask: one reused writer, the answer copied out at its size
-        const { header, rows } = processBatch(task, enc, scratch)
+        const { header, rows } = processBatch(task, enc, scratch, threadDefinitions, intentScratch)
         sink += encodeTaskOutput(header, rows).byteLength
         return header.messages
       },

@@ -90,7 +90,7 @@ function processMessage(text: string, i: number, ctx: StepContext, header: TaskH
 export const threadDefinitions = new DefinitionsMemory()
 
 /** Rows go to `out` (by default a new writer sized for the task); the caller may reuse one across tasks. */
-export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter, definitions: DefinitionsMemory = threadDefinitions): { header: TaskHeader; rows: RowWriter } {
+export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter, definitions: DefinitionsMemory = threadDefinitions, intentsOut?: IntentWriter): { header: TaskHeader; rows: RowWriter } {
   const values = Buffer.from(task.values)
   const meta = task.meta
   const count = meta.length / META_STRIDE
@@ -100,7 +100,7 @@ export function processBatch(task: TaskInput, enc: RowEncoding, out?: RowWriter,
     pendingClaims: { indexes: [], claims: [] }, warnings: ctx.warnings, groupUpdates: ctx.groupUpdates, observations: ctx.observations,
   }
   const persons = enc.persons === true
-  const intents = persons ? new IntentWriter(count * 128) : undefined
+  const intents = persons ? intentsOut?.reset() ?? new IntentWriter(count * 256) : undefined
   if (persons) header.rowEnds = []
   // rows are shorter than the messages they come from (about 70 % in bench/)
   if (out === undefined) out = new RowWriter(values.length + count * 64)
@@ -161,12 +161,14 @@ const encoding: RowEncoding = (workerData as RowEncoding | undefined) ?? { dateT
 const MAX_KEPT_WRITER_BYTES = 64 << 20
 const THREAD_ID = currentThreadId()
 let scratch = new RowWriter(4 << 20)
+let intentScratch = new IntentWriter(1 << 20)
 
 export default function runTask(task: TaskInput): ArrayBuffer {
   const started = process.hrtime.bigint()
-  const { header, rows } = processBatch(task, encoding, scratch)
-  // an unusually large task does not pin its memory for good
+  const { header, rows } = processBatch(task, encoding, scratch, threadDefinitions, intentScratch)
+  // an unusually large task does not pin its memory for good (the answer is copied out of both below)
   if (scratch.buf.length > MAX_KEPT_WRITER_BYTES) scratch = new RowWriter(4 << 20)
+  if (intentScratch.capacity > MAX_KEPT_WRITER_BYTES) intentScratch = new IntentWriter(1 << 20)
   header.workerSeconds = Number(process.hrtime.bigint() - started) / 1e9
   header.threadId = THREAD_ID
   return move(encodeTaskOutput(header, rows)) as ArrayBuffer

@@ -70,6 +70,17 @@ export class IntentWriter {
     if (i.other !== null) w.string(i.other)
   }
 
+  /** Starts over in the same memory (a thread's writer, reused by every task: the task codec copied the last task's intents out). */
+  reset(): this {
+    this.w.pos = 0
+    return this
+  }
+
+  /** Bytes of memory held (a writer grown by an unusually large task is replaced, not kept). */
+  get capacity(): number {
+    return this.w.buf.length
+  }
+
   /** The intents written so far (a view of the writer's memory: the task codec copies it into the answer). */
   bytes(): Uint8Array {
     return this.w.bytes()

@@ -67,3 +67,13 @@ t.test('the reader takes a view of a larger buffer (as the task codec hands it) 
   padded.set(bytes, 10)
   t.same(asBuffers(readIntents(padded.subarray(10, 10 + bytes.length))), [expected(full)])
 })
+
+t.test('a thread\'s writer reused by the next task (reset) holds only that task\'s intents', async (t) => {
+  const w = new IntentWriter(64)
+  w.add(full)
+  w.add(base)
+  t.equal(readIntents(w.bytes()).length, 2)
+  w.reset().add({ ...base, distinctId: 'second task' })
+  t.same(readIntents(w.bytes()).map((i) => i.distinctId), ['second task'], 'nothing of the first task is read back')
+  t.ok(w.capacity >= 20_000, 'the memory grown for the first task is kept')
+})
