@@ -121,7 +121,7 @@ export interface AppliedPersons {
 /** Encodes a person's columns before they are copied out at their size (a fresh writer per changed person showed in profiles). */
 const columnsScratch = new RowWriter(64 * 1024)
 
-/** UTF-8 bytes as text (an unpacked intent's bytes are a Uint8Array view, not always a Buffer). */
+/** UTF-8 bytes as text (chDB's JSONEachRow rows need the new person's properties as a string). */
 const utf8Text = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')
 
 const keyOfText = (team: number, distinctId: string) => `${team}\u0000${distinctId}`
