@@ -912,7 +912,8 @@ const TARGETS = {
   sluice_over_kafka_engine: 1.2,
   clickhouse_cpu_over_native: 1,
   peak_rss_bytes: 512e6,
-  p99_ms: 2000,
+  /** issue 18 (the first bench's target was 2 s) */
+  p99_ms: 1000,
 }
 
 function verdicts(results: PipelineResult[]): { text: string[]; ratios: Record<string, number> } {
@@ -968,7 +969,7 @@ function verdicts(results: PipelineResult[]): { text: string[]; ratios: Record<s
   }
   if (s) {
     text.push(`Sluice peak RSS: ${mb(s.throughput.peakRssBytes)} (target ≤ 512 MB: ${mark(s.throughput.peakRssBytes <= TARGETS.peak_rss_bytes)})`)
-    if (s.latency) text.push(`Sluice p99 produce→queryable at half its max rate: ${s.latency.p99Ms.toFixed(0)} ms (target ≤ 2 s: ${mark(s.latency.p99Ms <= TARGETS.p99_ms)})`)
+    if (s.latency) text.push(`Sluice p99 produce→queryable at half its max rate: ${s.latency.p99Ms.toFixed(0)} ms (target ≤ ${TARGETS.p99_ms / 1000} s: ${mark(s.latency.p99Ms <= TARGETS.p99_ms)})`)
   }
   for (const r of results) {
     const c = r.throughput.cpuSeconds
