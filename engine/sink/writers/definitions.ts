@@ -3,7 +3,7 @@
 // workers and batches (lru-cache), so that steady traffic writes almost
 // nothing: a property definition or link is written once, an event
 // definition at most once an hour (its last_seen).
-import { LRUCache } from 'lru-cache'
+import { lruOf } from './lru'
 import type { Observations } from '../../../workers/protocol'
 import { formatDateTime } from '../../../workers/clickhouse-types'
 import type { TableRows } from './batcher'
@@ -16,8 +16,8 @@ const VERSION_BASE = 10_000_000_000_000
 
 export class DefinitionsWriter {
   /** event key → hour bucket last written; first_seen of this instance */
-  private readonly events = new LRUCache<string, { hour: number; firstSeen: string }>({ max: 200_000 })
-  private readonly written = new LRUCache<string, true>({ max: 500_000 })
+  private readonly events = lruOf<string, { hour: number; firstSeen: string }>(200_000)
+  private readonly written = lruOf<string, true>(500_000)
 
   constructor(private readonly schema: Schema) {}
 

@@ -22,7 +22,7 @@
 // 15 rule 9, as PostHog's group store keeps the first event's time), never
 // the time Sluice processed the event. Times in one ClickHouse text format
 // compare as strings.
-import { LRUCache } from 'lru-cache'
+import { lruOf } from './lru'
 import type { Logger } from 'pino'
 import { formatDateTime } from '../../../workers/clickhouse-types'
 import type { DateTimeFlavor } from '../../../workers/protocol'
@@ -93,7 +93,7 @@ const copyOf = (s: GroupState): GroupState => ({ properties: { ...s.properties }
 interface CachedGroup extends GroupState { partition: number }
 
 export class GroupWriter {
-  private readonly cache = new LRUCache<string, CachedGroup>({ max: 100_000 })
+  private readonly cache = lruOf<string, CachedGroup>(100_000)
 
   constructor(private readonly store: ClickHouseStore, private readonly schema: Schema, private readonly metrics: Metrics, private readonly log: Logger) {}
 

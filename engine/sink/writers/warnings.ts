@@ -2,7 +2,7 @@
 // rate-limited per environment, type and key (PostHog writes about one per
 // hour for the same type and key): every warning is counted in metrics, only
 // the first of each window becomes a row.
-import { LRUCache } from 'lru-cache'
+import { lruOf } from './lru'
 import type { WarningRecord } from '../../../workers/protocol'
 import { formatDateTime, monthOf } from '../../../workers/clickhouse-types'
 import type { Metrics } from '../../metrics'
@@ -11,7 +11,7 @@ import { jsonText } from '../../../workers/well-formed'
 import type { Schema } from '../format/schema'
 
 export class WarningsWriter {
-  private readonly lastWritten = new LRUCache<string, number>({ max: 100_000 })
+  private readonly lastWritten = lruOf<string, number>(100_000)
 
   constructor(private readonly schema: Schema, private readonly intervalMs: number, private readonly metrics: Metrics) {}
 
