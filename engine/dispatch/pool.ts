@@ -9,6 +9,9 @@ import type { PackedBatch } from './pack'
 
 export const WORKER_FILE = path.join(__dirname, '..', '..', 'workers', 'index.js')
 
+/** each worker thread's young generation, MiB (piscina resourceLimits; V8's default is up to 48) */
+export const WORKER_YOUNG_GENERATION_MB = 16
+
 export class WorkerPool {
   private readonly pool: Piscina
   private closing = false
@@ -18,7 +21,12 @@ export class WorkerPool {
 
   constructor(threads: number, encoding: RowEncoding, metrics?: Metrics) {
     this.threadIds = metrics?.workerThreadIds
-    this.pool = new Piscina({ filename: WORKER_FILE, minThreads: threads, maxThreads: threads, workerData: encoding, idleTimeout: 60_000 })
+    // a worker's young generation capped: little of what a task allocates survives it, so a smaller one costs
+    // little more collection, and each thread's default (up to 48 MiB) is resident memory
+    this.pool = new Piscina({
+      filename: WORKER_FILE, minThreads: threads, maxThreads: threads, workerData: encoding, idleTimeout: 60_000,
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    })
     // min = max threads, so no thread retires while the pool runs: a destroyed one died, and Piscina starts another
     this.pool.on('workerDestroy', () => { if (!this.closing) metrics?.workerThreadsReplaced.inc() })
     // a thread that dies between tasks is reported here; one that dies in a task fails that task (engine/dispatch/ingest.ts retries it)
