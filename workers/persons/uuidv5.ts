@@ -19,14 +19,15 @@ const PERSON_NS_BYTES = uuidBytes(PERSON_NAMESPACE)
 type Utf8Writable = Buffer & { utf8Write(text: string, offset: number): number }
 
 /** namespace then name, hashed in one call: a hash object per call (createHash, update, digest) cost 2.5–3 µs, crypto.hash 1.4–1.9 (100,000 names) */
-let scratch = Buffer.allocUnsafeSlow(1024) as Utf8Writable
+const scratch = Buffer.allocUnsafeSlow(1024) as Utf8Writable
 
 export function uuidv5(name: string, namespace: string | Buffer): string {
   const ns = typeof namespace === 'string' ? uuidBytes(namespace) : namespace
-  if (scratch.length < 16 + name.length * 3) scratch = Buffer.allocUnsafeSlow(16 + name.length * 3) as Utf8Writable
-  ns.copy(scratch, 0, 0, 16)
-  const n = scratch.utf8Write(name, 16)
-  const b = hash('sha1', scratch.subarray(0, 16 + n), 'buffer') as unknown as Buffer
+  // a name too long for the kept buffer (distinct_ids are bounded at 400 characters; other names are not) gets one of its own
+  const input = scratch.length >= 16 + name.length * 3 ? scratch : Buffer.allocUnsafe(16 + name.length * 3) as Utf8Writable
+  ns.copy(input, 0, 0, 16)
+  const n = input.utf8Write(name, 16)
+  const b = hash('sha1', input.subarray(0, 16 + n), 'buffer') as unknown as Buffer
   b[6] = (b[6] & 0x0f) | 0x50
   b[8] = (b[8] & 0x3f) | 0x80
   let s = ''

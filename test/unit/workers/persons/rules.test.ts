@@ -26,7 +26,7 @@ t.test('uuidv5 matches RFC 4122 and Python uuid.uuid5 in the person namespace', 
   t.equal(personIdOf(42, 'user-1'), '450a3186-cebb-5d4f-94b3-155369e68dfb')
   t.equal(personIdOf(1, 'anon-ü'), '06bfe547-0531-577a-a4a9-06e30b09dd8b', 'UTF-8 names')
   t.not(personIdOf(1, 'x'), personIdOf(2, 'x'), 'environments never share a person id')
-  // the hash input is written into a reused buffer: a long name (grown past it), then a short one (nothing of the long one left in it)
+  // the hash input is written into a reused buffer: a name too long for it (a buffer of its own), then a short one
   const reference = (name: string) => {
     const b = createHash('sha1').update(Buffer.from('932979b465c3442484670b66ec27bc22', 'hex')).update(name).digest('hex')
     return [b.slice(0, 8), b.slice(8, 12), '5' + b.slice(13, 16), ((parseInt(b[16], 16) & 3) | 8).toString(16) + b.slice(17, 20), b.slice(20, 32)].join('-')
