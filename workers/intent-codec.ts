@@ -17,7 +17,7 @@
 //
 // Strings are RowBinary's (LEB128 byte length, UTF-8), written by RowWriter.
 import type { PersonIntent, PersonIntentKind } from './protocol'
-import { RowWriter } from './row-writer'
+import { readLength, RowWriter } from './row-writer'
 
 /**
  * An intent as the main thread reads it: the new person's properties as the
@@ -167,16 +167,9 @@ export class IntentReader implements ReadIntent {
 
   /** Reads a String's length: its bytes are [pos, end). */
   private length(): void {
-    const b = this.buf
-    let len = 0
-    let scale = 1
-    for (;;) {
-      const x = b[this.pos++]
-      len += (x & 0x7f) * scale
-      if (x < 0x80) break
-      scale *= 128
-    }
-    this.end = this.pos + len
+    const [len, first] = readLength(this.buf, this.pos)
+    this.pos = first
+    this.end = first + len
   }
 
   private text(): string {

@@ -19,6 +19,17 @@ function varintLength(n: number): number {
   return len
 }
 
+/** A RowBinary String's LEB128 byte length at `p`: [length, index of its first byte]. */
+export function readLength(c: Uint8Array, p: number): [number, number] {
+  let len = 0
+  for (let scale = 1; p < c.length; scale *= 128) {
+    const b = c[p++]
+    len += (b & 0x7f) * scale
+    if (b < 0x80) break
+  }
+  return [len, p]
+}
+
 export class RowWriter {
   buf: Utf8Writable
   pos = 0

@@ -4,6 +4,7 @@
 // statement and the row boundaries (for isolating a rejected row) follow from it.
 import { monthOf, type ColumnType } from '../../../workers/clickhouse-types'
 import { jsonText } from '../../../workers/well-formed'
+import { readLength } from '../../../workers/row-writer'
 
 export type InsertFormat =
   | { readonly kind: 'JSONEachRow' }
@@ -15,17 +16,6 @@ export const JSON_EACH_ROW: InsertFormat = { kind: 'JSONEachRow' }
 export function insertStatement(table: string, format: InsertFormat): string {
   if (format.kind === 'JSONEachRow') return `INSERT INTO ${table} FORMAT JSONEachRow`
   return `INSERT INTO ${table} (${format.columns.map(([name]) => '`' + name + '`').join(', ')}) FORMAT RowBinary`
-}
-
-/** A RowBinary String's LEB128 byte length at `p`: [length, index of its first byte]. */
-export function readLength(c: Uint8Array, p: number): [number, number] {
-  let len = 0
-  for (let scale = 1; p < c.length; scale *= 128) {
-    const b = c[p++]
-    len += (b & 0x7f) * scale
-    if (b < 0x80) break
-  }
-  return [len, p]
 }
 
 const FIXED_WIDTH: Record<Exclude<ColumnType, 'String'>, number> = { UUID: 16, Int64: 8, UInt64: 8, UInt8: 1, DateTime: 4, DateTime64: 8 }

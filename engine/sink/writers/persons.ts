@@ -27,7 +27,7 @@ import {
 } from '../../../workers/protocol'
 import { IntentReader, type ReadIntent } from '../../../workers/intent-codec'
 import { RecentMap } from '../../../workers/recent-map'
-import { RowWriter } from '../../../workers/row-writer'
+import { readLength, RowWriter } from '../../../workers/row-writer'
 import { jsonText } from '../../../workers/well-formed'
 import { automaticMask, automaticValues, expandAutomatic } from '../../../workers/persons/rules'
 import type { TableRows } from './batcher'
@@ -328,16 +328,8 @@ export class PersonStore {
 
   /** Where the properties String (its length prefix included) ends in `columns`: it starts after the 16 uuid bytes. */
   private propertiesEnd(columns: Buffer): { text: number; end: number } {
-    let len = 0
-    let shift = 1
-    let pos = 16
-    for (;;) {
-      const b = columns[pos++]
-      len += (b & 0x7f) * shift
-      if (b < 0x80) break
-      shift *= 128
-    }
-    return { text: pos, end: pos + len }
+    const [len, text] = readLength(columns, 16)
+    return { text, end: text + len }
   }
 
   /** The properties as an object, parsed again from their encoded form when they were let go after the last batch. */
