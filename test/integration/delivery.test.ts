@@ -57,9 +57,18 @@ async function allStored(s: Scenario, timeoutMs = 90_000) {
   return oracle(stack.store, `${s.db}.events`, s.produced)
 }
 
+/**
+ * OPTIMIZE … FINAL until the duplicates are gone (or 30 s): 18.16 answers OK
+ * without merging when a background merge holds some of the parts (CI saw
+ * 20,174 rows once), so one call proves nothing either way.
+ */
 async function afterMerge(s: Scenario) {
-  await stack.store.command(`OPTIMIZE TABLE ${s.db}.events FINAL`)
-  return oracle(stack.store, `${s.db}.events`, s.produced)
+  const merged = async () => {
+    await stack.store.command(`OPTIMIZE TABLE ${s.db}.events FINAL`)
+    const r = await oracle(stack.store, `${s.db}.events`, s.produced)
+    return r.count === r.unique ? r : undefined
+  }
+  return (await eventually(merged, 30_000, 1000)) ?? oracle(stack.store, `${s.db}.events`, s.produced)
 }
 
 t.test('negative control: the oracle flags rows that are missing', async (t) => {
