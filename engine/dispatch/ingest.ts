@@ -144,6 +144,8 @@ export class Ingestion {
   private async settle(messages: Kafka.Message[], consumedAt: number, turn: PersonTurn | undefined): Promise<void> {
     const segments = this.track(messages)
     const bytes = this.consumed(messages)
+    const count = messages.length
+    const times = contributionTimes(messages, consumedAt)
     const { fit, letters } = splitOversize(messages, this.o.maxMessageBytes)
     const tally = new BatchTally()
     tally.letters.push(...letters)
@@ -170,12 +172,18 @@ export class Ingestion {
       }
     }
     for (const m of todo) tally.letters.push(deadLetterOf(m, 'processing_error', 'process', UNSETTLED))
+    // Nothing reads the Message objects from here on (dead letters hold copies). Emptied, node-rdkafka's objects and
+    // their key Buffers die now instead of at the end of the persons turn: kept, they survived the main thread's
+    // scavenges and were copied by them.
+    messages.length = 0
+    fit.length = 0
+    todo = []
 
     this.outcomes.drops(tally.drops)
     this.outcomes.keyRows(tally.keyRows)
     await this.outcomes.deadLetters(tally.letters)
     const { tables, release } = await this.tables(tally, segments, turn)
-    this.batcher.add({ tables, release, segments, consumedBytes: bytes, messages: messages.length, times: contributionTimes(messages, consumedAt) })
+    this.batcher.add({ tables, release, segments, consumedBytes: bytes, messages: count, times })
   }
 
   /** Counts a consumed batch and holds its bytes against the in-flight bound. */
