@@ -123,7 +123,7 @@ import { parseArgs } from 'node:util'
 import { createClient, type ClickHouseClient } from '@clickhouse/client'
 import { ensureTopic } from '../engine/kafka'
 import { DEFAULT_WORKERS } from '../config/schema'
-import { CLICKHOUSE_BINARY, startClickHouseServer, type ClickHouseServer } from '../test/harness/clickhouse-server'
+import { CLICKHOUSE_BINARY, CLICKHOUSE_MALLOC_CONF, startClickHouseServer, type ClickHouseServer } from '../test/harness/clickhouse-server'
 import { baseEnv, startEngineProcess, type EngineProcess } from '../test/harness/engine-process'
 import { formatGcSummary, summarizeGcTrace } from './gc-trace'
 import { BenchProducer, CommitWatcher, PARTITIONS } from './kafka-load'
@@ -1028,7 +1028,7 @@ async function main(): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'))
   if (o.cpuProf) fs.mkdirSync(o.cpuProf, { recursive: true })
   const load0 = os.loadavg()
-  progress.line(`sluice bench: ${fmt(o.events)} events per phase, ClickHouse ${o.clickhouse}, ${os.availableParallelism()} cores (load average ${load0.map((l) => l.toFixed(2)).join(' ')})`)
+  progress.line(`sluice bench: ${fmt(o.events)} events per phase, ClickHouse ${o.clickhouse}${o.clickhouse === 'server' ? ` (MALLOC_CONF=${CLICKHOUSE_MALLOC_CONF || 'jemalloc defaults'})` : ''}, ${os.availableParallelism()} cores (load average ${load0.map((l) => l.toFixed(2)).join(' ')})`)
 
   const t0 = performance.now()
   // one cycle of N messages; latency phases continue the stream in later cycles
