@@ -229,6 +229,7 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
     }
     committer.commitFailed()
   })
+  consumer.onCommitAccepted(() => committer.commitAccepted())
   const lagMonitor = new PartitionLagMonitor({ brokers: s.brokers, topic: config.kafkaTopic, group: config.kafkaGroup, assigned: () => consumer.assigned },
     { lag: metrics.consumerLag, partitions: metrics.assignedPartitions }, log)
   consumer.onRevoked((partitions) => {

@@ -54,6 +54,7 @@ export class IngestionConsumer {
   private readonly assignedSet = new Set<number>()
   private readonly revokedListeners: ((partitions: number[]) => void)[] = []
   private readonly commitFailedListeners: ((err: { message: string }) => void)[] = []
+  private readonly commitAcceptedListeners: (() => void)[] = []
   /**
    * Where the loop spent its time, cumulative ms (engine/status/sampler.ts
    * turns them into shares of a window): waiting for a free worker slot,
@@ -88,6 +89,11 @@ export class IngestionConsumer {
   /** Called when an asynchronous commit was refused by the broker (not for "nothing to commit"). */
   onCommitFailed(listener: (err: { message: string }) => void): void {
     this.commitFailedListeners.push(listener)
+  }
+
+  /** Called when the broker accepted a commit ("nothing to commit" too: those offsets are already there). */
+  onCommitAccepted(listener: () => void): void {
+    this.commitAcceptedListeners.push(listener)
   }
 
   /** Called with revoked partitions before they are given up: their in-flight work must not commit for the next owner. */
@@ -139,7 +145,10 @@ export class IngestionConsumer {
     })
     this.consumer.on('event.error', (err) => this.o.log.warn({ err: err.message }, 'ingestion consumer error'))
     this.consumer.on('offset.commit', (err) => {
-      if (!err || err.code === Kafka.CODES.ERRORS.ERR__NO_OFFSET) return
+      if (!err || err.code === Kafka.CODES.ERRORS.ERR__NO_OFFSET) {
+        for (const listener of this.commitAcceptedListeners) listener()
+        return
+      }
       for (const listener of this.commitFailedListeners) listener(err)
     })
     this.consumer.setDefaultConsumeTimeout(100)
@@ -212,13 +221,15 @@ export class IngestionConsumer {
     return waiting >= BEHIND_BATCHES * this.o.batchSize
   }
 
-  commit(points: readonly CommitPoint[]): void {
-    if (points.length === 0) return
+  commit(points: readonly CommitPoint[]): boolean {
+    if (points.length === 0) return false
     try {
       this.consumer.commit(points.map((p) => ({ topic: this.o.topic, partition: p.partition, offset: p.offset })))
+      return true
     } catch (err) {
       // a commit that fails is repeated by the next one (they are cumulative); at worst the batch is redelivered
       this.o.log.warn({ err: (err as Error).message }, 'offset commit failed')
+      return false
     }
   }
 

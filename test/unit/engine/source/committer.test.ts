@@ -8,7 +8,7 @@ import type { CommitPoint } from '../../../../engine/source/offsets'
 function recordingPort() {
   const calls: { kind: 'async' | 'sync'; points: CommitPoint[] }[] = []
   const port: CommitPort = {
-    commit: (points) => { calls.push({ kind: 'async', points: [...points] }) },
+    commit: (points) => { calls.push({ kind: 'async', points: [...points] }); return points.length > 0 },
     commitSync: (points) => { calls.push({ kind: 'sync', points: [...points] }) },
   }
   return { port, calls }
@@ -27,19 +27,50 @@ t.test('the final commit carries the last point of every partition still owned',
   t.equal(c.committed, 32)
 })
 
-t.test('stop-after-events fires once, when the committed messages reach the limit', async (t) => {
+t.test('stop-after-events fires once, when the broker accepted the commit that reached the limit', async (t) => {
   const { port } = recordingPort()
   let fired = 0
   const c = new Committer(port, () => { fired++ }, 100)
   c.acknowledged([{ partition: 0, offset: 60 }], 60)
+  c.commitAccepted()
   t.equal(fired, 0)
   c.acknowledged([{ partition: 0, offset: 100 }], 40)
-  t.equal(fired, 1, 'at exactly 100')
+  t.equal(fired, 0, 'at 100, not before the broker answers')
+  c.commitAccepted()
+  t.equal(fired, 1, 'once that commit is accepted')
   c.acknowledged([{ partition: 0, offset: 150 }], 50)
+  c.commitAccepted()
   t.equal(fired, 1, 'not again')
   const unlimited = new Committer(port, () => { fired++ })
   unlimited.acknowledged([{ partition: 0, offset: 1e6 }], 1e6)
+  unlimited.commitAccepted()
   t.equal(fired, 1, 'never without a limit')
+})
+
+t.test('stop-after-events waits through refused commits: only an accepted one at or after the limit stops the engine', async (t) => {
+  const { port, calls } = recordingPort()
+  let fired = 0
+  const c = new Committer(port, () => { fired++ }, 100)
+  c.acknowledged([{ partition: 0, offset: 60 }], 60)
+  c.acknowledged([{ partition: 0, offset: 100 }], 40)
+  c.commitAccepted() // the answer to the first commit, sent before the limit
+  t.equal(fired, 0, 'an earlier commit accepted says nothing about the one at the limit')
+  c.commitFailed(5) // the commit at the limit, refused during a rebalance
+  t.equal(fired, 0, 'refused: the offsets are not on the broker')
+  await new Promise((r) => setTimeout(r, 30))
+  t.same(calls.at(-1), { kind: 'async', points: [{ partition: 0, offset: 100 }] }, 'the last points are sent again')
+  c.commitAccepted()
+  t.equal(fired, 1, 'accepted the second time: now the engine may stop')
+})
+
+t.test('a commit with nothing to send expects no answer', async (t) => {
+  const { port } = recordingPort()
+  let fired = 0
+  const c = new Committer(port, () => { fired++ }, 10)
+  c.acknowledged([{ partition: 0, offset: 5 }], 5)
+  c.acknowledged([], 5) // the limit, with no point that moved: the last commit sent is the one to wait for
+  c.commitAccepted()
+  t.equal(fired, 1)
 })
 
 t.test('a refused commit is repeated with the last points of the partitions still owned, once per wait', async (t) => {
