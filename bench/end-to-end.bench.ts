@@ -39,6 +39,9 @@
 //   --engine-env K=V    an environment variable for Sluice's engine, over the bench's
 //                       defaults (repeatable): measure a setting, e.g.
 //                       --engine-env SLUICE_INSERT_INTERVAL_MS=1000
+//   CLICKHOUSE_MALLOC_CONF=…  (environment) jemalloc options of the ClickHouse server,
+//                       `oversize_threshold:0` unless set; empty: jemalloc's defaults
+//                       (README, "Running in production: ClickHouse's allocator")
 //
 // What runs (all on this machine):
 //  - librdkafka's mock Kafka cluster, in a child process (4 partitions per topic,
