@@ -3,7 +3,7 @@
 // the same ClickHouse, in one run.
 //
 //   npm run bench -- [--mode closed-loop|backlog] [--events 300000] [--clickhouse server|chdb] [--workers N]
-//                    [--latency-seconds 15] [--skip-references] [--bound-mib 12]
+//                    [--latency-seconds 15] [--latency-rate R] [--skip-references] [--bound-mib 12]
 //                    [--json bench/results/latest.json] [--cpu-prof DIR] [--label TEXT]
 //
 //   --mode M            `closed-loop` (default): the producer runs beside the
@@ -21,6 +21,8 @@
 //                       row counts are not re-checked by query)
 //   --workers N         SLUICE_WORKERS for Sluice (default: Sluice's own, cores − 1, at least 2)
 //   --latency-seconds S length of each latency phase; 0 skips them (default 15)
+//   --latency-rate R    events/s of the latency phases (default: half the rate of the pipeline's
+//                       throughput phase): compares builds at the same load
 //   --skip-references   run Sluice only
 //   --bound-mib M       most produced-but-unconsumed data, all partitions (default 12)
 //   --json PATH         results as JSON (default bench/results/latest.json)
@@ -159,6 +161,8 @@ interface Options {
   clickhouse: 'server' | 'chdb'
   workers: number | undefined
   latencySeconds: number
+  /** --latency-rate: the latency phase's events/s; undefined: half the throughput phase's */
+  latencyRate: number | undefined
   skipReferences: boolean
   boundBytes: number
   json: string
@@ -180,6 +184,7 @@ function options(): Options {
     clickhouse: { type: 'string' },
     workers: { type: 'string' },
     'latency-seconds': { type: 'string', default: '15' },
+    'latency-rate': { type: 'string' },
     'skip-references': { type: 'boolean', default: false },
     'bound-mib': { type: 'string', default: '12' },
     json: { type: 'string', default: path.join(ROOT, 'bench', 'results', 'latest.json') },
@@ -217,6 +222,7 @@ function options(): Options {
     clickhouse,
     workers: values.workers === undefined ? undefined : int('workers', values.workers, 1),
     latencySeconds: int('latency-seconds', values['latency-seconds'], 0),
+    latencyRate: values['latency-rate'] === undefined ? undefined : int('latency-rate', values['latency-rate'], 100),
     skipReferences: values['skip-references']!,
     boundBytes: int('bound-mib', values['bound-mib'], 1) * 1024 * 1024,
     json: path.resolve(values.json!),
@@ -252,6 +258,8 @@ interface Running {
   finishedPartitions?(): number[]
   /** Sluice: its own CPU by kind of thread (sluice_thread_cpu_seconds), read every THREAD_CPU_MS */
   threadCpu?(): readonly ThreadCpuReading[]
+  /** Sluice: the named metrics from its /metrics, in Prometheus' text format */
+  metrics?(names: readonly string[]): Promise<string>
 }
 
 interface Pipeline {
@@ -361,6 +369,7 @@ function sluicePipeline(env: Env, persons = true): Pipeline {
       return {
         pids: () => [pid],
         threadCpu: () => threadCpu,
+        metrics: async (names) => (await fetch(`${engine.adminUrl}/metrics?${names.map((n) => `name=${n}`).join('&')}`)).text(),
         consumed: () => consumed,
         ownedAt: () => env.kafka.joinedAt(group),
         failure: () => (exited && engine.child.exitCode !== 0 ? `Sluice exited with ${engine.child.exitCode}:\n${engine.logs().slice(-3000)}` : undefined),
@@ -620,6 +629,13 @@ export interface LatencyResult {
   p90Ms: number
   p99Ms: number
   maxMs: number
+  /**
+   * p50 and p99 of the messages sent after the phase's first third: a
+   * restarted engine's caches (persons, the workers' person ids) and its
+   * compiler are still warming up after the warm-up messages
+   */
+  steadyP50Ms: number
+  steadyP99Ms: number
 }
 
 export interface PipelineResult {
@@ -831,6 +847,7 @@ async function latencyPhase(env: Env, p: Pipeline, stream: BenchStream, progress
     // warm-up: the group join (3 s on the mock) and JIT compilation stay out of the figures
     await warm.produce({ topic, stream, from, count: WARMUP, boundBytes: env.o.boundBytes, consumed: running.consumed })
     await untilCommitted(sampler, running, WARMUP, progress, `${label} (warm-up)`)
+    const stagesBefore = await latencyStages(running)
     const polls: { t: number; committed: number[] }[] = []
     let failed = false
     const producing = paced.produce({ topic, stream, from: from + WARMUP, count, rate, boundBytes: env.o.boundBytes, consumed: () => running.consumed() - WARMUP, aborted: () => failed })
@@ -841,6 +858,10 @@ async function latencyPhase(env: Env, p: Pipeline, stream: BenchStream, progress
     await measured
     const d = paced.tracked!
     const latencies: number[] = []
+    const steady: number[] = []
+    let firstSent = Infinity
+    for (let i = 0; i < count; i++) if (d.partition[i] >= 0 && d.sentAt[i] < firstSent) firstSent = d.sentAt[i]
+    const steadyFrom = firstSent + (env.o.latencySeconds * 1000) / 3
     // per partition, walk the messages in offset order against the polls
     const byPartition = PARTITIONS.map(() => [] as number[])
     for (let i = 0; i < count; i++) if (d.partition[i] >= 0) byPartition[d.partition[i]].push(i)
@@ -849,13 +870,23 @@ async function latencyPhase(env: Env, p: Pipeline, stream: BenchStream, progress
       let k = 0
       for (const i of idx) {
         while (k < polls.length && !(polls[k].committed[p] > d.offset[i] && polls[k].t >= d.sentAt[i])) k++
-        if (k < polls.length) latencies.push(polls[k].t - d.sentAt[i])
+        if (k < polls.length) {
+          latencies.push(polls[k].t - d.sentAt[i])
+          if (d.sentAt[i] >= steadyFrom) steady.push(polls[k].t - d.sentAt[i])
+        }
       }
     }
     latencies.sort((a, b) => a - b)
-    const q = (f: number) => latencies[Math.min(latencies.length - 1, Math.floor(f * latencies.length))] ?? NaN
-    const result: LatencyResult = { rate, events: latencies.length, p50Ms: q(0.5), p90Ms: q(0.9), p99Ms: q(0.99), maxMs: latencies[latencies.length - 1] ?? NaN }
-    progress.line(`${label}: ${fmt(rate)} events/s for ${env.o.latencySeconds} s: p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms, max ${result.maxMs.toFixed(0)} ms`)
+    steady.sort((a, b) => a - b)
+    const q = (xs: number[], f: number) => xs[Math.min(xs.length - 1, Math.floor(f * xs.length))] ?? NaN
+    const result: LatencyResult = {
+      rate, events: latencies.length, p50Ms: q(latencies, 0.5), p90Ms: q(latencies, 0.9), p99Ms: q(latencies, 0.99), maxMs: latencies[latencies.length - 1] ?? NaN,
+      steadyP50Ms: q(steady, 0.5), steadyP99Ms: q(steady, 0.99),
+    }
+    progress.line(`${label}: ${fmt(rate)} events/s for ${env.o.latencySeconds} s: p50 ${result.p50Ms.toFixed(0)} ms, p99 ${result.p99Ms.toFixed(0)} ms, max ${result.maxMs.toFixed(0)} ms; ` +
+      `after the first third: p50 ${result.steadyP50Ms.toFixed(0)} ms, p99 ${result.steadyP99Ms.toFixed(0)} ms`)
+    const stages = describeLatencyStages(stagesBefore, await latencyStages(running))
+    if (stages) progress.line(`${label}: ${stages}`)
     return result
   } finally {
     await running.stop()
@@ -863,6 +894,52 @@ async function latencyPhase(env: Env, p: Pipeline, stream: BenchStream, progress
     await paced.close()
     await watcher.close()
   }
+}
+
+/** Sums and counts of Sluice's own latency histograms (engine/dispatch/lag.ts) and of its insert durations by table. */
+type StageSums = Map<string, { sum: number; count: number }>
+const STAGE_METRICS = ['sluice_event_lag_seconds', 'sluice_processing_lag_seconds', 'sluice_task_duration_seconds', 'sluice_worker_task_seconds', 'sluice_insert_duration_seconds']
+
+async function latencyStages(running: Running): Promise<StageSums | undefined> {
+  if (!running.metrics) return undefined
+  const text = await running.metrics(STAGE_METRICS).catch(() => '')
+  const sums: StageSums = new Map()
+  for (const m of text.matchAll(/^(sluice_\w+)_(sum|count)(?:\{table="([^"]+)"\})? ([\d.e+-]+)$/gm)) {
+    const key = m[3] ? `${m[1]}:${m[3]}` : m[1]
+    const entry = sums.get(key) ?? { sum: 0, count: 0 }
+    entry[m[2] as 'sum' | 'count'] = Number(m[4])
+    sums.set(key, entry)
+  }
+  return sums
+}
+
+/**
+ * Where the latency phase's time went, by the engine's own means over the
+ * measured part: Kafka's timestamp (the producer's send) to acknowledgement,
+ * consumption to acknowledgement, and each table's insert. The first minus
+ * the second is the time a message waited in Kafka and in the consumer.
+ */
+function describeLatencyStages(before: StageSums | undefined, after: StageSums | undefined): string | undefined {
+  if (!before || !after) return undefined
+  const mean = (key: string) => {
+    const a = after.get(key)
+    const b = before.get(key) ?? { sum: 0, count: 0 }
+    if (!a || a.count <= b.count) return undefined
+    return { ms: (1000 * (a.sum - b.sum)) / (a.count - b.count), count: a.count - b.count }
+  }
+  const event = mean('sluice_event_lag_seconds')
+  const processing = mean('sluice_processing_lag_seconds')
+  if (!event || !processing) return undefined
+  const inserts = [...after.keys()].filter((k) => k.startsWith('sluice_insert_duration_seconds:'))
+    .map((k) => ({ table: k.slice(k.lastIndexOf('.') + 1), m: mean(k) }))
+    .filter((x): x is { table: string; m: { ms: number; count: number } } => x.m !== undefined)
+    .sort((x, y) => y.m.ms - x.m.ms)
+    .map((x) => `${x.table} ${x.m.ms.toFixed(0)} ms (${x.m.count})`)
+  const task = mean('sluice_task_duration_seconds')
+  const inWorker = mean('sluice_worker_task_seconds')
+  const tasks = task && inWorker ? `; worker tasks: ${task.ms.toFixed(0)} ms dispatch → answer, ${inWorker.ms.toFixed(0)} ms of it in the worker (${task.count})` : ''
+  return `engine's means: sent → acknowledged ${event.ms.toFixed(0)} ms, of which in Kafka and the consumer ${(event.ms - processing.ms).toFixed(0)} ms, ` +
+    `consumed → acknowledged ${processing.ms.toFixed(0)} ms${tasks}; inserts: ${inserts.join(', ')}`
 }
 
 /** Waits until ClickHouse's background merges of the previous phase are (mostly) done, so they are not billed to the next one. */
@@ -972,7 +1049,9 @@ function verdicts(results: PipelineResult[]): { text: string[]; ratios: Record<s
   }
   if (s) {
     text.push(`Sluice peak RSS: ${mb(s.throughput.peakRssBytes)} (target ≤ 512 MB: ${mark(s.throughput.peakRssBytes <= TARGETS.peak_rss_bytes)})`)
-    if (s.latency) text.push(`Sluice p99 produce→queryable at half its max rate: ${s.latency.p99Ms.toFixed(0)} ms (target ≤ ${TARGETS.p99_ms / 1000} s: ${mark(s.latency.p99Ms <= TARGETS.p99_ms)})`)
+    const halfMax = s.latency?.rate === Math.max(100, Math.round(s.throughput.eventsPerSecond / 2))
+    if (s.latency) text.push(`Sluice p99 produce→queryable at ${halfMax ? 'half its max rate' : `${fmt(s.latency.rate)} events/s (--latency-rate)`}: ${s.latency.p99Ms.toFixed(0)} ms (target ≤ ${TARGETS.p99_ms / 1000} s: ${mark(s.latency.p99Ms <= TARGETS.p99_ms)}); ` +
+      `${s.latency.steadyP99Ms.toFixed(0)} ms after the phase's first third (a restarted engine warming up)`)
   }
   for (const r of results) {
     const c = r.throughput.cpuSeconds
@@ -1072,7 +1151,7 @@ async function main(): Promise<void> {
       let latency: LatencyResult | null = null
       if (o.latencySeconds > 0 && p.closedLoop) {
         await quiesce(env)
-        latency = await latencyPhase(env, p, stream, progress, run, Math.max(100, Math.round(throughput.eventsPerSecond / 2)))
+        latency = await latencyPhase(env, p, stream, progress, run, o.latencyRate ?? Math.max(100, Math.round(throughput.eventsPerSecond / 2)))
       }
       results.push({ pipeline: p.id, label: p.label, inClickHouse: p.inClickHouse === true, throughput, latency, clickhouseWork: work })
     }
@@ -1107,7 +1186,7 @@ async function main(): Promise<void> {
       label: o.label ?? null,
       git: gitDescribe(),
       machine: { cores: os.availableParallelism(), cpu: os.cpus()[0]?.model, memoryBytes: os.totalmem(), node: process.version, loadAverageAtStart: load0 },
-      options: { mode: o.mode, events: o.events, clickhouse: o.clickhouse, clickhouseVersion: ch ? await version(query!) : 'chdb', workers: o.workers ?? null, latencySeconds: o.latencySeconds, boundBytes: o.boundBytes, engineEnv: o.engineEnv },
+      options: { mode: o.mode, events: o.events, clickhouse: o.clickhouse, clickhouseVersion: ch ? await version(query!) : 'chdb', workers: o.workers ?? null, latencySeconds: o.latencySeconds, latencyRate: o.latencyRate ?? null, boundBytes: o.boundBytes, engineEnv: o.engineEnv },
       stream: { averageMessageBytes: stream.averageBytes, projects: PROJECTS.length, environments: TOKENS.length },
       results,
       ratios,

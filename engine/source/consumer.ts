@@ -79,6 +79,9 @@ export class IngestionConsumer {
       // librdkafka's prefetch queue is memory outside SLUICE_MAX_INFLIGHT_BYTES: 16 MiB is ~0.3 s of input
       // at 40k events/s, and the bench reaches the same throughput as with 64 MiB
       'queued.max.messages.kbytes': 16_384,
+      // a consume call returns what is ready once it reaches the end of a partition, instead of waiting to fill
+      // SLUICE_CONSUME_BATCH (node-rdkafka then waits 1 ms for more, not 100): batches grow with the backlog
+      'enable.partition.eof': true,
       'session.timeout.ms': 10_000,
       'heartbeat.interval.ms': 1_000,
       'rebalance_cb': (err: Kafka.LibrdKafkaError, assignment: Kafka.Assignment[]) => this.rebalance(err, assignment),
