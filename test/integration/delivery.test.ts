@@ -164,6 +164,25 @@ t.test('a second instance joins mid-stream and later leaves: nothing lost', asyn
   await s.first.stop('SIGTERM')
 })
 
+t.test('a steady stream slower than SLUICE_CONSUME_BATCH fills is stored while it lasts, not when it pauses', async (t) => {
+  // librdkafka hands a consume call each message as it arrives: a call for 1,000,000 messages on a stream with no
+  // pause longer than its per-message wait (100 ms) would never return while the stream lasts. At the end of its
+  // partitions it returns what it has (enable.partition.eof, engine/source/consumer.ts).
+  const s = await scenario('steady', { SLUICE_CONSUME_BATCH: '1000000' })
+  const stored = async () => Number((await stack.store.query<{ n: string }>(`SELECT count() AS n FROM ${s.db}.events`))[0].n)
+  const started = Date.now()
+  let storedWhileStreaming = 0
+  while (Date.now() - started < 20_000) {
+    await produce(s, 20) // ~1,000 messages a second
+    await new Promise((r) => setTimeout(r, 20))
+    if (s.produced.length % 500 === 0 && (storedWhileStreaming = await stored()) > 0) break
+  }
+  t.ok(storedWhileStreaming > 0, `events were stored while the stream went on (${storedWhileStreaming} of ${s.produced.length} sent in ${((Date.now() - started) / 1000).toFixed(1)} s)`)
+  const r = await allStored(s)
+  t.same({ missing: r.missing, unique: r.unique }, { missing: 0, unique: s.produced.length }, 'and then every event')
+  await leavesCleanly(t, s.first, 'the engine leaves')
+})
+
 t.test('a backlog is written in fewer, larger inserts while the consumer is behind (SLUICE_INSERT_CATCH_UP_MS)', async (t) => {
   const N = 12_000
   /** a backlog of N produced while no engine runs, then drained by a fresh one: its `events` inserts */
