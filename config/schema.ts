@@ -53,6 +53,7 @@ export const VARIABLES: readonly VarSpec[] = [
   { name: 'SLUICE_INSERT_MAX_BYTES', type: 'integer', default: '33554432', min: 1024, doc: '…or this many encoded bytes…' },
   { name: 'SLUICE_MAX_PARTITIONS_PER_INSERT', type: 'integer', unset: 'the server\'s `max_partitions_per_insert_block`, read at start-up (100 on current ClickHouse; none on 18.16)', min: 1, doc: 'Most month partitions one insert into `events` or `ingestion_warnings` may touch; a flush spanning more (a backfill, a device with a bad clock) is split by partition instead of being refused.' },
   { name: 'SLUICE_INSERT_INTERVAL_MS', type: 'integer', default: '500', min: 1, doc: '…or when its oldest row has waited this long.' },
+  { name: 'SLUICE_INSERT_IDLE_MS', type: 'integer', default: '250', min: 0, doc: 'While the consumer keeps up with the topic (its last consume call came back short of SLUICE_CONSUME_BATCH: it had read everything its partitions held), an insert waits only this long instead of SLUICE_INSERT_INTERVAL_MS: at that load waiting adds latency and few rows, and the server has room for the extra inserts. 0 or not less than the interval: always the interval.' },
   { name: 'SLUICE_INSERT_CATCH_UP_MS', type: 'integer', default: '3000', min: 0, doc: 'While the consumer is behind (more than 25 SLUICE_CONSUME_BATCHes wait in its partitions, or consumption is paused at SLUICE_MAX_INFLIGHT_BYTES), an insert waits up to this long, instead of SLUICE_INSERT_INTERVAL_MS, for SLUICE_INSERT_MAX_ROWS or _BYTES: a backlog is written in fewer, larger inserts, which cost ClickHouse less per row to write and to merge. 0 or less than the interval: always the interval.' },
   { name: 'SLUICE_MAX_MESSAGE_BYTES', type: 'integer', default: '1048576', min: 1024, doc: 'Largest Kafka message processed; larger ones are dead-lettered (`message_too_large`).' },
   { name: 'SLUICE_MAX_BODY_BYTES', type: 'integer', default: '1048576', min: 1024, doc: 'Largest request body accepted (capture and admin API), also once a capture body is decompressed; larger → 413.' },
@@ -102,6 +103,7 @@ export interface Config {
   readonly insertMaxRows: number
   readonly insertMaxBytes: number
   readonly insertIntervalMs: number
+  readonly insertIdleMs: number
   readonly insertCatchUpMs: number
   /** undefined: the server's limit */
   readonly maxPartitionsPerInsert: number | undefined
@@ -229,6 +231,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     insertMaxRows: int('SLUICE_INSERT_MAX_ROWS'),
     insertMaxBytes: int('SLUICE_INSERT_MAX_BYTES'),
     insertIntervalMs: int('SLUICE_INSERT_INTERVAL_MS'),
+    insertIdleMs: int('SLUICE_INSERT_IDLE_MS'),
     insertCatchUpMs: int('SLUICE_INSERT_CATCH_UP_MS'),
     maxPartitionsPerInsert: v.SLUICE_MAX_PARTITIONS_PER_INSERT as number | undefined,
     maxMessageBytes: int('SLUICE_MAX_MESSAGE_BYTES'),

@@ -238,7 +238,7 @@ function buildPipeline(config: Config, s: Storage, control: ControlLog, metrics:
     lagMonitor.forget(partitions)
   })
   const batcher = new InsertBatcher(s.store, {
-    maxRows: config.insertMaxRows, maxBytes: config.insertMaxBytes, intervalMs: config.insertIntervalMs, dedupTokens: s.schema.dedupTokens,
+    maxRows: config.insertMaxRows, maxBytes: config.insertMaxBytes, intervalMs: config.insertIntervalMs, idleMs: config.insertIdleMs, keepingUp: () => consumer.keepingUp, dedupTokens: s.schema.dedupTokens,
     catchUpMs: config.insertCatchUpMs, behind: () => consumer.behind,
     maxPartitionsPerInsert: config.maxPartitionsPerInsert ?? s.schema.maxPartitionsPerInsert,
   }, (flush) => {

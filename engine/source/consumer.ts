@@ -48,6 +48,8 @@ export class IngestionConsumer {
   private readonly consumer: Kafka.KafkaConsumer
   private running = false
   private paused = false
+  /** the last consume call came back short of a batch (keepingUp) */
+  private short = false
   private loopDone: Promise<void> | undefined
   /** ms timestamp of the last loop iteration (liveness) */
   lastLoopAt = Date.now()
@@ -194,6 +196,8 @@ export class IngestionConsumer {
         messages = await this.fetch(paused ? 1 : this.o.batchSize)
         if (paused) this.waits.pausedMs += performance.now() - t1
         else this.waits.fetchMs += performance.now() - t1
+        // short of a batch: the call reached the end of the partitions (enable.partition.eof) before filling up
+        this.short = !paused && messages.length < this.o.batchSize
       } catch (err) {
         this.o.log.warn({ err: (err as Error).message }, 'consume failed; retrying')
         await new Promise((r) => setTimeout(r, 500))
@@ -201,6 +205,16 @@ export class IngestionConsumer {
       }
       if (messages.length > 0 && this.running) this.o.onBatch(messages)
     }
+  }
+
+  /**
+   * Keeping up with the topic: the last consume call came back short of a
+   * batch, having read everything its partitions held. The batcher then
+   * inserts sooner (SLUICE_INSERT_IDLE_MS): waiting longer would add latency,
+   * not rows.
+   */
+  get keepingUp(): boolean {
+    return this.short && !this.paused
   }
 
   /**

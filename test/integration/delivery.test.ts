@@ -183,6 +183,25 @@ t.test('a steady stream slower than SLUICE_CONSUME_BATCH fills is stored while i
   await leavesCleanly(t, s.first, 'the engine leaves')
 })
 
+t.test('while the consumer keeps up, an insert waits SLUICE_INSERT_IDLE_MS, not SLUICE_INSERT_INTERVAL_MS', async (t) => {
+  /** 50 events (fewer than SLUICE_INSERT_MAX_ROWS) into an engine with a 10 s interval: how many are stored 5 s later */
+  const storedAfter5s = async (name: string, idleMs: string) => {
+    const s = await scenario(name, { SLUICE_INSERT_INTERVAL_MS: '10000', SLUICE_INSERT_IDLE_MS: idleMs })
+    const count = async () => Number((await stack.store.query<{ n: string }>(`SELECT count() AS n FROM ${s.db}.events`))[0].n)
+    await produce(s, 50)
+    const sent = Date.now()
+    await eventually(async () => (await count()) === 50, 5_000, 100)
+    const stored = Date.now() - sent <= 5_000 ? await count() : 0
+    const r = await allStored(s)
+    t.same({ missing: r.missing, unique: r.unique }, { missing: 0, unique: 50 }, `${name}: then every event`)
+    await leavesCleanly(t, s.first, `${name}: the engine leaves`)
+    return stored
+  }
+  // the consume call that took the 50 came back short of SLUICE_CONSUME_BATCH (100): nothing else waited
+  t.equal(await storedAfter5s('idle_on', '200'), 50, 'with SLUICE_INSERT_IDLE_MS=200 the 50 events are stored within 5 s')
+  t.equal(await storedAfter5s('idle_off', '0'), 0, 'with SLUICE_INSERT_IDLE_MS=0 (always the interval) none is stored within 5 s')
+})
+
 t.test('a backlog is written in fewer, larger inserts while the consumer is behind (SLUICE_INSERT_CATCH_UP_MS)', async (t) => {
   const N = 12_000
   /** a backlog of N produced while no engine runs, then drained by a fresh one: its `events` inserts */

@@ -1,7 +1,9 @@
 // Collects encoded rows from worker answers into large inserts, one per table,
 // flushed by rows, bytes or age (Vector's sink: batching separate from
-// transport). One flush is in flight at a time; while it retries, new rows
-// wait in the next one and the consumer pauses on SLUICE_MAX_INFLIGHT_BYTES.
+// transport): the age is shorter while the consumer keeps up with the topic
+// (latency is what waiting costs then) and longer while it is behind. One
+// flush is in flight at a time; while it retries, new rows wait in the next
+// one and the consumer pauses on SLUICE_MAX_INFLIGHT_BYTES.
 //
 // A flush is acknowledged only when every table's insert succeeded; then its
 // offset segments are handed back for committing. A retried insert sends the
@@ -83,6 +85,10 @@ export interface BatcherOptions {
   maxRows: number
   maxBytes: number
   intervalMs: number
+  /** while `keepingUp()`: how long an insert waits instead of `intervalMs`, when shorter (SLUICE_INSERT_IDLE_MS) */
+  idleMs?: number
+  /** the consumer has read everything its partitions held: more rows are not coming sooner by waiting */
+  keepingUp?: () => boolean
   /** while `behind()`: how long an insert may wait to fill up instead of `intervalMs` (SLUICE_INSERT_CATCH_UP_MS) */
   catchUpMs?: number
   /** the consumer is behind: latency is lost anyway, and larger inserts drain the backlog for less */
@@ -170,12 +176,16 @@ export class InsertBatcher {
     const full = u.rows >= this.opts.maxRows || u.bytes >= this.opts.maxBytes
     const age = Date.now() - u.firstAt
     const interval = this.opts.intervalMs
+    const idle = this.opts.idleMs !== undefined && this.opts.idleMs > 0 && this.opts.idleMs < interval ? this.opts.idleMs : interval
+    // keeping up: the rows this insert would gain by waiting are few, and the latency is all it would add
     // behind: wait longer to fill the insert, checking again every interval (once caught up, the next check flushes)
-    const wait = this.opts.catchUpMs !== undefined && this.opts.catchUpMs > interval && age >= interval && this.opts.behind?.() === true ? this.opts.catchUpMs : interval
+    const wait = age >= idle && idle < interval && this.opts.keepingUp?.() === true ? idle
+      : this.opts.catchUpMs !== undefined && this.opts.catchUpMs > interval && age >= interval && this.opts.behind?.() === true ? this.opts.catchUpMs
+        : interval
     if (full || age >= wait) {
       this.startFlush()
     } else if (!this.timer) {
-      const next = age < interval ? interval - age : Math.min(wait - age, interval)
+      const next = age < idle ? idle - age : age < interval ? interval - age : Math.min(wait - age, interval)
       this.timer = setTimeout(() => { this.timer = undefined; this.schedule() }, next)
     }
   }

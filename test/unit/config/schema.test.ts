@@ -49,6 +49,7 @@ t.test('an empty environment yields the documented defaults', async (t) => {
     insertMaxRows: 50000,
     insertMaxBytes: 33554432,
     insertIntervalMs: 500,
+    insertIdleMs: 250,
     insertCatchUpMs: 3000,
     maxMessageBytes: 1048576,
     maxBodyBytes: 1048576,
